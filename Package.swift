@@ -1,0 +1,55 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Compiler settings for modules with numeric hot loops: no math errno on sqrt, Swift 6 mode.
+let numericSettings: [SwiftSetting] = [
+    .unsafeFlags(["-Xcc", "-fno-math-errno"]),
+]
+
+let package = Package(
+    name: "swivel",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "swivel", targets: ["swivel"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: System libraries (Debian: libopenblas-dev, liblapacke-dev, zlib1g-dev)
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE",
+                       providers: [.apt(["liblapacke-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+
+        // MARK: Modules
+        .target(name: "SwivelIO", dependencies: ["CZlib"]),
+        .target(name: "SwivelText", dependencies: ["SwivelIO"]),
+        .target(name: "SwivelShards", dependencies: ["SwivelIO", "SwivelText"]),
+        .target(name: "SwivelLinearAlgebra", dependencies: ["CBLAS", "CLAPACKE"],
+                swiftSettings: numericSettings),
+        .target(name: "SwivelTraining",
+                dependencies: ["SwivelIO", "SwivelShards", "SwivelLinearAlgebra", "SwivelEmbeddings"],
+                swiftSettings: numericSettings),
+        .target(name: "SwivelEmbeddings", dependencies: ["SwivelIO", "SwivelLinearAlgebra"],
+                swiftSettings: numericSettings),
+
+        // MARK: CLI
+        .executableTarget(name: "swivel", dependencies: [
+            "SwivelIO", "SwivelText", "SwivelShards", "SwivelLinearAlgebra",
+            "SwivelTraining", "SwivelEmbeddings",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // MARK: Tests
+        .testTarget(name: "SwivelTextTests", dependencies: ["SwivelText"]),
+        .testTarget(name: "SwivelShardsTests", dependencies: ["SwivelShards", "SwivelText", "SwivelIO"]),
+        .testTarget(name: "SwivelTrainingTests",
+                    dependencies: ["SwivelTraining", "SwivelShards", "SwivelLinearAlgebra", "SwivelEmbeddings"]),
+        .testTarget(name: "SwivelEmbeddingsTests", dependencies: ["SwivelEmbeddings"]),
+        .testTarget(name: "SwivelCLITests", dependencies: ["swivel"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

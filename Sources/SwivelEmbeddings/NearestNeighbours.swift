@@ -1,0 +1,87 @@
+import SwivelLinearAlgebra
+
+/// A word and its cosine similarity to a query.
+public struct Neighbour: Equatable, Sendable {
+    /// The word.
+    public var token: String
+    /// Cosine similarity in [-1, 1].
+    public var similarity: Float
+}
+
+/// Errors in a neighbour or analogy query.
+public enum QueryError: Error, CustomStringConvertible, Equatable {
+    /// A query word is not in the vocabulary.
+    case unknownWord(String)
+
+    public var description: String {
+        switch self {
+        case let .unknownWord(word): return "'\(word)' is not in the vocabulary"
+        }
+    }
+}
+
+/// Cosine-similarity search over unit-normalised vectors, one BLAS matrix-vector product per query.
+public struct NearestNeighbours: Sendable {
+    /// The vectors, rows scaled to unit length.
+    public let normalized: Embeddings
+
+    /// Normalises a copy of `embeddings` for search.
+    public init(_ embeddings: Embeddings) {
+        var vectors = embeddings.vectors
+        vectors.normalizeRows()
+        normalized = Embeddings(tokens: embeddings.tokens, vectors: vectors)
+    }
+
+    /// The `k` words most similar to `word`, best first, excluding the word itself.
+    public func nearest(to word: String, k: Int) throws -> [Neighbour] {
+        guard let id = normalized.id(of: word) else { throw QueryError.unknownWord(word) }
+        let query = Array(normalized.vectors.row(id))
+        return search(query, k: k, excluding: [id])
+    }
+
+    /// Answers "a is to b as c is to ?" by 3CosAdd: the `k` words nearest to `b - a + c`, excluding a, b, c.
+    public func analogy(_ a: String, _ b: String, _ c: String, k: Int) throws -> [Neighbour] {
+        var ids: [Int] = []
+        for w in [a, b, c] {
+            guard let id = normalized.id(of: w) else { throw QueryError.unknownWord(w) }
+            ids.append(id)
+        }
+        let d = normalized.dimension
+        var query = [Float](repeating: 0, count: d)
+        let va = normalized.vectors.row(ids[0]), vb = normalized.vectors.row(ids[1]), vc = normalized.vectors.row(ids[2])
+        for j in 0..<d {
+            query[j] = vb[vb.startIndex + j] - va[va.startIndex + j] + vc[vc.startIndex + j]
+        }
+        return search(query, k: k, excluding: Set(ids))
+    }
+
+    /// The `k` rows with the largest cosine similarity to `query` (any length), skipping `excluding`.
+    public func search(_ query: [Float], k: Int, excluding: Set<Int> = []) -> [Neighbour] {
+        let n = normalized.vectors.rows, d = normalized.dimension
+        var norm: Float = 0
+        for v in query { norm += v * v }
+        norm = norm.squareRoot()
+        var q = query
+        if norm > 0 { for j in 0..<d { q[j] /= norm } }
+        var scores = [Float](repeating: 0, count: n)
+        normalized.vectors.values.withUnsafeBufferPointer { a in
+            q.withUnsafeBufferPointer { x in
+                scores.withUnsafeMutableBufferPointer { y in
+                    BLAS.sgemv(rows: n, columns: d, a: a.baseAddress!, lda: d, x: x.baseAddress!, y: y.baseAddress!)
+                }
+            }
+        }
+        // Keep the best k in a small sorted list: O(n log k), no full sort.
+        var best: [(score: Float, id: Int)] = []
+        best.reserveCapacity(k + 1)
+        for i in 0..<n where !excluding.contains(i) {
+            let s = scores[i]
+            if best.count == k, let last = best.last, s <= last.score { continue }
+            var position = best.count
+            while position > 0 && best[position - 1].score < s { position -= 1 }
+            best.insert((s, i), at: position)
+            if best.count > k { best.removeLast() }
+        }
+        return best.map { Neighbour(token: normalized.tokens[$0.id], similarity: $0.score) }
+    }
+}

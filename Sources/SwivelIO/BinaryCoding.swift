@@ -1,0 +1,89 @@
+/// Appends fixed-width little-endian integers and floats to a byte array (for file headers and payloads).
+public struct ByteWriter {
+    /// The bytes written so far.
+    public private(set) var bytes: [UInt8] = []
+
+    /// Creates an empty writer, reserving `capacity` bytes.
+    public init(capacity: Int = 0) { bytes.reserveCapacity(capacity) }
+
+    /// Appends raw bytes.
+    public mutating func append(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
+
+    /// Appends an integer in little-endian byte order.
+    public mutating func append<T: FixedWidthInteger>(_ value: T) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    /// Appends a float's IEEE-754 bits in little-endian byte order.
+    public mutating func append(_ value: Float) { append(value.bitPattern) }
+
+    /// Appends a double's IEEE-754 bits in little-endian byte order.
+    public mutating func append(_ value: Double) { append(value.bitPattern) }
+
+    /// Appends an unsigned LEB128 varint (7 bits a byte, low bits first).
+    public mutating func appendVarint(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        bytes.append(UInt8(v))
+    }
+}
+
+/// Reads fixed-width little-endian values from a byte buffer, throwing instead of reading past the end.
+public struct ByteReader {
+    /// Thrown when a read would pass the end of the buffer or a varint is malformed.
+    public struct OutOfBounds: Error {}
+
+    private let bytes: UnsafeRawBufferPointer
+    /// Offset of the next byte to read.
+    public private(set) var offset: Int
+
+    /// Reads from `bytes`, starting at `offset`. The buffer must outlive the reader.
+    public init(_ bytes: UnsafeRawBufferPointer, offset: Int = 0) {
+        self.bytes = bytes
+        self.offset = offset
+    }
+
+    /// Bytes left to read.
+    public var remaining: Int { bytes.count - offset }
+
+    /// Reads an integer stored in little-endian byte order.
+    public mutating func read<T: FixedWidthInteger>(_: T.Type = T.self) throws -> T {
+        let size = MemoryLayout<T>.size
+        guard remaining >= size else { throw OutOfBounds() }
+        let value = bytes.loadUnaligned(fromByteOffset: offset, as: T.self)
+        offset += size
+        return T(littleEndian: value)
+    }
+
+    /// Reads a little-endian IEEE-754 float.
+    public mutating func readFloat() throws -> Float { Float(bitPattern: try read(UInt32.self)) }
+
+    /// Reads a little-endian IEEE-754 double.
+    public mutating func readDouble() throws -> Double { Double(bitPattern: try read(UInt64.self)) }
+
+    /// Reads `count` raw bytes.
+    public mutating func readBytes(_ count: Int) throws -> UnsafeRawBufferPointer {
+        guard count >= 0, remaining >= count else { throw OutOfBounds() }
+        let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
+        offset += count
+        return slice
+    }
+
+    /// Reads an unsigned LEB128 varint of at most 10 bytes.
+    @inline(__always)
+    public mutating func readVarint() throws -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            guard offset < bytes.count, shift < 64 else { throw OutOfBounds() }
+            let byte = bytes[offset]
+            offset += 1
+            result |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return result }
+            shift += 7
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import CZlib
+
+/// Errors from zlib compression and decompression.
+public enum ZlibError: Error, CustomStringConvertible, Equatable {
+    /// zlib refused or failed an operation; `code` is zlib's return code (e.g. `Z_DATA_ERROR` = -3 for corrupt input).
+    case failed(operation: String, code: Int32)
+    /// The decompressed data did not have the size the header promised.
+    case sizeMismatch(expected: Int, found: Int)
+
+    public var description: String {
+        switch self {
+        case let .failed(operation, code):
+            return "zlib \(operation) failed (zlib code \(code)\(code == Z_DATA_ERROR ? ": corrupt data" : ""))"
+        case let .sizeMismatch(expected, found):
+            return "decompressed \(found) bytes where \(expected) were expected"
+        }
+    }
+}
+
+/// Whole-buffer zlib compression, decompression and CRC-32, the only Swift file that talks to zlib.
+public enum Zlib {
+    /// CRC-32 (the zlib/PNG polynomial) of `bytes`, continuing from `initial` (0 for a fresh checksum).
+    public static func crc32(_ bytes: UnsafeRawBufferPointer, initial: UInt32 = 0) -> UInt32 {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return initial }
+        var crc = UInt(initial)
+        var offset = 0
+        // zlib's length parameter is 32-bit: feed large buffers in 1 GiB pieces.
+        while offset < bytes.count {
+            let piece = min(bytes.count - offset, 1 << 30)
+            crc = CZlib.crc32(crc, base.advanced(by: offset).assumingMemoryBound(to: Bytef.self), uInt(piece))
+            offset += piece
+        }
+        return UInt32(truncatingIfNeeded: crc)
+    }
+
+    /// CRC-32 of a byte array.
+    public static func crc32(_ bytes: [UInt8], initial: UInt32 = 0) -> UInt32 {
+        bytes.withUnsafeBytes { crc32($0, initial: initial) }
+    }
+
+    /// Compresses `input` with zlib (RFC 1950) at `level` (1 = fastest, 9 = smallest).
+    public static func compress(_ input: UnsafeRawBufferPointer, level: Int32 = 1) throws -> [UInt8] {
+        precondition(input.count < Int(UInt32.max), "zlib buffers are limited to 4 GiB")
+        var bound = Int(compressBound(uLong(input.count)))
+        var output = [UInt8](repeating: 0, count: bound)
+        let code = output.withUnsafeMutableBufferPointer { out -> Int32 in
+            var destLength = uLongf(bound)
+            let source = input.baseAddress?.assumingMemoryBound(to: Bytef.self)
+            let empty: [Bytef] = [0]
+            let code = empty.withUnsafeBufferPointer { emptyPtr in
+                compress2(out.baseAddress, &destLength, source ?? emptyPtr.baseAddress, uLong(input.count), level)
+            }
+            bound = Int(destLength)
+            return code
+        }
+        guard code == Z_OK else { throw ZlibError.failed(operation: "compress", code: code) }
+        output.removeLast(output.count - bound)
+        return output
+    }
+
+    /// Decompresses a zlib stream whose decompressed size is known to be exactly `size` bytes.
+    public static func decompress(_ input: UnsafeRawBufferPointer, size: Int) throws -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: max(size, 1))
+        var destLength = uLongf(size)
+        let code = output.withUnsafeMutableBufferPointer { out -> Int32 in
+            guard let source = input.baseAddress?.assumingMemoryBound(to: Bytef.self) else { return Z_DATA_ERROR }
+            return uncompress(out.baseAddress, &destLength, source, uLong(input.count))
+        }
+        guard code == Z_OK else { throw ZlibError.failed(operation: "decompress", code: code) }
+        guard Int(destLength) == size else { throw ZlibError.sizeMismatch(expected: size, found: Int(destLength)) }
+        if size == 0 { output.removeAll() }
+        return output
+    }
+}

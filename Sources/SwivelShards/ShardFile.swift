@@ -1,0 +1,247 @@
+import SwivelIO
+
+/// Errors reading a shard file; each names the file and what is wrong with it.
+public enum ShardError: Error, CustomStringConvertible, Equatable {
+    /// The file does not start with the shard magic bytes.
+    case badMagic(path: String)
+    /// The file was written by a format version this build does not read.
+    case unsupportedVersion(path: String, version: UInt32)
+    /// The file is shorter than its header says.
+    case truncated(path: String, expected: Int, found: Int)
+    /// A checksum does not match: the file is damaged.
+    case checksumMismatch(path: String, part: String)
+    /// The contents contradict the header or the manifest.
+    case inconsistent(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .badMagic(path): return "\(path): not a swivel shard file (bad magic bytes)"
+        case let .unsupportedVersion(path, version):
+            return "\(path): shard format version \(version) is not supported (this build reads version \(ShardFile.formatVersion))"
+        case let .truncated(path, expected, found):
+            return "\(path): shard file is truncated (expected \(expected) bytes, found \(found))"
+        case let .checksumMismatch(path, part): return "\(path): CRC-32 of the \(part) does not match: the file is damaged"
+        case let .inconsistent(path, reason): return "\(path): \(reason)"
+        }
+    }
+}
+
+/// One block of the co-occurrence matrix: the nonzero cells of (row shard x column shard), in CSR form.
+///
+/// Shapes: `rowStart` has `rows + 1` entries; row `l`'s cells are `columns[rowStart[l]..<rowStart[l+1]]`
+/// (strictly increasing local column indices) with counts `values[...]` (positive floats).
+public struct ShardBlock: Equatable, Sendable {
+    /// Row shard index.
+    public var rowShard: Int
+    /// Column shard index.
+    public var columnShard: Int
+    /// Number of rows (features in the row shard).
+    public var rows: Int
+    /// Number of columns (features in the column shard).
+    public var columnCount: Int
+    /// CSR row offsets, `rows + 1` entries, `rowStart[0] == 0`, non-decreasing.
+    public var rowStart: [Int32]
+    /// Local column index of each nonzero, row by row.
+    public var columns: [Int32]
+    /// Co-occurrence count of each nonzero.
+    public var values: [Float]
+
+    /// Creates a block; the arrays must satisfy the CSR invariants above.
+    public init(rowShard: Int, columnShard: Int, rows: Int, columnCount: Int,
+                rowStart: [Int32], columns: [Int32], values: [Float]) {
+        self.rowShard = rowShard
+        self.columnShard = columnShard
+        self.rows = rows
+        self.columnCount = columnCount
+        self.rowStart = rowStart
+        self.columns = columns
+        self.values = values
+    }
+
+    /// Number of nonzero cells.
+    public var nonzeroCount: Int { values.count }
+}
+
+/// Reads and writes shard files: one compressed block of the co-occurrence matrix.
+///
+/// Byte layout (all integers little-endian):
+/// ```
+/// offset size  field
+///  0      8    magic "SWVSHARD"
+///  8      4    format version (1)
+/// 12      4    row shard index
+/// 16      4    column shard index
+/// 20      4    rows (features in the row shard)
+/// 24      4    columns (features in the column shard)
+/// 28      8    nonzero count
+/// 36      8    payload size before compression
+/// 44      8    payload size compressed
+/// 52      4    CRC-32 of the compressed payload
+/// 56      4    CRC-32 of bytes 0..<56
+/// 60      ...  zlib-compressed payload
+/// ```
+/// The payload is, for each row in order, a varint count of its nonzeros followed by the varint-encoded
+/// gaps between successive local column indices (the first gap is from -1, so it is `column + 1`); then
+/// the `nonzero count` values as float32.
+public enum ShardFile {
+    /// The magic bytes that open every shard file.
+    public static let magic: [UInt8] = Array("SWVSHARD".utf8)
+    /// The format version written by this build.
+    public static let formatVersion: UInt32 = 1
+    /// Size of the fixed header in bytes.
+    public static let headerSize = 60
+    /// zlib level for shard payloads: 1 is fastest; compression speed bounds prep, not disk.
+    public static let compressionLevel: Int32 = 1
+
+    /// File name of block (row, column), e.g. `shard-0003-0012.swvs`.
+    public static func fileName(rowShard: Int, columnShard: Int) -> String {
+        func pad(_ v: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, 4 - s.count)) + s
+        }
+        return "shard-\(pad(rowShard))-\(pad(columnShard)).swvs"
+    }
+
+    /// Encodes `block` as the bytes of a shard file.
+    public static func encode(_ block: ShardBlock) throws -> [UInt8] {
+        var payload = ByteWriter(capacity: block.rows + block.nonzeroCount * 6)
+        for row in 0..<block.rows {
+            let start = Int(block.rowStart[row]), end = Int(block.rowStart[row + 1])
+            payload.appendVarint(UInt64(end - start))
+            var previous: Int32 = -1
+            for k in start..<end {
+                let column = block.columns[k]
+                payload.appendVarint(UInt64(column - previous))
+                previous = column
+            }
+        }
+        var bytes = payload.bytes
+        block.values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        let compressed = try bytes.withUnsafeBytes { try Zlib.compress($0, level: compressionLevel) }
+
+        var header = ByteWriter(capacity: headerSize + compressed.count)
+        header.append(magic)
+        header.append(formatVersion)
+        header.append(UInt32(block.rowShard))
+        header.append(UInt32(block.columnShard))
+        header.append(UInt32(block.rows))
+        header.append(UInt32(block.columnCount))
+        header.append(UInt64(block.nonzeroCount))
+        header.append(UInt64(bytes.count))
+        header.append(UInt64(compressed.count))
+        header.append(Zlib.crc32(compressed))
+        header.append(Zlib.crc32(header.bytes))
+        header.append(compressed)
+        return header.bytes
+    }
+
+    /// Writes `block` to `path` atomically.
+    public static func write(_ block: ShardBlock, to path: String) throws {
+        try AtomicFileWriter.write(try encode(block), to: path)
+    }
+
+    /// Reads and validates the shard file at `path`.
+    public static func read(from path: String) throws -> ShardBlock {
+        try decode(try FileReader.readAll(path), path: path)
+    }
+
+    /// Decodes and validates the bytes of a shard file; `path` is used in error messages only.
+    public static func decode(_ bytes: [UInt8], path: String) throws -> ShardBlock {
+        try bytes.withUnsafeBytes { raw in
+            guard raw.count >= headerSize else {
+                if raw.count >= 8 && !raw.prefix(8).elementsEqual(magic) { throw ShardError.badMagic(path: path) }
+                throw ShardError.truncated(path: path, expected: headerSize, found: raw.count)
+            }
+            guard raw.prefix(8).elementsEqual(magic) else { throw ShardError.badMagic(path: path) }
+            var reader = ByteReader(raw, offset: 8)
+            do {
+                let version = try reader.read(UInt32.self)
+                guard version == formatVersion else { throw ShardError.unsupportedVersion(path: path, version: version) }
+                let rowShard = Int(try reader.read(UInt32.self))
+                let columnShard = Int(try reader.read(UInt32.self))
+                let rows = Int(try reader.read(UInt32.self))
+                let columnCount = Int(try reader.read(UInt32.self))
+                let nonzeros = try reader.read(UInt64.self)
+                let rawSize = try reader.read(UInt64.self)
+                let compressedSize = try reader.read(UInt64.self)
+                let payloadCRC = try reader.read(UInt32.self)
+                let headerCRC = try reader.read(UInt32.self)
+                guard Zlib.crc32(UnsafeRawBufferPointer(rebasing: raw[0..<56])) == headerCRC else {
+                    throw ShardError.checksumMismatch(path: path, part: "header")
+                }
+                guard compressedSize <= UInt64(raw.count - headerSize) else {
+                    throw ShardError.truncated(path: path, expected: headerSize + Int(compressedSize), found: raw.count)
+                }
+                guard compressedSize == UInt64(raw.count - headerSize) else {
+                    throw ShardError.inconsistent(path: path, reason: "\(raw.count - headerSize - Int(compressedSize)) unexpected bytes after the payload")
+                }
+                let compressed = UnsafeRawBufferPointer(rebasing: raw[headerSize...])
+                guard Zlib.crc32(compressed) == payloadCRC else {
+                    throw ShardError.checksumMismatch(path: path, part: "payload")
+                }
+                // Sizes are bounded by what the header can describe sanely before allocating anything.
+                guard nonzeros <= UInt64(rows) * UInt64(columnCount), rawSize < (1 << 36),
+                      rawSize >= nonzeros * 4 + UInt64(rows) else {
+                    throw ShardError.inconsistent(path: path, reason: "header sizes are impossible (rows \(rows), columns \(columnCount), nonzeros \(nonzeros))")
+                }
+                let payload: [UInt8]
+                do {
+                    payload = try Zlib.decompress(compressed, size: Int(rawSize))
+                } catch {
+                    throw ShardError.inconsistent(path: path, reason: "payload does not decompress: \(error)")
+                }
+                return try decodePayload(payload, path: path, rowShard: rowShard, columnShard: columnShard,
+                                         rows: rows, columnCount: columnCount, nonzeros: Int(nonzeros))
+            } catch is ByteReader.OutOfBounds {
+                throw ShardError.truncated(path: path, expected: headerSize, found: raw.count)
+            }
+        }
+    }
+
+    private static func decodePayload(_ payload: [UInt8], path: String, rowShard: Int, columnShard: Int,
+                                      rows: Int, columnCount: Int, nonzeros: Int) throws -> ShardBlock {
+        let indexBytes = payload.count - nonzeros * 4
+        var rowStart = [Int32](repeating: 0, count: rows + 1)
+        var columns = [Int32](repeating: 0, count: nonzeros)
+        var values = [Float](repeating: 0, count: nonzeros)
+        try payload.withUnsafeBytes { raw in
+            var reader = ByteReader(UnsafeRawBufferPointer(rebasing: raw[0..<indexBytes]))
+            var k = 0
+            do {
+                for row in 0..<rows {
+                    let n = try reader.readVarint()
+                    guard n <= UInt64(nonzeros - k) else {
+                        throw ShardError.inconsistent(path: path, reason: "row \(row) claims more nonzeros than the header")
+                    }
+                    var column: Int64 = -1
+                    for _ in 0..<Int(n) {
+                        let gap = try reader.readVarint()
+                        guard gap >= 1, gap <= UInt64(columnCount) else {
+                            throw ShardError.inconsistent(path: path, reason: "bad column gap \(gap) in row \(row)")
+                        }
+                        column += Int64(gap)
+                        guard column < Int64(columnCount) else {
+                            throw ShardError.inconsistent(path: path, reason: "column \(column) out of range in row \(row)")
+                        }
+                        columns[k] = Int32(column)
+                        k += 1
+                    }
+                    rowStart[row + 1] = Int32(k)
+                }
+            } catch is ByteReader.OutOfBounds {
+                throw ShardError.inconsistent(path: path, reason: "index section ends early")
+            }
+            guard k == nonzeros, reader.remaining == 0 else {
+                throw ShardError.inconsistent(path: path, reason: "index section holds \(k) nonzeros, header says \(nonzeros)")
+            }
+            values.withUnsafeMutableBytes { out in
+                out.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[indexBytes...]))
+            }
+        }
+        for (k, v) in values.enumerated() where !(v > 0 && v.isFinite) {
+            throw ShardError.inconsistent(path: path, reason: "count \(v) at nonzero \(k) is not a positive finite number")
+        }
+        return ShardBlock(rowShard: rowShard, columnShard: columnShard, rows: rows, columnCount: columnCount,
+                          rowStart: rowStart, columns: columns, values: values)
+    }
+}

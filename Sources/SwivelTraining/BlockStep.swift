@@ -1,0 +1,116 @@
+import SwivelLinearAlgebra
+
+/// The read-only context every block step needs: embeddings, optimizer states, marginal terms and sizes.
+public struct TrainingModel: Sendable {
+    /// Row embeddings, `rows x dimension`.
+    public let rowEmbeddings: ParameterMatrix
+    /// Column embeddings, `columns x dimension`.
+    public let columnEmbeddings: ParameterMatrix
+    /// Optimizer state of the row embeddings.
+    public let rowOptimizer: OptimizerState
+    /// Optimizer state of the column embeddings.
+    public let columnOptimizer: OptimizerState
+    /// `log N - log R_i` per row feature.
+    public let rowTerms: [Float]
+    /// `log C_j` per column feature.
+    public let columnTerms: [Float]
+    /// Number of row shards (the stride between a shard's rows).
+    public let rowShards: Int
+    /// Number of column shards.
+    public let columnShards: Int
+    /// Gradient scale: `1 / shardSize`, the reference's `1 / sqrt(rows * columns)` of a full block.
+    public let gradientScale: Float
+
+    /// Creates the context. Marginals of zero (features never seen) are floored at 1 so that logs stay finite.
+    public init(rowEmbeddings: ParameterMatrix, columnEmbeddings: ParameterMatrix,
+                rowOptimizer: OptimizerState, columnOptimizer: OptimizerState,
+                rowSums: [Double], columnSums: [Double], total: Double,
+                rowShards: Int, columnShards: Int, shardSize: Int) {
+        self.rowEmbeddings = rowEmbeddings
+        self.columnEmbeddings = columnEmbeddings
+        self.rowOptimizer = rowOptimizer
+        self.columnOptimizer = columnOptimizer
+        let logTotal = naturalLog(total)
+        rowTerms = rowSums.map { Float(logTotal - naturalLog(max($0, 1))) }
+        columnTerms = columnSums.map { Float(naturalLog(max($0, 1))) }
+        self.rowShards = rowShards
+        self.columnShards = columnShards
+        gradientScale = 1 / Float(shardSize)
+    }
+}
+
+/// Scratch memory of one worker, allocated once and reused by every block it trains.
+public final class StepWorkspace: @unchecked Sendable {
+    let cells: UnsafeMutablePointer<Float>           // shardSize x shardSize
+    let rowGradients: UnsafeMutablePointer<Float>    // shardSize x dimension
+    let columnGradients: UnsafeMutablePointer<Float> // shardSize x dimension
+    let rowTerm: UnsafeMutablePointer<Float>         // shardSize
+    let columnTerm: UnsafeMutablePointer<Float>      // shardSize
+    var observed: [Float] = []
+    let shardSize: Int
+    let dimension: Int
+
+    /// Allocates scratch for blocks of at most `shardSize x shardSize` and embeddings of `dimension`.
+    public init(shardSize: Int, dimension: Int) {
+        self.shardSize = shardSize
+        self.dimension = dimension
+        cells = .allocate(capacity: shardSize * shardSize)
+        rowGradients = .allocate(capacity: shardSize * dimension)
+        columnGradients = .allocate(capacity: shardSize * dimension)
+        rowTerm = .allocate(capacity: shardSize)
+        columnTerm = .allocate(capacity: shardSize)
+    }
+
+    deinit {
+        cells.deallocate(); rowGradients.deallocate(); columnGradients.deallocate()
+        rowTerm.deallocate(); columnTerm.deallocate()
+    }
+}
+
+/// One Swivel step on one block: predictions by SGEMM, the loss pass, two gradient SGEMMs, optimizer updates.
+public enum BlockStep {
+    /// Trains `block` once and returns its loss (sum over its cells, before scaling).
+    ///
+    /// The block's rows are row-embedding rows `rowShard, rowShard + n, ...` (stride `n = rowShards`), read in
+    /// place by BLAS with leading dimension `n * d`; likewise its columns.
+    public static func run(_ block: TrainingBlock, model: TrainingModel, workspace: StepWorkspace) -> Double {
+        let d = model.rowEmbeddings.dimension
+        let rows = block.rows, columns = block.columns
+        precondition(rows <= workspace.shardSize && columns <= workspace.shardSize && d == workspace.dimension)
+        let rowBase = model.rowEmbeddings.storage + block.rowShard * d
+        let columnBase = model.columnEmbeddings.storage + block.columnShard * d
+        let lda = model.rowShards * d, ldb = model.columnShards * d
+
+        // predictions (rows x columns) = R C^T
+        BLAS.sgemm(transposeB: .transposed, m: rows, n: columns, k: d,
+                   a: rowBase, lda: lda, b: columnBase, ldb: ldb, c: workspace.cells, ldc: columns)
+
+        for l in 0..<rows { workspace.rowTerm[l] = model.rowTerms[l * model.rowShards + block.rowShard] }
+        for l in 0..<columns { workspace.columnTerm[l] = model.columnTerms[l * model.columnShards + block.columnShard] }
+        if workspace.observed.count < block.nonzeroCount {
+            workspace.observed = [Float](repeating: 0, count: block.nonzeroCount)
+        }
+        let loss = workspace.observed.withUnsafeMutableBufferPointer { observed in
+            SwivelLoss.apply(cells: workspace.cells, block: block, rowTerm: workspace.rowTerm,
+                             columnTerm: workspace.columnTerm, gradientScale: model.gradientScale,
+                             observedGradient: observed.baseAddress!)
+        }
+
+        // dR (rows x d) = G C;  dC (columns x d) = G^T R. Both before either update.
+        BLAS.sgemm(m: rows, n: d, k: columns, a: workspace.cells, lda: columns,
+                   b: columnBase, ldb: ldb, c: workspace.rowGradients, ldc: d)
+        BLAS.sgemm(transposeA: .transposed, m: columns, n: d, k: rows, a: workspace.cells, lda: columns,
+                   b: rowBase, ldb: lda, c: workspace.columnGradients, ldc: d)
+
+        model.rowOptimizer.update(parameters: model.rowEmbeddings, firstRow: block.rowShard,
+                                  rowStride: model.rowShards, count: rows, gradients: workspace.rowGradients)
+        model.columnOptimizer.update(parameters: model.columnEmbeddings, firstRow: block.columnShard,
+                                     rowStride: model.columnShards, count: columns, gradients: workspace.columnGradients)
+        return loss
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+@inline(__always) func naturalLog(_ x: Double) -> Double { Glibc.log(x) }
+#endif

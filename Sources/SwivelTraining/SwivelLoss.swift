@@ -1,0 +1,146 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The observed cells of one block, ready for the loss: CSR indices plus `log x` and `f(x)` per cell.
+///
+/// Precomputing `log x` and the confidence once at load time keeps `log` and `pow` out of every step.
+public struct TrainingBlock: Sendable {
+    /// Row shard index.
+    public let rowShard: Int
+    /// Column shard index.
+    public let columnShard: Int
+    /// Rows in the block.
+    public let rows: Int
+    /// Columns in the block.
+    public let columns: Int
+    /// CSR row offsets (`rows + 1`).
+    public let rowStart: [Int32]
+    /// Local column of each observed cell.
+    public let columnIndex: [Int32]
+    /// `log x` of each observed cell.
+    public let logCount: [Float]
+    /// Confidence `f(x)` of each observed cell.
+    public let confidence: [Float]
+
+    /// Builds the block from raw counts under the confidence function `base + scale * x^exponent`.
+    public init(rowShard: Int, columnShard: Int, rows: Int, columns: Int,
+                rowStart: [Int32], columnIndex: [Int32], counts: [Float],
+                confidenceBase: Float, confidenceScale: Float, confidenceExponent: Float) {
+        self.rowShard = rowShard
+        self.columnShard = columnShard
+        self.rows = rows
+        self.columns = columns
+        self.rowStart = rowStart
+        self.columnIndex = columnIndex
+        logCount = counts.map { logf($0) }
+        confidence = counts.map { confidenceBase + confidenceScale * powf($0, confidenceExponent) }
+    }
+
+    /// Number of observed cells.
+    public var nonzeroCount: Int { columnIndex.count }
+}
+
+/// The Swivel loss and its gradient with respect to the predictions, over one block at a time.
+///
+/// For cell (i, j) with prediction `p = r_i . c_j` and `pmi* = log N - log R_i - log C_j`:
+/// - observed (`x > 0`): loss `1/2 f(x) (p - pmi)^2` with `pmi = log x + pmi*`, gradient `f(x) (p - pmi)`;
+/// - unobserved: loss `softplus(p - pmi*)`, gradient `sigmoid(p - pmi*)`.
+/// (Shazeer et al. 2016, section 3.) Gradients are multiplied by `gradientScale` (the reference uses
+/// `1 / sqrt(rows * columns)` of a full block).
+public enum SwivelLoss {
+    /// Replaces the predictions in `cells` by the loss gradients and returns the block's loss (unscaled).
+    ///
+    /// - Parameters:
+    ///   - cells: `block.rows x block.columns` predictions, row-major with row stride `block.columns`;
+    ///     overwritten with `gradientScale * dLoss/dPrediction`.
+    ///   - rowTerm: `block.rows` values `log N - log R_i`.
+    ///   - columnTerm: `block.columns` values `log C_j`.
+    ///   - observedGradient: scratch of at least `block.nonzeroCount` floats.
+    /// - Returns: the sum of the loss over the block's cells, in Double.
+    public static func apply(cells: UnsafeMutablePointer<Float>, block: TrainingBlock,
+                             rowTerm: UnsafePointer<Float>, columnTerm: UnsafePointer<Float>,
+                             gradientScale: Float, observedGradient: UnsafeMutablePointer<Float>) -> Double {
+        let columns = block.columns
+        var loss: Double = 0
+        // 1. Observed cells, before the dense pass overwrites their predictions. The dense pass will add the
+        //    unobserved loss for these cells too, so subtract it here.
+        block.rowStart.withUnsafeBufferPointer { rowStart in
+            block.columnIndex.withUnsafeBufferPointer { columnIndex in
+                block.logCount.withUnsafeBufferPointer { logCount in
+                    block.confidence.withUnsafeBufferPointer { confidence in
+                        for i in 0..<block.rows {
+                            let row = cells + i * columns
+                            let rt = rowTerm[i]
+                            var rowLoss: Float = 0
+                            for k in Int(rowStart[i])..<Int(rowStart[i + 1]) {
+                                let j = Int(columnIndex[k])
+                                let pmiStar = rt - columnTerm[j]
+                                let p = row[j]
+                                let e = p - (logCount[k] + pmiStar)
+                                let f = confidence[k]
+                                observedGradient[k] = gradientScale * f * e
+                                rowLoss += 0.5 * f * e * e - softplus(p - pmiStar)
+                            }
+                            loss += Double(rowLoss)
+                        }
+                    }
+                }
+            }
+        }
+        // 2. Every cell as unobserved, eight at a time.
+        let vectorEnd = columns & ~7
+        for i in 0..<block.rows {
+            let row = cells + i * columns
+            let rt = SIMD8<Float>(repeating: rowTerm[i])
+            var rowLoss = SIMD8<Float>(repeating: 0)
+            var j = 0
+            while j < vectorEnd {
+                let p = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
+                let ct = UnsafeRawPointer(columnTerm + j).loadUnaligned(as: SIMD8<Float>.self)
+                let e = p - (rt - ct)
+                let negative = e .< 0
+                let absolute = e.replacing(with: -e, where: negative)
+                let t = FastMath.exp(-absolute)                  // e^-|e| in (0, 1]
+                let inverse = 1 / (1 + t)
+                let sigmoid = inverse.replacing(with: t * inverse, where: negative)
+                let positivePart = e.replacing(with: 0, where: negative)
+                rowLoss += positivePart + FastMath.log1pUnit(t)
+                UnsafeMutableRawPointer(row + j).storeBytes(of: sigmoid * gradientScale, as: SIMD8<Float>.self)
+                j += 8
+            }
+            var tailLoss: Float = 0
+            while j < columns {
+                let e = row[j] - (rowTerm[i] - columnTerm[j])
+                tailLoss += softplus(e)
+                row[j] = gradientScale * sigmoid(e)
+                j += 1
+            }
+            loss += Double(rowLoss.sum() + tailLoss)
+        }
+        // 3. Observed gradients over the dense ones.
+        block.rowStart.withUnsafeBufferPointer { rowStart in
+            block.columnIndex.withUnsafeBufferPointer { columnIndex in
+                for i in 0..<block.rows {
+                    let row = cells + i * columns
+                    for k in Int(rowStart[i])..<Int(rowStart[i + 1]) {
+                        row[Int(columnIndex[k])] = observedGradient[k]
+                    }
+                }
+            }
+        }
+        return loss
+    }
+
+    /// log(1 + e^x), computed without overflow (libm).
+    @inline(__always)
+    public static func softplus(_ x: Float) -> Float {
+        x > 0 ? x + log1pf(expf(-x)) : log1pf(expf(x))
+    }
+
+    /// 1 / (1 + e^-x), computed without overflow (libm).
+    @inline(__always)
+    public static func sigmoid(_ x: Float) -> Float {
+        x >= 0 ? 1 / (1 + expf(-x)) : expf(x) / (1 + expf(x))
+    }
+}

@@ -1,0 +1,76 @@
+/// The optimizer that applies gradients to the embeddings.
+public enum OptimizerKind: String, CaseIterable, Codable, Sendable {
+    /// AdaGrad (Duchi et al. 2011) with TensorFlow 1's defaults: accumulator starts at 0.1.
+    case adagrad
+    /// RMSProp with momentum, as TensorFlow 1's `RMSPropOptimizer` (decay 0.9, epsilon 1e-10, mean square starts at 1).
+    case rmsprop
+}
+
+/// Every setting of a training run, with the defaults in one place.
+///
+/// The loss follows Shazeer et al. 2016, eq. (3)-(4) and the reference `swivel.py`: for a cell with count
+/// `x > 0`, `1/2 * f(x) * (pred - pmi)^2` with confidence `f(x) = confidenceBase + confidenceScale * x^confidenceExponent`;
+/// for `x = 0`, `softplus(pred - pmi*)` with `pmi*` the PMI the cell would have with `x = 1`.
+public struct TrainingConfiguration: Codable, Equatable, Sendable {
+    /// Embedding dimension `d`.
+    public var dimension = 300
+    /// Passes over every block.
+    public var epochs = 25
+    /// Optimizer.
+    public var optimizer = OptimizerKind.adagrad
+    /// Optimizer learning rate.
+    public var learningRate: Float = 0.05
+    /// AdaGrad's initial accumulator value.
+    public var adagradInitialAccumulator: Float = 0.1
+    /// RMSProp momentum.
+    public var momentum: Float = 0.1
+    /// RMSProp decay of the mean square.
+    public var rmspropDecay: Float = 0.9
+    /// Confidence base `b0` in `f(x) = b0 + s * x^e`.
+    public var confidenceBase: Float = 0.1
+    /// Confidence scale `s`.
+    public var confidenceScale: Float = 0.25
+    /// Confidence exponent `e`.
+    public var confidenceExponent: Float = 0.5
+    /// Worker threads (independent blocks at once; BLAS threads when a wave has one block).
+    public var threads = 2
+    /// Seed of the initial vectors and the block order.
+    public var seed: UInt64 = 1
+
+    /// Creates the default configuration.
+    public init() {}
+
+    /// Checks ranges; the message names the option.
+    public func validate() throws {
+        func fail(_ message: String) throws -> Never { throw TrainingError.invalidOption(message) }
+        if dimension < 1 || dimension > 100_000 { try fail("--dim must be between 1 and 100000 (got \(dimension))") }
+        if epochs < 0 { try fail("--epochs must be 0 or more (got \(epochs))") }
+        if !(learningRate > 0) || !learningRate.isFinite { try fail("--learning-rate must be a positive number (got \(learningRate))") }
+        if threads < 1 { try fail("--threads must be at least 1 (got \(threads))") }
+        if !(confidenceBase >= 0) || !(confidenceScale >= 0) || confidenceBase + confidenceScale <= 0 {
+            try fail("--confidence-base and --confidence-scale must be non-negative and not both zero")
+        }
+        if !confidenceExponent.isFinite { try fail("--confidence-exponent must be finite") }
+        if !(momentum >= 0 && momentum < 1) { try fail("--momentum must be in [0, 1) (got \(momentum))") }
+    }
+}
+
+/// Errors of a training run.
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    /// An option is out of range.
+    case invalidOption(String)
+    /// The loss or the parameters stopped being finite.
+    case diverged(epoch: Int, rowShard: Int, columnShard: Int, learningRate: Float)
+    /// The output directory holds a model already.
+    case outputExists(path: String)
+
+    public var description: String {
+        switch self {
+        case let .invalidOption(message): return message
+        case let .diverged(epoch, row, column, rate):
+            return "training diverged (non-finite loss) in epoch \(epoch), block (\(row), \(column)): lower --learning-rate (now \(rate)) or --confidence-scale"
+        case let .outputExists(path):
+            return "\(path): already holds a model (choose another directory, or pass --force to replace it)"
+        }
+    }
+}

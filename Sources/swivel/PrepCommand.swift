@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import SwivelShards
+import SwivelText
+
+extension Swivel {
+    struct Prep: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Count co-occurrences in a corpus and write them as shards.",
+            discussion: """
+                Tokens are runs of non-white-space bytes; every line is a context of its own. Out-of-vocabulary \
+                tokens are removed before windowing; a pair at distance d adds 1/d to both of its cells and each \
+                token adds 1 to its own diagonal cell. Input must be UTF-8; .gz files are decompressed.
+                """)
+
+        @Argument(help: "Corpus files (- for standard input; .gz is decompressed).")
+        var corpus: [String]
+
+        @Option(name: .shortAndLong, help: "Directory to write the shards, vocabulary and manifest to.")
+        var output: String
+
+        @Option(help: "Drop tokens seen fewer times.")
+        var minCount: Int64 = 5
+
+        @Option(help: "Keep at most this many of the most frequent tokens.")
+        var maxVocab: Int?
+
+        @Option(help: "Use this vocabulary (one token per line, optional <TAB>count) instead of building one.")
+        var vocab: String?
+
+        @Option(help: "Count pairs up to this many tokens apart.")
+        var window: Int = 10
+
+        @Option(help: "Features per shard (the block size of training).")
+        var shardSize: Int = 4096
+
+        @Flag(help: "Lower-case every token.")
+        var lowercase = false
+
+        @Option(help: "Worker threads (default: all cores).")
+        var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+        @Flag(help: "Replace the contents of a non-empty output directory.")
+        var force = false
+
+        @OptionGroup var outputOptions: OutputOptions
+
+        func validate() throws {
+            if window < 1 { throw ValidationError("--window must be at least 1 (got \(window))") }
+            if shardSize < 1 { throw ValidationError("--shard-size must be at least 1 (got \(shardSize))") }
+            if minCount < 1 { throw ValidationError("--min-count must be at least 1 (got \(minCount))") }
+            if let maxVocab, maxVocab < 1 { throw ValidationError("--max-vocab must be at least 1 (got \(maxVocab))") }
+            if threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+        }
+
+        func run() throws {
+            var config = PrepConfiguration(inputs: corpus, output: output)
+            config.tokenizer = TokenizerOptions(lowercase: lowercase)
+            config.vocabularyRules = VocabularyRules(minCount: minCount, maxSize: maxVocab)
+            config.vocabularyFile = vocab
+            config.counting = CountingOptions(window: window)
+            config.shardSize = shardSize
+            config.threads = threads
+            config.force = force
+            config.version = Swivel.version
+            let progress = TerminalProgress(quiet: outputOptions.quiet)
+            let start = Date()
+            let summary = try reportingErrors {
+                defer { progress.finish() }
+                return try SwivelShards.Prep.run(config, progress: progress.handler)
+            }
+            let seconds = Date().timeIntervalSince(start)
+            let m = summary.manifest
+            print("prep: \(m.tokens) tokens (\(m.inVocabularyTokens) in vocabulary), vocabulary \(m.rows), "
+                + "\(m.rowShards)x\(m.columnShards) shards of \(m.shardSize), \(m.nonzeros) nonzeros, "
+                + String(format: "%.1f s (read %.1f, count %.1f, write %.1f), %.2fM tokens/s",
+                         seconds, summary.readSeconds, summary.countSeconds, summary.writeSeconds,
+                         Double(m.tokens) / max(seconds, 1e-9) / 1e6))
+        }
+    }
+}

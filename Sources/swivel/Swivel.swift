@@ -1,0 +1,27 @@
+import ArgumentParser
+
+/// The `swivel` command: prepare a corpus, train Swivel embeddings, export and query them.
+@main
+struct Swivel: ParsableCommand {
+    /// The version printed by `swivel --version` and recorded in every manifest.
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "swivel",
+        abstract: "Train word (and feature) embeddings with Swivel (Shazeer et al. 2016).",
+        discussion: """
+            Typical use:
+              swivel prep corpus.txt --output prep/
+              swivel train prep/ --output model/
+              swivel export model/ --output vectors.txt
+              swivel nearest model/ king queen
+            """,
+        version: version,
+        subcommands: [Prep.self, Train.self, Export.self, Nearest.self])
+}
+
+/// Options every long-running subcommand shares.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .shortAndLong, help: "Print nothing but errors and the final summary.")
+    var quiet = false
+}

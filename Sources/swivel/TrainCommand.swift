@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import SwivelLinearAlgebra
+import SwivelTraining
+
+extension Swivel {
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Train Swivel embeddings on a prep directory.",
+            discussion: """
+                Each epoch trains every block of the co-occurrence matrix once: three SGEMMs and the piecewise \
+                PMI loss per block. If OpenBLAS picked a slower kernel than this CPU supports and \
+                OPENBLAS_CORETYPE is not set, swivel re-launches itself with the right kernel (once, saying so); \
+                --keep-blas-kernel prevents that.
+                """)
+
+        @Argument(help: "Prep directory written by 'swivel prep'.")
+        var prepDirectory: String
+
+        @Option(name: .shortAndLong, help: "Model directory to write.")
+        var output: String
+
+        @Option(help: "Embedding dimension.")
+        var dim: Int = TrainingConfiguration().dimension
+
+        @Option(help: "Passes over every block.")
+        var epochs: Int = TrainingConfiguration().epochs
+
+        @Option(help: "Optimizer learning rate.")
+        var learningRate: Float = TrainingConfiguration().learningRate
+
+        @Option(help: "Optimizer: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var optimizer: OptimizerKind = TrainingConfiguration().optimizer
+
+        @Option(help: "Confidence f(x) = base + scale * x^exponent: the base.")
+        var confidenceBase: Float = TrainingConfiguration().confidenceBase
+
+        @Option(help: "Confidence scale.")
+        var confidenceScale: Float = TrainingConfiguration().confidenceScale
+
+        @Option(help: "Confidence exponent.")
+        var confidenceExponent: Float = TrainingConfiguration().confidenceExponent
+
+        @Option(help: "Worker threads (default: all cores).")
+        var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+        @Option(help: "Seed of the initial vectors and the block order.")
+        var seed: UInt64 = TrainingConfiguration().seed
+
+        @Flag(help: "Replace an existing model in the output directory.")
+        var force = false
+
+        @Flag(help: "Never re-launch to pick a faster OpenBLAS kernel.")
+        var keepBlasKernel = false
+
+        @OptionGroup var outputOptions: OutputOptions
+
+        func validate() throws {
+            if dim < 1 { throw ValidationError("--dim must be at least 1 (got \(dim))") }
+            if epochs < 0 { throw ValidationError("--epochs must be 0 or more (got \(epochs))") }
+            if !(learningRate > 0) { throw ValidationError("--learning-rate must be positive (got \(learningRate))") }
+            if threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+        }
+
+        func run() throws {
+            if !keepBlasKernel { BLASKernelRelaunch.relaunchIfSlow(quiet: outputOptions.quiet) }
+            var config = TrainingConfiguration()
+            config.dimension = dim
+            config.epochs = epochs
+            config.learningRate = learningRate
+            config.optimizer = optimizer
+            config.confidenceBase = confidenceBase
+            config.confidenceScale = confidenceScale
+            config.confidenceExponent = confidenceExponent
+            config.threads = threads
+            config.seed = seed
+            let quiet = outputOptions.quiet
+            let progress = TerminalProgress(quiet: quiet)
+            try reportingErrors {
+                try Trainer.prepareModelDirectory(output, force: force)
+                let trainer = try Trainer(prepDirectory: prepDirectory, config: config)
+                let summary = try trainer.train(progress: progress.handler) { record in
+                    progress.finish()
+                    if !quiet {
+                        printError(String(format: "epoch %d: mean loss %.5f, %.1f s", record.epoch, record.meanLoss, record.seconds))
+                    }
+                }
+                progress.finish()
+                try trainer.writeModel(to: output, summary: summary, force: true)
+                print(String(format: "train: %d x %d, dim %d, %d epochs in %.1f s, %.1fM cells/s, final mean loss %@ (OpenBLAS %@, %d workers x %d BLAS threads)",
+                             trainer.manifest.rows, trainer.manifest.columns, dim, epochs, summary.seconds,
+                             summary.cellsPerSecond / 1e6, summary.finalMeanLoss.map { String(format: "%.5f", $0) } ?? "n/a",
+                             summary.blasCore, summary.workers, summary.blasThreads))
+            }
+        }
+    }
+}
+
+extension OptimizerKind: ExpressibleByArgument {}
+
+/// Re-launches the process with `OPENBLAS_CORETYPE` set when OpenBLAS chose a slower kernel than the CPU
+/// supports. Never overrides a value the user or the environment set; never re-launches twice.
+enum BLASKernelRelaunch {
+    static func relaunchIfSlow(quiet: Bool) {
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["OPENBLAS_CORETYPE"] == nil, environment["SWIVEL_BLAS_RELAUNCHED"] == nil,
+              let recommended = OpenBLASKernel.recommended() else { return }
+        let loaded = BLAS.coreName
+        guard OpenBLASKernel.isSlower(loaded, than: recommended) else { return }
+        if !quiet {
+            printError("swivel: OpenBLAS chose its \(loaded) kernel on a CPU that supports \(recommended); re-launching with OPENBLAS_CORETYPE=\(recommended) (set OPENBLAS_CORETYPE yourself or pass --keep-blas-kernel to keep it)")
+        }
+        setenv("OPENBLAS_CORETYPE", recommended, 1)
+        setenv("SWIVEL_BLAS_RELAUNCHED", "1", 1)
+        var arguments = CommandLine.arguments.map { strdup($0) }
+        arguments.append(nil)
+        execv("/proc/self/exe", &arguments)
+        // execv only returns on failure: carry on with the slow kernel.
+        unsetenv("OPENBLAS_CORETYPE")
+        printError("swivel: re-launch failed (\(String(cString: strerror(errno)))); continuing with the \(loaded) kernel")
+    }
+}
