@@ -44,12 +44,14 @@ let package = Package(
         ]),
 
         // MARK: Tests
-        .testTarget(name: "SwivelTextTests", dependencies: ["SwivelText"]),
-        .testTarget(name: "SwivelShardsTests", dependencies: ["SwivelShards", "SwivelText", "SwivelIO"]),
+        .target(name: "SwivelTestSupport", path: "Tests/SwivelTestSupport"),
+        .testTarget(name: "SwivelTextTests", dependencies: ["SwivelText", "SwivelTestSupport"]),
+        .testTarget(name: "SwivelShardsTests", dependencies: ["SwivelShards", "SwivelText", "SwivelIO", "SwivelTestSupport"]),
         .testTarget(name: "SwivelTrainingTests",
-                    dependencies: ["SwivelTraining", "SwivelShards", "SwivelLinearAlgebra", "SwivelEmbeddings"]),
-        .testTarget(name: "SwivelEmbeddingsTests", dependencies: ["SwivelEmbeddings"]),
-        .testTarget(name: "SwivelCLITests", dependencies: ["swivel"]),
+                    dependencies: ["SwivelTraining", "SwivelShards", "SwivelLinearAlgebra", "SwivelEmbeddings",
+                                   "SwivelTestSupport"]),
+        .testTarget(name: "SwivelEmbeddingsTests", dependencies: ["SwivelEmbeddings", "SwivelTestSupport"]),
+        .testTarget(name: "SwivelCLITests", dependencies: ["swivel", "SwivelTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

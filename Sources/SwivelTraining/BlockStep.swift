@@ -74,6 +74,20 @@ public enum BlockStep {
     /// The block's rows are row-embedding rows `rowShard, rowShard + n, ...` (stride `n = rowShards`), read in
     /// place by BLAS with leading dimension `n * d`; likewise its columns.
     public static func run(_ block: TrainingBlock, model: TrainingModel, workspace: StepWorkspace) -> Double {
+        let loss = computeGradients(block, model: model, workspace: workspace)
+        let d = model.rowEmbeddings.dimension
+        precondition(d == workspace.dimension)
+        model.rowOptimizer.update(parameters: model.rowEmbeddings, firstRow: block.rowShard,
+                                  rowStride: model.rowShards, count: block.rows, gradients: workspace.rowGradients)
+        model.columnOptimizer.update(parameters: model.columnEmbeddings, firstRow: block.columnShard,
+                                     rowStride: model.columnShards, count: block.columns, gradients: workspace.columnGradients)
+        return loss
+    }
+
+    /// Computes the block's loss and leaves `gradientScale * dLoss/dR` (`rows x d`) in
+    /// `workspace.rowGradients` and `gradientScale * dLoss/dC` (`columns x d`) in `workspace.columnGradients`,
+    /// without changing the model.
+    public static func computeGradients(_ block: TrainingBlock, model: TrainingModel, workspace: StepWorkspace) -> Double {
         let d = model.rowEmbeddings.dimension
         let rows = block.rows, columns = block.columns
         precondition(rows <= workspace.shardSize && columns <= workspace.shardSize && d == workspace.dimension)
@@ -102,10 +116,6 @@ public enum BlockStep {
         BLAS.sgemm(transposeA: .transposed, m: columns, n: d, k: rows, a: workspace.cells, lda: columns,
                    b: rowBase, ldb: lda, c: workspace.columnGradients, ldc: d)
 
-        model.rowOptimizer.update(parameters: model.rowEmbeddings, firstRow: block.rowShard,
-                                  rowStride: model.rowShards, count: rows, gradients: workspace.rowGradients)
-        model.columnOptimizer.update(parameters: model.columnEmbeddings, firstRow: block.columnShard,
-                                     rowStride: model.columnShards, count: columns, gradients: workspace.columnGradients)
         return loss
     }
 }

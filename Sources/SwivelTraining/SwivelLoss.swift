@@ -103,7 +103,10 @@ public enum SwivelLoss {
                 let absolute = e.replacing(with: -e, where: negative)
                 let t = FastMath.exp(-absolute)                  // e^-|e| in (0, 1]
                 let inverse = 1 / (1 + t)
+                // Below e^-60 the gradient is set to exactly 0: the scaled value would be a subnormal float,
+                // and subnormals slow every later SGEMM by orders of magnitude.
                 let sigmoid = inverse.replacing(with: t * inverse, where: negative)
+                    .replacing(with: 0, where: e .< SwivelLoss.negligibleExponent)
                 let positivePart = e.replacing(with: 0, where: negative)
                 rowLoss += positivePart + FastMath.log1pUnit(t)
                 UnsafeMutableRawPointer(row + j).storeBytes(of: sigmoid * gradientScale, as: SIMD8<Float>.self)
@@ -113,7 +116,7 @@ public enum SwivelLoss {
             while j < columns {
                 let e = row[j] - (rowTerm[i] - columnTerm[j])
                 tailLoss += softplus(e)
-                row[j] = gradientScale * sigmoid(e)
+                row[j] = e < negligibleExponent ? 0 : gradientScale * sigmoid(e)
                 j += 1
             }
             loss += Double(rowLoss.sum() + tailLoss)
@@ -131,6 +134,9 @@ public enum SwivelLoss {
         }
         return loss
     }
+
+    /// Predictions this far below `pmi*` get a zero gradient (sigmoid < 1e-26) instead of a subnormal one.
+    public static let negligibleExponent: Float = -60
 
     /// log(1 + e^x), computed without overflow (libm).
     @inline(__always)

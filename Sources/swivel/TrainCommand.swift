@@ -32,6 +32,12 @@ extension Swivel {
         @Option(help: "Optimizer: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
         var optimizer: OptimizerKind = TrainingConfiguration().optimizer
 
+        @Option(help: "AdaGrad's initial accumulator (small values make steps independent of the gradient scale).")
+        var initialAccumulator: Float = TrainingConfiguration().adagradInitialAccumulator
+
+        @Option(help: "RMSProp momentum.")
+        var momentum: Float = TrainingConfiguration().momentum
+
         @Option(help: "Confidence f(x) = base + scale * x^exponent: the base.")
         var confidenceBase: Float = TrainingConfiguration().confidenceBase
 
@@ -69,6 +75,8 @@ extension Swivel {
             config.epochs = epochs
             config.learningRate = learningRate
             config.optimizer = optimizer
+            config.adagradInitialAccumulator = initialAccumulator
+            config.momentum = momentum
             config.confidenceBase = confidenceBase
             config.confidenceScale = confidenceScale
             config.confidenceExponent = confidenceExponent

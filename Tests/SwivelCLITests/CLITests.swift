@@ -1,0 +1,76 @@
+import Foundation
+import SwivelTestSupport
+import Testing
+
+/// The `swivel` binary built next to this test bundle.
+private let swivel: String = {
+    let directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+    return directory.appendingPathComponent("swivel").path
+}()
+
+/// The repository's Fixtures directory.
+private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures").path
+
+@Suite(.serialized) struct CLITests {
+    @Test func versionAndHelp() throws {
+        let version = try TemporaryFile.run(swivel, ["--version"])
+        #expect(version.status == 0 && version.stdout.hasPrefix("0."))
+        for sub in ["prep", "train", "export", "nearest"] {
+            let help = try TemporaryFile.run(swivel, [sub, "--help"])
+            #expect(help.status == 0)
+            #expect(help.stdout.contains("USAGE: swivel \(sub)"))
+        }
+    }
+
+    @Test func pipelineEndToEndOnTheFixtureCorpus() throws {
+        let prep = TemporaryFile.path(), model = TemporaryFile.path(), vectors = TemporaryFile.path(".txt")
+        let p = try TemporaryFile.run(swivel, ["prep", fixtures + "/planted-corpus.txt", "--output", prep,
+                                               "--min-count", "1", "--shard-size", "16", "--window", "5"])
+        #expect(p.status == 0, "\(p.stderr)")
+        #expect(p.stdout.contains("vocabulary 48"))
+        let t = try TemporaryFile.run(swivel, ["train", prep, "--output", model, "--dim", "16", "--epochs", "40",
+                                               "--learning-rate", "0.5", "--seed", "3", "--quiet"])
+        #expect(t.status == 0, "\(t.stderr)")
+        #expect(t.stdout.contains("train: 48 x 48, dim 16, 40 epochs"))
+        let e = try TemporaryFile.run(swivel, ["export", model, "--output", vectors])
+        #expect(e.status == 0, "\(e.stderr)")
+        let lines = try String(contentsOfFile: vectors, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 49 && lines[0] == "48 16")
+        #expect(lines[1].split(separator: " ").count == 17)
+        // Words g3w0 ... g3w5 were planted to co-occur: the nearest neighbour of g3w0 is a group mate,
+        // both from the model directory and from the exported file.
+        for source in [model, vectors] {
+            let n = try TemporaryFile.run(swivel, ["nearest", source, "g3w0", "--k", "3"])
+            #expect(n.status == 0, "\(n.stderr)")
+            let neighbours = n.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: " ")[0] }
+            #expect(neighbours.count == 3 && neighbours.allSatisfy { $0.hasPrefix("g3w") }, "\(n.stdout)")
+        }
+        // Refuses to overwrite the model without --force.
+        let again = try TemporaryFile.run(swivel, ["train", prep, "--output", model, "--epochs", "1", "--quiet"])
+        #expect(again.status == 1 && again.stderr.contains("already holds a model"))
+    }
+
+    @Test func errorsAreOneClearLine() throws {
+        let missing = try TemporaryFile.run(swivel, ["prep", "/nonexistent/corpus.txt", "--output", TemporaryFile.path()])
+        #expect(missing.status == 1)
+        #expect(missing.stderr == "swivel: error: /nonexistent/corpus.txt: cannot read corpus: No such file or directory\n")
+        let badOption = try TemporaryFile.run(swivel, ["prep", "x", "--output", "y", "--window", "0"])
+        #expect(badOption.status != 0 && badOption.stderr.contains("--window must be at least 1 (got 0)"))
+        let unknown = try TemporaryFile.run(swivel, ["train", "x", "--output", "y", "--bogus"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("Unknown option '--bogus'"))
+        let notPrep = try TemporaryFile.run(swivel, ["train", TemporaryFile.directory, "--output", TemporaryFile.path(), "--quiet"])
+        #expect(notPrep.status == 1 && notPrep.stderr.contains("no manifest.json"))
+        let badUTF8 = try TemporaryFile.write([0x61, 0x20, 0xFF, 0x0A])
+        let utf8 = try TemporaryFile.run(swivel, ["prep", badUTF8, "--output", TemporaryFile.path()])
+        #expect(utf8.status == 1 && utf8.stderr.contains("invalid UTF-8 at byte offset 2"))
+    }
+
+    @Test func prepReadsStandardInput() throws {
+        let prep = TemporaryFile.path()
+        let r = try TemporaryFile.run(swivel, ["prep", "-", "--output", prep, "--min-count", "1", "--quiet"],
+                                      stdin: "a b c\nb c d\n")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("prep: 6 tokens"))
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import SwivelLinearAlgebra
+import SwivelTestSupport
+import Testing
+@testable import SwivelEmbeddings
+
+private func sampleEmbeddings() -> Embeddings {
+    // Values chosen to exercise printing: negative, tiny, large, and ones with long shortest forms.
+    let values: [Float] = [0.1, -2.5, 1e-7, 3.4028235e38, -0.33333334, 1.0 / 3.0, 0, 123456.79, -1e-30]
+    return Embeddings(tokens: ["the", "naïve", "x'y"], vectors: Matrix(rows: 3, columns: 3, values: values))
+}
+
+@Suite struct EmbeddingFileTests {
+    @Test func binaryRoundTripIsExact() throws {
+        let path = TemporaryFile.path(".bin")
+        let m = sampleEmbeddings().vectors
+        try EmbeddingMatrixFile.write(m, to: path)
+        #expect(try EmbeddingMatrixFile.read(from: path) == m)
+    }
+
+    @Test func damagedBinaryFilesAreRejected() throws {
+        let path = TemporaryFile.path(".bin")
+        try EmbeddingMatrixFile.write(sampleEmbeddings().vectors, to: path)
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        let truncated = try TemporaryFile.write(Array(bytes.prefix(bytes.count - 4)))
+        #expect(throws: EmbeddingError.truncated(path: truncated, expected: bytes.count, found: bytes.count - 4)) {
+            try EmbeddingMatrixFile.read(from: truncated)
+        }
+        bytes[bytes.count - 2] ^= 0x40
+        let flipped = try TemporaryFile.write(bytes)
+        #expect(throws: EmbeddingError.checksumMismatch(path: flipped)) { try EmbeddingMatrixFile.read(from: flipped) }
+        let foreign = try TemporaryFile.write("just some text that is not a matrix file at all, really")
+        #expect(throws: EmbeddingError.self) { try EmbeddingMatrixFile.read(from: foreign) }
+    }
+
+    @Test func word2vecAndTSVRoundTripExactly() throws {
+        let e = sampleEmbeddings()
+        for format in EmbeddingTextFormat.allCases {
+            let path = TemporaryFile.path(".txt")
+            try format.write(e, to: path)
+            let back = try EmbeddingTextFormat.read(from: path)
+            #expect(back.tokens == e.tokens)
+            #expect(back.vectors == e.vectors)
+        }
+        let path = TemporaryFile.path(".txt")
+        try EmbeddingTextFormat.word2vec.write(e, to: path)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.hasPrefix("3 3\nthe 0.1 -2.5 1e-07\nnaïve 3.4028235e+38 "))
+    }
+
+    @Test func malformedTextFilesNameTheLine() throws {
+        let bad = try TemporaryFile.write("2 3\na 1 2 3\nb 1 x 3\n")
+        #expect(throws: EmbeddingError.badFormat(path: bad, reason: "line 3: 'x' is not a finite number")) {
+            try EmbeddingTextFormat.read(from: bad)
+        }
+        let short = try TemporaryFile.write("3 2\na 1 2\nb 1 2\n")
+        #expect(throws: EmbeddingError.badFormat(path: short, reason: "header promises 3 vectors, file has 2")) {
+            try EmbeddingTextFormat.read(from: short)
+        }
+        let ragged = try TemporaryFile.write("a\t1\t2\nb\t1\n")
+        #expect(throws: EmbeddingError.self) { try EmbeddingTextFormat.read(from: ragged) }
+    }
+}
+
+@Suite struct NearestNeighbourTests {
+    @Test func findsPlantedNeighboursAndAnalogies() throws {
+        // Unit-ish vectors on known directions: a and a2 nearly parallel; analogy king - man + woman = queen.
+        let tokens = ["a", "a2", "b", "man", "woman", "king", "queen", "far"]
+        let values: [Float] = [
+            1, 0, 0, 0,
+            0.9, 0.1, 0, 0,
+            0, 1, 0, 0,
+            0, 0, 1, 0,
+            0, 0, 1, 1,
+            1, 0, 1, 0,
+            1, 0, 1, 1,
+            -1, -1, -1, -1,
+        ]
+        let index = NearestNeighbours(Embeddings(tokens: tokens, vectors: Matrix(rows: 8, columns: 4, values: values)))
+        let near = try index.nearest(to: "a", k: 2)
+        #expect(near.map(\.token) == ["a2", "king"])
+        #expect(abs(near[0].similarity - 0.9 / (0.81 + 0.01).squareRoot()) < 1e-5)
+        #expect(try index.analogy("man", "king", "woman", k: 1).first?.token == "queen")
+        #expect(throws: QueryError.unknownWord("zebra")) { try index.nearest(to: "zebra", k: 3) }
+        #expect(try index.nearest(to: "far", k: 100).count == 7)
+    }
+}

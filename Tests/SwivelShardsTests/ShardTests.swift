@@ -1,0 +1,205 @@
+import Foundation
+import SwivelIO
+import SwivelTestSupport
+import SwivelText
+import Testing
+@testable import SwivelShards
+
+@Suite struct ShardLayoutTests {
+    @Test func everyFeatureHasOneHomeForManySizes() {
+        for v in 1...70 {
+            for s in 1...(v + 3) {
+                let layout = ShardLayout(featureCount: v, shardSize: s)
+                var seen = [Bool](repeating: false, count: v)
+                var total = 0
+                for shard in 0..<layout.shardCount {
+                    let size = layout.size(of: shard)
+                    #expect(size <= s && size >= 1)
+                    total += size
+                    for local in 0..<size {
+                        let id = layout.featureID(shard: shard, local: local)
+                        #expect(id < v && !seen[id])
+                        seen[id] = true
+                        #expect(layout.shard(of: id) == shard && layout.localIndex(of: id) == local)
+                    }
+                }
+                #expect(total == v, "V=\(v) s=\(s)")
+                #expect(layout.shardCount == (v + s - 1) / s)
+            }
+        }
+    }
+}
+
+/// Counts a tiny corpus with the given vocabulary order and returns the dense matrix.
+private func denseCounts(_ text: String, vocabulary: [String], window: Int, shardSize: Int, threads: Int) throws -> [[Double]] {
+    var corpus = TokenizedCorpus()
+    try Tokenizer().tokenize(text, into: &corpus)
+    let vocab = Vocabulary(tokens: vocabulary, counts: vocabulary.map { _ in 1 })
+    let map = VocabularyBuilder.mapping(from: corpus.table, to: vocab)
+    var ids: [Int32] = []
+    for id in corpus.ids {
+        if id == TokenizedCorpus.lineBreak { ids.append(-1) } else if map[Int(id)] >= 0 { ids.append(map[Int(id)]) }
+    }
+    let layout = ShardLayout(featureCount: vocabulary.count, shardSize: shardSize)
+    let blocks = CooccurrenceCounter(options: CountingOptions(window: window), layout: layout).count(ids: ids, threads: threads)
+    var dense = [[Double]](repeating: [Double](repeating: 0, count: vocabulary.count), count: vocabulary.count)
+    for block in blocks {
+        for l in 0..<block.rows {
+            for k in Int(block.rowStart[l])..<Int(block.rowStart[l + 1]) {
+                let row = layout.featureID(shard: block.rowShard, local: l)
+                let column = layout.featureID(shard: block.columnShard, local: Int(block.columns[k]))
+                dense[row][column] = Double(block.values[k])
+            }
+        }
+    }
+    return dense
+}
+
+@Suite struct CooccurrenceTests {
+    @Test func handComputedCountsWithWindowEdgesLinesAndOOV() throws {
+        // Vocabulary a, b, c; "x" is out of vocabulary and is removed before windowing, so in line 1
+        // "a x b c" becomes "a b c". Window 2.
+        // line 1: a b c      -> (a,b) d1: 1, (b,c) d1: 1, (a,c) d2: 0.5
+        // line 2: c a        -> (c,a) d1: 1   (windows never cross from line 1 to line 2)
+        // line 3: a a        -> (a,a) d1: 1 in both directions = 2 on the diagonal
+        // diagonal: +1 per token: a 4, b 1, c 2
+        let m = try denseCounts("a x b c\nc a\na a", vocabulary: ["a", "b", "c"], window: 2, shardSize: 2, threads: 1)
+        let expected: [[Double]] = [
+            [4 + 2, 1, 0.5 + 1],
+            [1, 1, 1],
+            [0.5 + 1, 1, 2],
+        ]
+        #expect(m == expected)
+    }
+
+    @Test func windowLimitsDistance() throws {
+        let m = try denseCounts("a b c d", vocabulary: ["a", "b", "c", "d"], window: 2, shardSize: 4, threads: 1)
+        #expect(m[0][3] == 0)     // distance 3 > window
+        #expect(m[0][2] == 0.5)
+        #expect(m[1][3] == 0.5)
+        #expect(m[0][1] == 1)
+    }
+
+    @Test func countsAreSymmetricAndThreadCountDoesNotChangeThem() throws {
+        // A deterministic pseudo-random corpus over 23 words.
+        var state: UInt64 = 12345
+        var text = ""
+        for line in 0..<200 {
+            for _ in 0..<(5 + line % 17) {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                text += "w\(Int(state >> 33) % 23) "
+            }
+            text += "\n"
+        }
+        let vocab = (0..<23).map { "w\($0)" }
+        let one = try denseCounts(text, vocabulary: vocab, window: 5, shardSize: 4, threads: 1)
+        let three = try denseCounts(text, vocabulary: vocab, window: 5, shardSize: 4, threads: 3)
+        #expect(one == three)
+        for i in 0..<23 { for j in 0..<23 { #expect(one[i][j] == one[j][i]) } }
+    }
+}
+
+@Suite struct ShardFileTests {
+    private func sampleBlock() -> ShardBlock {
+        ShardBlock(rowShard: 2, columnShard: 5, rows: 4, columnCount: 300,
+                   rowStart: [0, 2, 2, 5, 6], columns: [0, 299, 1, 128, 200, 7],
+                   values: [1, 0.5, 3.25, 1e6, 0.1, 2])
+    }
+
+    @Test func roundTripsThroughAFile() throws {
+        let path = TemporaryFile.path(".swvs")
+        try ShardFile.write(sampleBlock(), to: path)
+        #expect(try ShardFile.read(from: path) == sampleBlock())
+    }
+
+    @Test func roundTripsEmptyBlocksAndRows() throws {
+        let block = ShardBlock(rowShard: 0, columnShard: 0, rows: 3, columnCount: 3,
+                               rowStart: [0, 0, 0, 0], columns: [], values: [])
+        let bytes = try ShardFile.encode(block)
+        #expect(try ShardFile.decode(bytes, path: "x") == block)
+    }
+
+    @Test func damagedFilesRaiseTypedErrors() throws {
+        let good = try ShardFile.encode(sampleBlock())
+        var flipped = good
+        flipped[good.count - 3] ^= 0x10
+        #expect(throws: ShardError.checksumMismatch(path: "f", part: "payload")) { try ShardFile.decode(flipped, path: "f") }
+        var header = good
+        header[20] ^= 0x01
+        #expect(throws: ShardError.checksumMismatch(path: "f", part: "header")) { try ShardFile.decode(header, path: "f") }
+        let truncated = Array(good.prefix(good.count - 5))
+        #expect(throws: ShardError.truncated(path: "f", expected: good.count, found: good.count - 5)) {
+            try ShardFile.decode(truncated, path: "f")
+        }
+        #expect(throws: ShardError.truncated(path: "f", expected: ShardFile.headerSize, found: 30)) {
+            try ShardFile.decode(Array(good.prefix(30)), path: "f")
+        }
+        var magic = good
+        magic[0] = UInt8(ascii: "X")
+        #expect(throws: ShardError.badMagic(path: "f")) { try ShardFile.decode(magic, path: "f") }
+        #expect(throws: ShardError.badMagic(path: "f")) { try ShardFile.decode(Array("hello world, not a shard at all: long enough to have a header......".utf8), path: "f") }
+    }
+
+    @Test func missingFileNamesThePath() throws {
+        #expect(throws: FileError.self) { try ShardFile.read(from: "/nonexistent/shard.swvs") }
+    }
+}
+
+@Suite struct PrepTests {
+    @Test func writesAConsistentPrepDirectory() throws {
+        let corpus = try TemporaryFile.write("the cat sat on the mat\nthe dog sat on the log\nthe cat and the dog\n")
+        let output = TemporaryFile.path()
+        var config = PrepConfiguration(inputs: [corpus], output: output)
+        config.vocabularyRules = VocabularyRules(minCount: 2)
+        config.shardSize = 2
+        config.threads = 2
+        let summary = try Prep.run(config)
+        let manifest = try Manifest.read(directory: output)
+        #expect(manifest == summary.manifest)
+        // the:6, cat:2, dog:2, on:2, sat:2
+        #expect(manifest.rows == 5 && manifest.rowShards == 3 && manifest.shards.count == 9)
+        let vocabulary = try Vocabulary.read(from: output + "/row_vocab.txt")
+        #expect(vocabulary.tokens == ["the", "cat", "dog", "on", "sat"])
+        let rowSums = try MarginalsFile.read(from: output + "/row_sums.txt", expected: 5)
+        let columnSums = try MarginalsFile.read(from: output + "/col_sums.txt", expected: 5)
+        // Marginals are the sums of the stored shards.
+        var recomputed = [Double](repeating: 0, count: 5)
+        var nonzeros = 0
+        for entry in manifest.shards {
+            let block = try ShardFile.read(from: output + "/shards/" + entry.file)
+            nonzeros += block.nonzeroCount
+            for l in 0..<block.rows {
+                for k in Int(block.rowStart[l])..<Int(block.rowStart[l + 1]) {
+                    recomputed[manifest.rowLayout.featureID(shard: block.rowShard, local: l)] += Double(block.values[k])
+                }
+            }
+        }
+        #expect(recomputed == rowSums)
+        #expect(rowSums == columnSums)
+        #expect(nonzeros == manifest.nonzeros)
+        #expect(manifest.total == rowSums.reduce(0, +))
+        #expect(manifest.tokens == 17 && manifest.inVocabularyTokens == 14)
+    }
+
+    @Test func refusesANonEmptyOutputWithoutForce() throws {
+        let corpus = try TemporaryFile.write("a b a b a b a b a b\n")
+        let output = TemporaryFile.path()
+        var config = PrepConfiguration(inputs: [corpus], output: output)
+        _ = try Prep.run(config)
+        #expect(throws: PrepError.outputNotEmpty(path: output)) { try Prep.run(config) }
+        config.force = true
+        _ = try Prep.run(config)
+    }
+
+    @Test func noTokenAboveMinCountIsAClearError() throws {
+        let corpus = try TemporaryFile.write("a b c\n")
+        let config = PrepConfiguration(inputs: [corpus], output: TemporaryFile.path())
+        #expect(throws: VocabularyError.self) { try Prep.run(config) }
+    }
+
+    @Test func emptyCorpusIsAClearError() throws {
+        let corpus = try TemporaryFile.write(" \n\n")
+        let config = PrepConfiguration(inputs: [corpus], output: TemporaryFile.path())
+        #expect(throws: CorpusError.empty(paths: [corpus])) { try Prep.run(config) }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import SwivelEmbeddings
+import SwivelShards
+import SwivelTestSupport
+import SwivelText
+import Testing
+@testable import SwivelTraining
+
+/// A prep directory over a corpus with planted structure: `groups` groups of `size` words; each line
+/// draws 12 words from one group, plus one word from a shared pool of "stop words".
+private func plantedPrep(groups: Int = 10, size: Int = 5, seed: UInt64 = 5) throws -> String {
+    var random = RandomSource(seed: seed)
+    var text = ""
+    for line in 0..<1500 {
+        let g = line % groups
+        var words = (0..<12).map { _ in "g\(g)w\(Int(random.next() % UInt64(size)))" }
+        words.insert("stop\(Int(random.next() % 3))", at: Int(random.next() % 12))
+        text += words.joined(separator: " ") + "\n"
+    }
+    let corpus = try TemporaryFile.write(text)
+    let output = TemporaryFile.path()
+    var config = PrepConfiguration(inputs: [corpus], output: output)
+    config.vocabularyRules = VocabularyRules(minCount: 1)
+    config.shardSize = 16
+    config.counting = CountingOptions(window: 5)
+    _ = try Prep.run(config)
+    return output
+}
+
+@Suite(.serialized) struct TrainerTests {
+    @Test func recoversPlantedGroups() throws {
+        let prep = try plantedPrep()
+        var config = TrainingConfiguration()
+        config.dimension = 24
+        config.epochs = 40
+        config.learningRate = 0.5
+        config.threads = 2
+        let trainer = try Trainer(prepDirectory: prep, config: config)
+        let summary = try trainer.train()
+        #expect(summary.log.count == 40)
+        #expect(summary.log.last!.meanLoss < summary.log.first!.meanLoss)
+        let model = TemporaryFile.path()
+        try trainer.writeModel(to: model, summary: summary, force: false)
+        let index = NearestNeighbours(try Embeddings.loadModel(directory: model, choice: .sum))
+        var hits = 0, total = 0
+        for g in 0..<10 {
+            for w in 0..<5 {
+                let neighbours = try index.nearest(to: "g\(g)w\(w)", k: 4)
+                hits += neighbours.filter { $0.token.hasPrefix("g\(g)w") }.count
+                total += 4
+            }
+        }
+        // Every word's 4 nearest neighbours should be its 4 group mates.
+        #expect(Double(hits) / Double(total) >= 0.95, "\(hits)/\(total) neighbours in the planted group")
+    }
+
+    @Test func sameSeedAndThreadsGiveIdenticalVectors() throws {
+        let prep = try plantedPrep(groups: 6, size: 6, seed: 9)
+        var config = TrainingConfiguration()
+        config.dimension = 8
+        config.epochs = 3
+        config.threads = 2
+        func vectors(seed: UInt64) throws -> [Float] {
+            config.seed = seed
+            let trainer = try Trainer(prepDirectory: prep, config: config)
+            _ = try trainer.train()
+            return trainer.model.rowEmbeddings.values + trainer.model.columnEmbeddings.values
+        }
+        let a = try vectors(seed: 4), b = try vectors(seed: 4), c = try vectors(seed: 5)
+        #expect(a == b)
+        #expect(a != c)
+    }
+
+    @Test func rejectsShardsThatDisagreeWithTheManifest() throws {
+        let prep = try plantedPrep(groups: 4, size: 4, seed: 1)
+        let manifest = try Manifest.read(directory: prep)
+        // Swap two shard files: each is intact but sits where another block belongs.
+        let a = prep + "/shards/" + manifest.shards[0].file, b = prep + "/shards/" + manifest.shards[1].file
+        let bytesA = try Data(contentsOf: URL(fileURLWithPath: a)), bytesB = try Data(contentsOf: URL(fileURLWithPath: b))
+        try bytesB.write(to: URL(fileURLWithPath: a))
+        try bytesA.write(to: URL(fileURLWithPath: b))
+        #expect(throws: ShardError.self) { try Trainer(prepDirectory: prep, config: TrainingConfiguration()) }
+    }
+}
