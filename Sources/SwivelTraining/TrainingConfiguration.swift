@@ -1,6 +1,6 @@
 /// The optimizer that applies gradients to the embeddings.
 public enum OptimizerKind: String, CaseIterable, Codable, Sendable {
-    /// AdaGrad (Duchi et al. 2011) with TensorFlow 1's defaults: accumulator starts at 0.1.
+    /// AdaGrad (Duchi et al. 2011); the accumulator starts at `adagradInitialAccumulator`.
     case adagrad
     /// RMSProp with momentum, as TensorFlow 1's `RMSPropOptimizer` (decay 0.9, epsilon 1e-10, mean square starts at 1).
     case rmsprop
@@ -15,13 +15,15 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// Embedding dimension `d`.
     public var dimension = 300
     /// Passes over every block.
-    public var epochs = 25
+    public var epochs = 15
     /// Optimizer.
     public var optimizer = OptimizerKind.adagrad
     /// Optimizer learning rate.
-    public var learningRate: Float = 0.05
-    /// AdaGrad's initial accumulator value.
-    public var adagradInitialAccumulator: Float = 0.1
+    public var learningRate: Float = 0.1
+    /// AdaGrad's initial accumulator value. TensorFlow's default, 0.1, dwarfs the squared gradients of Swivel
+    /// blocks (which carry a factor 1/shardSize), turning AdaGrad into plain SGD whose step depends on the shard
+    /// size; a tiny value keeps AdaGrad's per-coordinate normalisation (see the README for the measurement).
+    public var adagradInitialAccumulator: Float = 1e-6
     /// RMSProp momentum.
     public var momentum: Float = 0.1
     /// RMSProp decay of the mean square.

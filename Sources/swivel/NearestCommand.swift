@@ -38,7 +38,11 @@ extension Swivel {
                 do {
                     let neighbours = try index.nearest(to: word, k: k)
                     print(word)
-                    for n in neighbours { print(String(format: "  %-20@ %.4f", n.token, n.similarity)) }
+                    let width = max(12, neighbours.map(\.token.count).max() ?? 0)
+                    for n in neighbours {
+                        let padding = String(repeating: " ", count: width - n.token.count)
+                        print("  \(n.token)\(padding) \(String(format: "%.4f", n.similarity))")
+                    }
                 } catch {
                     printError("swivel: \(error)")
                     unknown += 1

@@ -150,32 +150,26 @@ private struct Problem {
         let h: Float = 1e-2
         let scale = 1 / Double(problem.shardSize)
         var checked = 0
-        for l in 0..<problem.block.rows {
-            for k in 0..<d {
-                let i = l * problem.rowShards + problem.rowShard
-                var plus = R, minus = R
-                plus[i * d + k] += h
-                minus[i * d + k] -= h
-                let numeric = (problem.naiveLoss(rowValues: plus, columnValues: C) - problem.naiveLoss(rowValues: minus, columnValues: C))
-                    / (2 * Double(h)) * scale
-                let analytic = Double(workspace.rowGradients[l * d + k])
-                #expect(abs(numeric - analytic) <= 2e-3 * max(0.05, abs(numeric)), "row \(l) k \(k): \(numeric) vs \(analytic)")
-                checked += 1
+        /// Central differences of the naive loss against one side's analytic gradients.
+        func check(side: String, localCount: Int, shards: Int, shard: Int, analytic: UnsafeMutablePointer<Float>,
+                   loss: ([Float]) -> Double, values: [Float]) {
+            for l in 0..<localCount {
+                let i = l * shards + shard
+                for k in 0..<d {
+                    var plus = values, minus = values
+                    plus[i * d + k] += h
+                    minus[i * d + k] -= h
+                    let numeric = (loss(plus) - loss(minus)) / (2 * Double(h)) * scale
+                    let value = Double(analytic[l * d + k])
+                    #expect(abs(numeric - value) <= 2e-3 * max(0.05, abs(numeric)), "\(side) \(l) k \(k): \(numeric) vs \(value)")
+                    checked += 1
+                }
             }
         }
-        for m in 0..<problem.block.columns {
-            let j = m * problem.columnShards + problem.columnShard
-            for k in 0..<d {
-                var plus = C, minus = C
-                plus[j * d + k] += h
-                minus[j * d + k] -= h
-                let numeric = (problem.naiveLoss(rowValues: R, columnValues: plus) - problem.naiveLoss(rowValues: R, columnValues: minus))
-                    / (2 * Double(h)) * scale
-                let analytic = Double(workspace.columnGradients[m * d + k])
-                #expect(abs(numeric - analytic) <= 2e-3 * max(0.05, abs(numeric)), "column \(m) k \(k): \(numeric) vs \(analytic)")
-                checked += 1
-            }
-        }
+        check(side: "row", localCount: problem.block.rows, shards: problem.rowShards, shard: problem.rowShard,
+              analytic: workspace.rowGradients, loss: { problem.naiveLoss(rowValues: $0, columnValues: C) }, values: R)
+        check(side: "column", localCount: problem.block.columns, shards: problem.columnShards, shard: problem.columnShard,
+              analytic: workspace.columnGradients, loss: { problem.naiveLoss(rowValues: R, columnValues: $0) }, values: C)
         #expect(checked == (problem.block.rows + problem.block.columns) * d)
     }
 
