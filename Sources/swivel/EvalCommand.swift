@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import SwivelEmbeddings
+
+extension Swivel {
+    struct Eval: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Score vectors on word-similarity and analogy benchmarks.",
+            discussion: """
+                Similarity files: word1<TAB>word2<TAB>score; Spearman (ties by average rank) and Pearson over the \
+                pairs with both words known. Analogy files: a<TAB>b<TAB>c<TAB>d, optional ': section' lines; \
+                3CosAdd and 3CosMul among the --restrict most frequent words, excluding a, b and c.
+                """)
+
+        @Argument(help: "A model directory, or an exported word2vec/TSV file.")
+        var vectors: String
+
+        @Option(parsing: .upToNextOption, help: "Word-similarity files.")
+        var similarity: [String] = []
+
+        @Option(parsing: .upToNextOption, help: "Analogy files.")
+        var analogy: [String] = []
+
+        @Option(help: "Search answers among this many most frequent words (0: all).")
+        var restrict: Int = 30000
+
+        @Option(help: "With a model directory: row, col, or sum.")
+        var use: VectorChoice = .sum
+
+        @Flag(help: "Print JSON instead of a table.")
+        var json = false
+
+        func validate() throws {
+            if similarity.isEmpty && analogy.isEmpty { throw ValidationError("give at least one --similarity or --analogy file") }
+            if restrict < 0 { throw ValidationError("--restrict must be 0 or more (got \(restrict))") }
+        }
+
+        struct Report: Codable {
+            var similarity: [SimilarityResult]
+            var analogy: [String: [AnalogySection]]
+        }
+
+        func run() throws {
+            let report = try reportingErrors { () -> Report in
+                let embeddings = try Embeddings.load(vectors, choice: use)
+                let sims = try similarity.map { try SimilarityBenchmark(path: $0).evaluate(embeddings) }
+                var analogies: [String: [AnalogySection]] = [:]
+                for path in analogy {
+                    analogies[path] = try AnalogyBenchmark(path: path).evaluate(embeddings, restrict: restrict)
+                }
+                return Report(similarity: sims, analogy: analogies)
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+                return
+            }
+            for r in report.similarity {
+                print(String(format: "%@: spearman %.4f  pearson %.4f  covered %d/%d (%d missing)",
+                             r.file as NSString, r.spearman, r.pearson, r.covered, r.pairs, r.pairs - r.covered))
+            }
+            for path in analogy {
+                print("\(path):")
+                for s in report.analogy[path] ?? [] {
+                    print(String(format: "  %-28@ 3CosAdd %6.2f%% (covered %6.2f%%)  3CosMul %6.2f%% (covered %6.2f%%)  covered %d/%d",
+                                 s.name as NSString, 100 * s.add.accuracyAll, 100 * s.add.accuracyCovered,
+                                 100 * s.mul.accuracyAll, 100 * s.mul.accuracyCovered, s.covered, s.questions))
+                }
+            }
+        }
+    }
+}
