@@ -55,6 +55,44 @@ public struct NearestNeighbours: Sendable {
         return search(query, k: k, excluding: Set(ids))
     }
 
+    /// The `k` words nearest to the sum of the unit vectors of `positive` minus those of `negative`
+    /// (`king - man + woman`), excluding the query words.
+    public func combination(positive: [String], negative: [String], k: Int) throws -> [Neighbour] {
+        let d = normalized.dimension
+        var query = [Float](repeating: 0, count: d)
+        var used = Set<Int>()
+        for (words, sign) in [(positive, Float(1)), (negative, Float(-1))] {
+            for w in words {
+                guard let id = normalized.id(of: w) else { throw QueryError.unknownWord(w) }
+                used.insert(id)
+                for j in 0..<d { query[j] += sign * normalized.vectors[id, j] }
+            }
+        }
+        return search(query, k: k, excluding: used)
+    }
+
+    /// Parses and answers one query line: `word`, `a : b :: c : ?` (or `a b c` analogies written that way),
+    /// or `w1 - w2 + w3 ...`.
+    public func answer(_ line: String, k: Int) throws -> [Neighbour] {
+        let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        if words.count == 7, words[1] == ":", words[3] == "::", words[5] == ":", words[6] == "?" {
+            return try analogy(words[0], words[2], words[4], k: k)
+        }
+        if words.count == 1 { return try nearest(to: words[0], k: k) }
+        var positive: [String] = [], negative: [String] = []
+        var sign = 1
+        for w in words {
+            switch w {
+            case "+": sign = 1
+            case "-": sign = -1
+            default:
+                if sign > 0 { positive.append(w) } else { negative.append(w) }
+                sign = 1
+            }
+        }
+        return try combination(positive: positive, negative: negative, k: k)
+    }
+
     /// The `k` rows with the largest cosine similarity to `query` (any length), skipping `excluding`.
     public func search(_ query: [Float], k: Int, excluding: Set<Int> = []) -> [Neighbour] {
         let n = normalized.vectors.rows, d = normalized.dimension

@@ -6,12 +6,15 @@ extension Swivel {
     struct Nearest: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the nearest neighbours of words by cosine similarity.",
-            discussion: "With no words, reads one query per line from standard input.")
+            discussion: """
+                Queries: a word (its neighbours), 'a : b :: c : ?' (an analogy, 3CosAdd), or 'king - man + woman'. \
+                With no query words, reads one query per line from standard input (with a prompt on a terminal).
+                """)
 
         @Argument(help: "A model directory, or an exported word2vec/TSV file.")
         var vectors: String
 
-        @Argument(help: "Query words.")
+        @Argument(help: "One query: a word, or an analogy or sum written out (quote it or pass its words).")
         var words: [String] = []
 
         @Option(help: "Neighbours per word.")
@@ -26,18 +29,12 @@ extension Swivel {
 
         func run() throws {
             let index = try reportingErrors { NearestNeighbours(try Embeddings.load(vectors, choice: use)) }
-            var queries = words
-            if queries.isEmpty {
-                while let line = readLine() {
-                    let word = line.trimmingCharacters(in: .whitespaces)
-                    if !word.isEmpty { queries.append(word) }
-                }
-            }
-            var unknown = 0
-            for word in queries {
+            var unknown = 0, asked = 0
+            func answer(_ query: String) {
+                asked += 1
                 do {
-                    let neighbours = try index.nearest(to: word, k: k)
-                    print(word)
+                    let neighbours = try index.answer(query, k: k)
+                    print(query)
                     let width = max(12, neighbours.map(\.token.count).max() ?? 0)
                     for n in neighbours {
                         let padding = String(repeating: " ", count: width - n.token.count)
@@ -48,7 +45,24 @@ extension Swivel {
                     unknown += 1
                 }
             }
-            if unknown > 0 && unknown == queries.count { throw ExitCode(1) }
+            if !words.isEmpty {
+                // Several plain words are several queries; operators make the arguments one expression.
+                if words.contains(where: { [":", "::", "?", "+", "-"].contains($0) }) {
+                    answer(words.joined(separator: " "))
+                } else {
+                    words.forEach(answer)
+                }
+            } else {
+                let interactive = isatty(0) != 0
+                if interactive { printError("\(index.normalized.tokens.count) words loaded; a word, 'a : b :: c : ?', or 'king - man + woman'; Ctrl-D ends") }
+                while true {
+                    if interactive { FileHandle.standardError.write("> ".data(using: .utf8)!) }
+                    guard let line = readLine() else { break }
+                    let query = line.trimmingCharacters(in: .whitespaces)
+                    if !query.isEmpty { answer(query) }
+                }
+            }
+            if unknown > 0 && unknown == asked { throw ExitCode(1) }
         }
     }
 }

@@ -83,5 +83,9 @@ private func sampleEmbeddings() -> Embeddings {
         #expect(try index.analogy("man", "king", "woman", k: 1).first?.token == "queen")
         #expect(throws: QueryError.unknownWord("zebra")) { try index.nearest(to: "zebra", k: 3) }
         #expect(try index.nearest(to: "far", k: 100).count == 7)
+        #expect(try index.answer("man : king :: woman : ?", k: 1).first?.token == "queen")
+        #expect(try index.answer("king - man + woman", k: 1).first?.token == "queen")
+        #expect(try index.answer("a", k: 1).first?.token == "a2")
+        #expect(throws: QueryError.unknownWord("zebra")) { try index.answer("king - zebra", k: 1) }
     }
 }
