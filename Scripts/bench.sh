@@ -22,4 +22,9 @@ echo "bench: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<unset>}"
 /usr/bin/time -f "bench: train wall %e s, peak RSS %M KiB" \
   "$bin" train "$out/prep" --output "$out/model" --dim 300 --force "$@"
 "$bin" export "$out/model" --output "$out/vectors.txt"
-python3 Scripts/check-vectors.py "$out/vectors.txt" ../shared/eval/ws353.tsv ../shared/eval/ws353-sim.tsv ../shared/eval/ws353-rel.tsv
+python3 Scripts/check-vectors.py "$out/vectors.txt" --swivel "$bin" \
+  --similarity ../shared/eval/ws353.tsv ../shared/eval/ws353-sim.tsv ../shared/eval/ws353-rel.tsv \
+  --analogy ../shared/eval/google-analogy.tsv
+/usr/bin/time -f "bench: eval wall %e s" \
+  "$bin" eval "$out/model" --similarity ../shared/eval/ws353.tsv ../shared/eval/ws353-sim.tsv ../shared/eval/ws353-rel.tsv \
+  --analogy ../shared/eval/google-analogy.tsv

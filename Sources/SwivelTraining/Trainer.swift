@@ -132,6 +132,7 @@ public final class Trainer {
         var blocksDone = 0
         for epoch in stride(from: 1, through: config.epochs, by: 1) {
             var epochLoss: Double = 0
+            var epochCells: Double = 0
             for wave in schedule.waves(epoch: epoch, seed: config.seed) {
                 DispatchQueue.concurrentPerform(iterations: wave.count) { w in
                     let b = wave[w]
@@ -144,11 +145,13 @@ public final class Trainer {
                                                      learningRate: config.learningRate)
                     }
                     epochLoss += loss
+                    let block = blocks[wave[w].row * columnShards + wave[w].column]
+                    epochCells += Double(block.rows * block.columns)
                 }
                 blocksDone += wave.count
                 progress?(ProgressUpdate(phase: "epoch \(epoch)/\(config.epochs)", done: Double(blocksDone),
                                          total: totalBlocks, unit: "blocks",
-                                         detail: "loss \(Self.format(epochLoss / cellsPerEpoch))"))
+                                         detail: "loss \(Self.format(epochLoss / epochCells))"))
             }
             let record = EpochRecord(epoch: epoch, meanLoss: epochLoss / cellsPerEpoch, seconds: monotonicSeconds() - start)
             log.append(record)

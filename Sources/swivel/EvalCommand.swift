@@ -63,9 +63,10 @@ extension Swivel {
             for path in analogy {
                 print("\(path):")
                 for s in report.analogy[path] ?? [] {
-                    print(String(format: "  %-28@ 3CosAdd %6.2f%% (covered %6.2f%%)  3CosMul %6.2f%% (covered %6.2f%%)  covered %d/%d",
-                                 s.name as NSString, 100 * s.add.accuracyAll, 100 * s.add.accuracyCovered,
-                                 100 * s.mul.accuracyAll, 100 * s.mul.accuracyCovered, s.covered, s.questions))
+                    let name = s.name.padding(toLength: max(28, s.name.count), withPad: " ", startingAt: 0)
+                    print("  " + name + String(format: " 3CosAdd %6.2f%% (covered %6.2f%%)  3CosMul %6.2f%% (covered %6.2f%%)  covered %d/%d",
+                                               100 * s.add.accuracyAll, 100 * s.add.accuracyCovered,
+                                               100 * s.mul.accuracyAll, 100 * s.mul.accuracyCovered, s.covered, s.questions))
                 }
             }
         }

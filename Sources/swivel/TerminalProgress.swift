@@ -4,7 +4,8 @@ import SwivelIO
 
 /// Shows progress on standard error: a live line (rate, ETA) on a terminal, nothing in pipes or with --quiet.
 final class TerminalProgress: @unchecked Sendable {
-    private let enabled: Bool
+    /// Whether progress is shown (stderr is a terminal and --quiet was not given).
+    let enabled: Bool
     private let lock = NSLock()
     private var lastPrint: Double = 0
     private var phase = ""

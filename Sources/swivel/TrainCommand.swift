@@ -89,7 +89,7 @@ extension Swivel {
                 let trainer = try Trainer(prepDirectory: prepDirectory, config: config)
                 let summary = try trainer.train(progress: progress.handler) { record in
                     progress.finish()
-                    if !quiet {
+                    if progress.enabled {
                         printError(String(format: "epoch %d: mean loss %.5f, %.1f s", record.epoch, record.meanLoss, record.seconds))
                     }
                 }
