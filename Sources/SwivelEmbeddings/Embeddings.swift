@@ -12,6 +12,8 @@ public enum VectorChoice: String, CaseIterable, Sendable, Codable {
     case col
     /// Row + column, element-wise (needs a square vocabulary).
     case sum
+    /// Row and column side by side, `2 * dim` wide (needs a square vocabulary).
+    case concat
 }
 
 /// The files of a trained model directory, written by `swivel train`.
@@ -62,7 +64,7 @@ public struct Embeddings: Sendable {
         if FileReader.isDirectory(path) {
             return try loadModel(directory: path, choice: choice)
         }
-        return try EmbeddingTextFormat.read(from: path)
+        return try VectorFileReader.read(from: path)
     }
 
     /// Loads a model directory written by `swivel train`.
@@ -80,24 +82,44 @@ public struct Embeddings: Sendable {
         case .col:
             tokens = try readTokens(directory + "/" + ModelDirectory.columnVocabulary)
             matrix = try EmbeddingMatrixFile.read(from: directory + "/" + ModelDirectory.columnEmbeddings)
-        case .sum:
+        case .sum, .concat:
             tokens = try readTokens(rowVocabPath)
             let columnTokens = try readTokens(directory + "/" + ModelDirectory.columnVocabulary)
             guard columnTokens == tokens else {
                 throw EmbeddingError.mismatch(path: directory, reason: "row and column vocabularies differ: use --vectors row or col")
             }
-            var rows = try EmbeddingMatrixFile.read(from: directory + "/" + ModelDirectory.rowEmbeddings)
+            let rows = try EmbeddingMatrixFile.read(from: directory + "/" + ModelDirectory.rowEmbeddings)
             let columns = try EmbeddingMatrixFile.read(from: directory + "/" + ModelDirectory.columnEmbeddings)
             guard rows.rows == columns.rows, rows.columns == columns.columns else {
                 throw EmbeddingError.mismatch(path: directory, reason: "row and column matrices have different shapes")
             }
-            for i in 0..<rows.values.count { rows.values[i] += columns.values[i] }
-            matrix = rows
+            matrix = combine(rows, columns, choice)
         }
         guard tokens.count == matrix.rows else {
             throw EmbeddingError.mismatch(path: directory, reason: "\(tokens.count) words but \(matrix.rows) vectors")
         }
         return Embeddings(tokens: tokens, vectors: matrix)
+    }
+
+    /// Row vectors and column vectors combined as `choice` says (`.sum` or `.concat`; otherwise `rows`).
+    public static func combine(_ rows: Matrix, _ columns: Matrix, _ choice: VectorChoice) -> Matrix {
+        switch choice {
+        case .sum:
+            var m = rows
+            for i in 0..<m.values.count { m.values[i] += columns.values[i] }
+            return m
+        case .concat:
+            let d = rows.columns
+            var values = [Float]()
+            values.reserveCapacity(2 * rows.values.count)
+            for i in 0..<rows.rows {
+                values.append(contentsOf: rows.values[(i * d)..<((i + 1) * d)])
+                values.append(contentsOf: columns.values[(i * d)..<((i + 1) * d)])
+            }
+            return Matrix(rows: rows.rows, columns: 2 * d, values: values)
+        case .row, .col:
+            return rows
+        }
     }
 
     /// The tokens of a `token[<TAB>count]` vocabulary file.
@@ -106,89 +128,5 @@ public struct Embeddings: Sendable {
         return text.split(separator: "\n").map { line in
             String(line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)[0])
         }
-    }
-}
-
-/// Text formats that other tools read: word2vec text (`V dim` header) and TSV (`word<TAB>v1<TAB>...`).
-public enum EmbeddingTextFormat: String, CaseIterable, Sendable {
-    /// word2vec text: a `count dimension` line, then `word v1 ... vd` lines (gensim's `load_word2vec_format`).
-    case word2vec
-    /// Tab-separated, as the reference Swivel writes: `word<TAB>v1<TAB>...<TAB>vd`, no header.
-    case tsv
-
-    /// Writes `embeddings` in this format to `path`, atomically. Floats are printed in their shortest
-    /// round-trip form, so reading the file back gives the identical Float values.
-    public func write(_ embeddings: Embeddings, to path: String) throws {
-        let writer = try AtomicFileWriter(path: path)
-        let d = embeddings.dimension
-        let separator: UInt8 = self == .word2vec ? 0x20 : 0x09
-        if self == .word2vec { try writer.write("\(embeddings.tokens.count) \(d)\n") }
-        var line: [UInt8] = []
-        line.reserveCapacity(16 * d)
-        try embeddings.vectors.values.withUnsafeBufferPointer { v in
-            for (i, token) in embeddings.tokens.enumerated() {
-                line.removeAll(keepingCapacity: true)
-                line.append(contentsOf: token.utf8)
-                for j in 0..<d {
-                    line.append(separator)
-                    line.append(contentsOf: v[i * d + j].description.utf8)
-                }
-                line.append(0x0A)
-                try writer.write(line)
-            }
-        }
-        try writer.commit()
-    }
-
-    /// Reads a word2vec text or TSV file, telling them apart by the first line.
-    public static func read(from path: String) throws -> Embeddings {
-        let bytes = try FileReader.readAll(path)
-        guard !bytes.isEmpty else { throw EmbeddingError.badFormat(path: path, reason: "file is empty") }
-        if bytes.starts(with: EmbeddingMatrixFile.magic) {
-            throw EmbeddingError.badFormat(path: path, reason: "this is one matrix of a model: give the model directory instead")
-        }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw EmbeddingError.badFormat(path: path, reason: "not UTF-8 text (binary word2vec files are not supported; export as text)")
-        }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        if lines.last?.isEmpty == true { lines.removeLast() }
-        guard let first = lines.first else { throw EmbeddingError.badFormat(path: path, reason: "file is empty") }
-        let header = first.split(separator: " ")
-        var expectedCount: Int? = nil
-        var expectedDimension: Int? = nil
-        var body = lines[...]
-        if header.count == 2, let c = Int(header[0]), let d = Int(header[1]), c >= 0, d >= 1 {
-            expectedCount = c
-            expectedDimension = d
-            body = lines.dropFirst()
-        }
-        var tokens: [String] = []
-        var values: [Float] = []
-        tokens.reserveCapacity(expectedCount ?? body.count)
-        var dimension = expectedDimension
-        for (offset, line) in body.enumerated() {
-            let lineNumber = offset + (expectedCount == nil ? 1 : 2)
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
-            guard fields.count >= 2 else {
-                throw EmbeddingError.badFormat(path: path, reason: "line \(lineNumber): expected a word and its vector")
-            }
-            let d = fields.count - 1
-            if let dimension, dimension != d {
-                throw EmbeddingError.badFormat(path: path, reason: "line \(lineNumber): \(d) numbers where \(dimension) were expected")
-            }
-            dimension = d
-            tokens.append(String(fields[0]))
-            for f in fields.dropFirst() {
-                guard let v = Float(f), v.isFinite else {
-                    throw EmbeddingError.badFormat(path: path, reason: "line \(lineNumber): '\(f)' is not a finite number")
-                }
-                values.append(v)
-            }
-        }
-        if let expectedCount, expectedCount != tokens.count {
-            throw EmbeddingError.badFormat(path: path, reason: "header promises \(expectedCount) vectors, file has \(tokens.count)")
-        }
-        guard let dimension, !tokens.isEmpty else { throw EmbeddingError.badFormat(path: path, reason: "no vectors in file") }
-        return Embeddings(tokens: tokens, vectors: Matrix(rows: tokens.count, columns: dimension, values: values))
     }
 }

@@ -141,7 +141,7 @@ public struct AnalogyBenchmark: Sendable {
         for (n, line) in try FileReader.readText(path).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             if line.isEmpty || line.hasPrefix("#") { continue }
             if line.hasPrefix(":") {
-                sections.append(line.dropFirst().trimmingWhiteSpace())
+                sections.append(line.dropFirst().trimmingBlanks())
                 continue
             }
             let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " || $0 == "\r" }).map(String.init)
@@ -233,11 +233,5 @@ public struct AnalogyBenchmark: Sendable {
             }
         }
         return result
-    }
-}
-
-extension Substring {
-    func trimmingWhiteSpace() -> String {
-        String(drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" || $0 == "\r" }).reversed())
     }
 }

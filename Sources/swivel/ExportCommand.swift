@@ -2,12 +2,21 @@ import ArgumentParser
 import SwivelEmbeddings
 
 extension VectorChoice: ExpressibleByArgument {}
-extension EmbeddingTextFormat: ExpressibleByArgument {}
+extension ExportFormat: ExpressibleByArgument {}
 
 extension Swivel {
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write trained vectors as text for other tools (gensim, GloVe/word2vec tools, the reference's TSV).")
+            abstract: "Write trained vectors for other tools (gensim, GloVe/word2vec tools, TensorBoard, NumPy).",
+            discussion: """
+                Examples:
+                  swivel export model/ --output vectors.txt                     # word2vec text, row + col
+                  swivel export model/ --output vectors.bin --format word2vec-binary
+                  swivel export model/ --output projector/ --format projector --normalize
+                  swivel export model/ --output vectors.npy --format npy        # also writes vectors.npy.vocab
+                bin and npy write the words to OUTPUT.vocab; projector writes vectors.tsv and metadata.tsv into \
+                the OUTPUT directory.
+                """)
 
         @Argument(help: "Model directory written by 'swivel train'.")
         var model: String
@@ -15,16 +24,23 @@ extension Swivel {
         @Option(name: .shortAndLong, help: "File to write.")
         var output: String
 
-        @Option(help: "Format: \(EmbeddingTextFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
-        var format: EmbeddingTextFormat = .word2vec
+        @Option(help: "Format: \(ExportFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var format: ExportFormat = .word2vec
 
-        @Option(help: "Which vectors: row, col, or sum (row + col).")
+        @Option(help: "Which vectors: row, col, sum (row + col), or concat (row then col).")
         var vectors: VectorChoice = .sum
+
+        @Flag(help: "Scale every vector to unit length.")
+        var normalize = false
+
+        @Flag(help: "Write white space inside a word as %20 (space) or %09 (tab), and % as %25.")
+        var escapeWhitespace = false
 
         func run() throws {
             try reportingErrors {
-                let embeddings = try Embeddings.loadModel(directory: model, choice: vectors)
-                try format.write(embeddings, to: output)
+                var embeddings = try Embeddings.loadModel(directory: model, choice: vectors)
+                if normalize { embeddings = embeddings.normalized() }
+                try format.write(embeddings, to: output, escapeWhiteSpace: escapeWhitespace)
                 print("export: \(embeddings.tokens.count) vectors of dimension \(embeddings.dimension) (\(vectors.rawValue)) to \(output) (\(format.rawValue))")
             }
         }

@@ -33,32 +33,56 @@ private func sampleEmbeddings() -> Embeddings {
         #expect(throws: EmbeddingError.self) { try EmbeddingMatrixFile.read(from: foreign) }
     }
 
-    @Test func word2vecAndTSVRoundTripExactly() throws {
+    @Test func everyFormatRoundTripsExactly() throws {
         let e = sampleEmbeddings()
-        for format in EmbeddingTextFormat.allCases {
-            let path = TemporaryFile.path(".txt")
+        for format in ExportFormat.allCases {
+            let path = TemporaryFile.path(".\(format.rawValue)")
             try format.write(e, to: path)
-            let back = try EmbeddingTextFormat.read(from: path)
-            #expect(back.tokens == e.tokens)
-            #expect(back.vectors == e.vectors)
+            let back: Embeddings
+            if format == .projector {
+                // The projector's two files: numbers without words, and the words.
+                let numbers = try String(contentsOfFile: path + "/vectors.tsv", encoding: .utf8)
+                let words = try String(contentsOfFile: path + "/metadata.tsv", encoding: .utf8)
+                #expect(words == "the\nnaïve\nx'y\n")
+                let values = numbers.split(whereSeparator: { $0 == "\t" || $0 == "\n" }).map { Float($0)! }
+                back = Embeddings(tokens: e.tokens, vectors: Matrix(rows: 3, columns: 3, values: values))
+            } else {
+                back = try VectorFileReader.read(from: path)
+            }
+            #expect(back.tokens == e.tokens, "\(format)")
+            #expect(back.vectors == e.vectors, "\(format)")
         }
         let path = TemporaryFile.path(".txt")
-        try EmbeddingTextFormat.word2vec.write(e, to: path)
+        try ExportFormat.word2vec.write(e, to: path)
         let text = try String(contentsOfFile: path, encoding: .utf8)
         #expect(text.hasPrefix("3 3\nthe 0.1 -2.5 1e-07\nnaïve 3.4028235e+38 "))
+        let npy = TemporaryFile.path(".npy")
+        try ExportFormat.npy.write(e, to: npy)
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: npy)))
+        #expect(bytes.count == 128 + 9 * 4)   // header padded to 64-byte alignment, then the floats
+        #expect(String(decoding: bytes[10..<128], as: UTF8.self).hasPrefix("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 3), }"))
+    }
+
+    @Test func wordsWithWhiteSpaceAreRejectedOrEscaped() throws {
+        let e = Embeddings(tokens: ["new york", "a%b"], vectors: Matrix(rows: 2, columns: 1, values: [1, 2]))
+        let path = TemporaryFile.path(".txt")
+        #expect(throws: EmbeddingError.self) { try ExportFormat.word2vec.write(e, to: path) }
+        #expect(!FileManager.default.fileExists(atPath: path))
+        try ExportFormat.word2vec.write(e, to: path, escapeWhiteSpace: true)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "2 1\nnew%20york 1.0\na%25b 2.0\n")
     }
 
     @Test func malformedTextFilesNameTheLine() throws {
         let bad = try TemporaryFile.write("2 3\na 1 2 3\nb 1 x 3\n")
         #expect(throws: EmbeddingError.badFormat(path: bad, reason: "line 3: 'x' is not a finite number")) {
-            try EmbeddingTextFormat.read(from: bad)
+            try VectorFileReader.read(from: bad)
         }
         let short = try TemporaryFile.write("3 2\na 1 2\nb 1 2\n")
         #expect(throws: EmbeddingError.badFormat(path: short, reason: "header promises 3 vectors, file has 2")) {
-            try EmbeddingTextFormat.read(from: short)
+            try VectorFileReader.read(from: short)
         }
         let ragged = try TemporaryFile.write("a\t1\t2\nb\t1\n")
-        #expect(throws: EmbeddingError.self) { try EmbeddingTextFormat.read(from: ragged) }
+        #expect(throws: EmbeddingError.self) { try VectorFileReader.read(from: ragged) }
     }
 }
 
