@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "SwivelLinearAlgebra", dependencies: ["CBLAS", "CLAPACKE"],
                 swiftSettings: numericSettings),
         .target(name: "SwivelTraining",
-                dependencies: ["SwivelIO", "SwivelShards", "SwivelLinearAlgebra", "SwivelEmbeddings"],
+                dependencies: ["SwivelIO", "SwivelText", "SwivelShards", "SwivelLinearAlgebra", "SwivelEmbeddings"],
                 swiftSettings: numericSettings),
         .target(name: "SwivelEmbeddings", dependencies: ["SwivelIO", "SwivelLinearAlgebra"],
                 swiftSettings: numericSettings),

@@ -30,6 +30,8 @@ public enum ModelDirectory {
     public static let modelInfo = "model.json"
     /// Per-epoch loss and timing (TSV).
     public static let trainingLog = "training_log.tsv"
+    /// Scores of evaluations run during training (TSV: epoch, file, metric, value).
+    public static let evaluationLog = "eval_log.tsv"
 }
 
 /// Word vectors with their words: what every consumer of a trained model needs, nothing about training.

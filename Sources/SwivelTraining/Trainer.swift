@@ -4,6 +4,7 @@ import SwivelEmbeddings
 import SwivelIO
 import SwivelLinearAlgebra
 import SwivelShards
+import SwivelText
 
 /// One line of the training log: the state after an epoch.
 public struct EpochRecord: Codable, Sendable, Equatable {
@@ -162,6 +163,22 @@ public final class Trainer {
                                cellsPerSecond: seconds > 0 ? cellsPerEpoch * Double(config.epochs) / seconds : 0,
                                finalMeanLoss: log.last?.meanLoss, blasCore: BLAS.coreName, workers: workers,
                                blasThreads: blasThreads, log: log)
+    }
+
+    /// The current vectors with their words (`choice` as in export), e.g. for evaluation during training.
+    public func embeddings(_ choice: VectorChoice) throws -> Embeddings {
+        let d = config.dimension
+        let rows = Matrix(rows: manifest.rows, columns: d, values: model.rowEmbeddings.values)
+        let columns = Matrix(rows: manifest.columns, columns: d, values: model.columnEmbeddings.values)
+        let rowTokens = try Vocabulary.read(from: prepDirectory + "/" + manifest.rowVocabulary).tokens
+        switch choice {
+        case .row: return Embeddings(tokens: rowTokens, vectors: rows)
+        case .col:
+            let columnTokens = try Vocabulary.read(from: prepDirectory + "/" + manifest.columnVocabulary).tokens
+            return Embeddings(tokens: columnTokens, vectors: columns)
+        case .sum, .concat:
+            return Embeddings(tokens: rowTokens, vectors: Embeddings.combine(rows, columns, choice))
+        }
     }
 
     /// Writes the trained model to `directory`: vocabularies, both embedding matrices, the training log and

@@ -17,7 +17,7 @@ struct Swivel: ParsableCommand {
               swivel nearest model/ king queen
             """,
         version: version,
-        subcommands: [Prep.self, Train.self, Export.self, Nearest.self, Eval.self])
+        subcommands: [Prep.self, Train.self, Export.self, Nearest.self, Eval.self, Plot.self])
 }
 
 /// Options every long-running subcommand shares.

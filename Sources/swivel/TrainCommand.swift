@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SwivelEmbeddings
 import SwivelLinearAlgebra
 import SwivelTraining
 
@@ -53,6 +54,15 @@ extension Swivel {
         @Option(help: "Seed of the initial vectors and the block order.")
         var seed: UInt64 = TrainingConfiguration().seed
 
+        @Option(parsing: .upToNextOption, help: "Word-similarity files to score every --eval-every epochs.")
+        var evalSimilarity: [String] = []
+
+        @Option(parsing: .upToNextOption, help: "Analogy files to score every --eval-every epochs (3CosAdd among 30000 words).")
+        var evalAnalogy: [String] = []
+
+        @Option(help: "Evaluate every K epochs (and after the last).")
+        var evalEvery: Int = 1
+
         @Flag(help: "Replace an existing model in the output directory.")
         var force = false
 
@@ -66,6 +76,7 @@ extension Swivel {
             if epochs < 0 { throw ValidationError("--epochs must be 0 or more (got \(epochs))") }
             if !(learningRate > 0) { throw ValidationError("--learning-rate must be positive (got \(learningRate))") }
             if threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+            if evalEvery < 1 { throw ValidationError("--eval-every must be at least 1 (got \(evalEvery))") }
         }
 
         func run() throws {
@@ -87,10 +98,15 @@ extension Swivel {
             try reportingErrors {
                 try Trainer.prepareModelDirectory(output, force: force)
                 let trainer = try Trainer(prepDirectory: prepDirectory, config: config)
+                let evaluation = try TrainingEvaluation(similarity: evalSimilarity, analogy: evalAnalogy,
+                                                        logPath: output + "/" + ModelDirectory.evaluationLog)
                 let summary = try trainer.train(progress: progress.handler) { record in
                     progress.finish()
                     if progress.enabled {
                         printError(String(format: "epoch %d: mean loss %.5f, %.1f s", record.epoch, record.meanLoss, record.seconds))
+                    }
+                    if let evaluation, record.epoch % evalEvery == 0 || record.epoch == epochs {
+                        for line in evaluation.run(trainer: trainer, epoch: record.epoch) where !quiet { printError(line) }
                     }
                 }
                 progress.finish()
@@ -126,5 +142,55 @@ enum BLASKernelRelaunch {
         // execv only returns on failure: carry on with the slow kernel.
         unsetenv("OPENBLAS_CORETYPE")
         printError("swivel: re-launch failed (\(String(cString: strerror(errno)))); continuing with the \(loaded) kernel")
+    }
+}
+
+/// Scores the vectors during training and appends the scores to `eval_log.tsv` in the model directory.
+final class TrainingEvaluation {
+    let similarity: [SimilarityBenchmark]
+    let analogy: [AnalogyBenchmark]
+    let log: FileHandle
+
+    /// Reads the benchmark files (nil when there are none) and starts the log with a header.
+    init?(similarity: [String], analogy: [String], logPath: String) throws {
+        if similarity.isEmpty && analogy.isEmpty { return nil }
+        self.similarity = try similarity.map { try SimilarityBenchmark(path: $0) }
+        self.analogy = try analogy.map { try AnalogyBenchmark(path: $0) }
+        FileManager.default.createFile(atPath: logPath, contents: Data("epoch\tfile\tmetric\tvalue\n".utf8))
+        guard let handle = FileHandle(forWritingAtPath: logPath) else {
+            throw SwivelCLIError.cannotWrite(path: logPath)
+        }
+        handle.seekToEndOfFile()
+        log = handle
+    }
+
+    /// Evaluates the current sum vectors; returns one line per benchmark for the terminal.
+    func run(trainer: Trainer, epoch: Int) -> [String] {
+        guard let embeddings = try? trainer.embeddings(.sum) else { return [] }
+        var lines: [String] = [], rows = ""
+        for benchmark in similarity {
+            let r = benchmark.evaluate(embeddings)
+            lines.append(String(format: "epoch %d: %@ spearman %.4f (%d/%d pairs)", epoch, r.file as NSString, r.spearman, r.covered, r.pairs))
+            rows += "\(epoch)\t\(r.file)\tspearman\t\(r.spearman)\n"
+        }
+        for benchmark in analogy {
+            let all = benchmark.evaluate(embeddings, restrict: 30000)[0]
+            lines.append(String(format: "epoch %d: %@ 3CosAdd %.2f%% of covered (%d/%d questions)", epoch,
+                                benchmark.path as NSString, 100 * all.add.accuracyCovered, all.covered, all.questions))
+            rows += "\(epoch)\t\(benchmark.path)\t3cosadd_covered\t\(all.add.accuracyCovered)\n"
+        }
+        log.write(Data(rows.utf8))
+        return lines
+    }
+}
+
+/// Errors of the command line itself.
+enum SwivelCLIError: Error, CustomStringConvertible {
+    case cannotWrite(path: String)
+
+    var description: String {
+        switch self {
+        case let .cannotWrite(path): return "\(path): cannot open for writing"
+        }
     }
 }

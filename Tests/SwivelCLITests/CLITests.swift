@@ -16,7 +16,7 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
     @Test func versionAndHelp() throws {
         let version = try TemporaryFile.run(swivel, ["--version"])
         #expect(version.status == 0 && version.stdout.hasPrefix("0."))
-        for sub in ["prep", "train", "export", "nearest"] {
+        for sub in ["prep", "train", "export", "nearest", "eval", "plot"] {
             let help = try TemporaryFile.run(swivel, [sub, "--help"])
             #expect(help.status == 0)
             #expect(help.stdout.contains("USAGE: swivel \(sub)"))
@@ -45,6 +45,29 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
             #expect(n.status == 0, "\(n.stderr)")
             let neighbours = n.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: " ")[0] }
             #expect(neighbours.count == 3 && neighbours.allSatisfy { $0.hasPrefix("g3w") }, "\(n.stdout)")
+        }
+        // Evaluation, plots and formats on the same model.
+        let similarity = try TemporaryFile.write("g1w0\tg1w1\t9\ng1w0\tg5w2\t1\ng2w3\tg2w4\t8\ng2w3\tg6w1\t2\nunknown\tg1w1\t5\n")
+        let ev = try TemporaryFile.run(swivel, ["eval", model, "--similarity", similarity, "--json"])
+        #expect(ev.status == 0, "\(ev.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(ev.stdout.utf8)) as! [String: Any]
+        let sim = (report["similarity"] as! [[String: Any]])[0]
+        #expect(sim["covered"] as? Int == 4 && sim["pairs"] as? Int == 5)
+        #expect((sim["spearman"] as! Double) > 0.7)   // group mates are more similar than strangers
+        let svg = TemporaryFile.path(".svg")
+        let plot = try TemporaryFile.run(swivel, ["plot", model, "--output", svg, "--top", "48"])
+        #expect(plot.status == 0, "\(plot.stderr)")
+        let svgText = try String(contentsOfFile: svg, encoding: .utf8)
+        #expect(svgText.components(separatedBy: "<circle").count - 1 == 48 && svgText.contains("PC1 ("))
+        let curves = try TemporaryFile.run(swivel, ["plot", "--training-log", model, "--output", svg])
+        let curvesText = try String(contentsOfFile: svg, encoding: .utf8)
+        #expect(curves.status == 0 && curvesText.contains("<polyline"))
+        for format in ["word2vec-binary", "glove", "npy", "bin"] {
+            let file = TemporaryFile.path("." + format)
+            let x = try TemporaryFile.run(swivel, ["export", model, "--output", file, "--format", format])
+            #expect(x.status == 0, "\(x.stderr)")
+            let n = try TemporaryFile.run(swivel, ["nearest", file, "g3w0", "--k", "3"])
+            #expect(n.status == 0 && n.stdout.split(separator: "\n").dropFirst().allSatisfy { $0.contains("g3w") }, "\(format): \(n.stdout)")
         }
         // Refuses to overwrite the model without --force.
         let again = try TemporaryFile.run(swivel, ["train", prep, "--output", model, "--epochs", "1", "--quiet"])
