@@ -28,3 +28,5 @@ fi
 words=(god king water jesus love)
 [ $# -gt 0 ] && words=($(sed -n '1,5p' "$out/prep/row_vocab.txt" | cut -f1))
 "$bin" nearest "$out/model" "${words[@]}" --k 8
+"$bin" plot "$out/model" --output "$out/map.svg" --top 80
+"$bin" plot --training-log "$out/model" --output "$out/training.svg"

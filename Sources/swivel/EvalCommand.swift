@@ -10,6 +10,10 @@ extension Swivel {
                 Similarity files: word1<TAB>word2<TAB>score; Spearman (ties by average rank) and Pearson over the \
                 pairs with both words known. Analogy files: a<TAB>b<TAB>c<TAB>d, optional ': section' lines; \
                 3CosAdd and 3CosMul among the --restrict most frequent words, excluding a, b and c.
+
+                Examples:
+                  swivel eval model/ --similarity ws353.tsv --analogy google-analogy.tsv
+                  swivel eval vectors.txt --analogy questions-words.txt --restrict 0 --json
                 """)
 
         @Argument(help: "A model directory, or an exported word2vec/TSV file.")

@@ -9,6 +9,11 @@ extension Swivel {
             discussion: """
                 Queries: a word (its neighbours), 'a : b :: c : ?' (an analogy, 3CosAdd), or 'king - man + woman'. \
                 With no query words, reads one query per line from standard input (with a prompt on a terminal).
+
+                Examples:
+                  swivel nearest model/ king queen --k 5
+                  swivel nearest vectors.txt 'man : king :: woman : ?'
+                  swivel nearest model/ king - man + woman
                 """)
 
         @Argument(help: "A model directory, or an exported word2vec/TSV file.")
@@ -47,10 +52,11 @@ extension Swivel {
             }
             if !words.isEmpty {
                 // Several plain words are several queries; operators make the arguments one expression.
-                if words.contains(where: { [":", "::", "?", "+", "-"].contains($0) }) {
-                    answer(words.joined(separator: " "))
+                let tokens = words.joined(separator: " ").split(separator: " ").map(String.init)
+                if tokens.contains(where: { [":", "::", "?", "+", "-"].contains($0) }) {
+                    answer(tokens.joined(separator: " "))
                 } else {
-                    words.forEach(answer)
+                    tokens.forEach(answer)
                 }
             } else {
                 let interactive = isatty(0) != 0

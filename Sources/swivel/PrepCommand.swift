@@ -11,6 +11,11 @@ extension Swivel {
                 Tokens are runs of non-white-space bytes; every line is a context of its own. Out-of-vocabulary \
                 tokens are removed before windowing; a pair at distance d adds 1/d to both of its cells and each \
                 token adds 1 to its own diagonal cell. Input must be UTF-8; .gz files are decompressed.
+
+                Examples:
+                  swivel prep corpus.txt --output prep/
+                  swivel prep books/*.txt.gz --output prep/ --max-vocab 50000 --window 5
+                  zcat big.txt.gz | swivel prep - --output prep/ --lowercase
                 """)
 
         @Argument(help: "Corpus files (- for standard input; .gz is decompressed).")

@@ -13,6 +13,11 @@ extension Swivel {
                 PMI loss per block. If OpenBLAS picked a slower kernel than this CPU supports and \
                 OPENBLAS_CORETYPE is not set, swivel re-launches itself with the right kernel (once, saying so); \
                 --keep-blas-kernel prevents that.
+
+                Examples:
+                  swivel train prep/ --output model/
+                  swivel train prep/ --output model/ --dim 100 --epochs 30 --seed 7
+                  swivel train prep/ --output model/ --eval-similarity ws353.tsv --eval-every 5
                 """)
 
         @Argument(help: "Prep directory written by 'swivel prep'.")
