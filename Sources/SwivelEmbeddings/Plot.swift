@@ -117,10 +117,10 @@ public enum SVGChart {
         var body = frame(title: title, xTitle: xTitle, yTitle: yTitle)
         body += ticks(xs: xs, ys: ys, sx: sx, sy: sy)
         for (k, s) in series.enumerated() {
-            let colour = palette[k % palette.count]
+            let colour = palette[k % palette.count]   // legend entries sit in a row above the frame
             let path = s.points.map { "\(fmt(sx($0.x))),\(fmt(sy($0.y)))" }.joined(separator: " ")
             body += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"/>\n"
-            body += "<text x=\"\(fmt(width - margin - 250))\" y=\"\(fmt(margin + 18 * Double(k + 1)))\" font-size=\"13\" font-family=\"sans-serif\" fill=\"\(colour)\">\(escape(s.name))</text>\n"
+            body += "<text x=\"\(fmt(margin + 280 * Double(k)))\" y=\"\(fmt(margin - 8))\" font-size=\"13\" font-family=\"sans-serif\" fill=\"\(colour)\">\(escape(s.name))</text>\n"
         }
         return body
     }
