@@ -34,6 +34,9 @@ extension Swivel {
         @Flag(help: "Print JSON instead of a table.")
         var json = false
 
+        @Flag(help: "Never re-launch to pick a faster OpenBLAS kernel.")
+        var keepBlasKernel = false
+
         func validate() throws {
             if similarity.isEmpty && analogy.isEmpty { throw ValidationError("give at least one --similarity or --analogy file") }
             if restrict < 0 { throw ValidationError("--restrict must be 0 or more (got \(restrict))") }
@@ -45,6 +48,7 @@ extension Swivel {
         }
 
         func run() throws {
+            if !keepBlasKernel { BLASKernelRelaunch.relaunchIfSlow(quiet: json) }
             let report = try reportingErrors { () -> Report in
                 let embeddings = try Embeddings.load(vectors, choice: use)
                 let sims = try similarity.map { try SimilarityBenchmark(path: $0).evaluate(embeddings) }
