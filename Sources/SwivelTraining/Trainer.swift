@@ -48,6 +48,10 @@ public final class Trainer {
     let blocks: [TrainingBlock]
     /// Embeddings and optimizer state being trained.
     public let model: TrainingModel
+    /// Fingerprint of the prep directory's shards (see ``ShardSetIdentity``).
+    public let shardSetIdentity: String
+    /// Where the run is in its schedule (the start, or where a checkpoint left it).
+    public private(set) var position = TrainingPosition()
 
     /// Loads and validates the prep directory, decodes every shard, and initialises the embeddings from the
     /// seed with N(0, 1/sqrt(d)) entries, as the reference does.
@@ -57,6 +61,7 @@ public final class Trainer {
         self.prepDirectory = prepDirectory
         let manifest = try Manifest.read(directory: prepDirectory)
         self.manifest = manifest
+        shardSetIdentity = try ShardSetIdentity.compute(directory: prepDirectory, manifest: manifest)
         let rowSums = try MarginalsFile.read(from: prepDirectory + "/" + manifest.rowSums, expected: manifest.rows)
         let columnSums = try MarginalsFile.read(from: prepDirectory + "/" + manifest.columnSums, expected: manifest.columns)
         blocks = try Self.loadBlocks(manifest: manifest, directory: prepDirectory, config: config)
@@ -73,6 +78,81 @@ public final class Trainer {
             columnOptimizer: OptimizerState(rows: manifest.columns, dimension: d, config: config),
             rowSums: rowSums, columnSums: columnSums, total: manifest.total,
             rowShards: manifest.rowShards, columnShards: manifest.columnShards, shardSize: manifest.shardSize)
+    }
+
+    /// Continues the run whose checkpoint is in `modelDirectory`, with the same prep directory and settings.
+    ///
+    /// - Parameters:
+    ///   - epochs: a new total number of epochs (to train longer), or nil to keep the checkpoint's.
+    ///   - threads: a new thread count, allowed only when the checkpoint is at an epoch boundary (the waves of
+    ///     an epoch depend on it); nil keeps the checkpoint's.
+    ///   - requested: settings given on the command line; any that differ from the checkpoint's is an error.
+    public static func resuming(modelDirectory: String, epochs: Int?, threads: Int?,
+                                requested: [String: String] = [:]) throws -> Trainer {
+        let (description, bytes, offset) = try Checkpoint.read(directory: modelDirectory)
+        var config = description.configuration
+        let differences = requested.compactMap { key, value -> String? in
+            let stored = Self.setting(key, of: config)
+            return stored == nil || stored == value ? nil : "--\(key) \(value) given, the checkpoint has \(stored!)"
+        }.sorted()
+        guard differences.isEmpty else { throw CheckpointError.incompatible(differences: differences) }
+        if let epochs { config.epochs = epochs }
+        if let threads, threads != config.threads {
+            guard description.position.wavesDone == 0 else {
+                throw CheckpointError.incompatible(differences: ["--threads \(threads) given, the checkpoint was written mid-epoch with \(config.threads) (resume with the same threads, or from an epoch boundary)"])
+            }
+            config.threads = threads
+        }
+        let trainer = try Trainer(prepDirectory: description.prepDirectory, config: config)
+        guard trainer.shardSetIdentity == description.shardSetIdentity else {
+            throw CheckpointError.shardsChanged(prepDirectory: description.prepDirectory,
+                                                expected: description.shardSetIdentity, found: trainer.shardSetIdentity)
+        }
+        let path = modelDirectory + "/" + Checkpoint.fileName
+        guard description.rows == trainer.manifest.rows, description.columns == trainer.manifest.columns else {
+            throw CheckpointError.corrupt(path: path, reason: "shape \(description.rows) x \(description.columns) does not match the prep directory")
+        }
+        let needed = trainer.stateMatrices.reduce(0) { $0 + $1.rows * $1.dimension * 4 }
+        guard bytes.count - 4 - offset == needed else {
+            throw CheckpointError.corrupt(path: path, reason: "holds \(bytes.count - 4 - offset) bytes of state where \(needed) are needed")
+        }
+        var at = offset
+        bytes.withUnsafeBytes { raw in
+            for matrix in trainer.stateMatrices {
+                let count = matrix.rows * matrix.dimension * 4
+                UnsafeMutableRawBufferPointer(start: matrix.storage, count: count)
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[at..<(at + count)]))
+                at += count
+            }
+        }
+        trainer.position = description.position
+        return trainer
+    }
+
+    /// The value of setting `key` (a command-line option name) in `config`, as text.
+    static func setting(_ key: String, of config: TrainingConfiguration) -> String? {
+        switch key {
+        case "dim": return String(config.dimension)
+        case "learning-rate": return String(config.learningRate)
+        case "optimizer": return config.optimizer.rawValue
+        case "initial-accumulator": return String(config.adagradInitialAccumulator)
+        case "momentum": return String(config.momentum)
+        case "confidence-base": return String(config.confidenceBase)
+        case "confidence-scale": return String(config.confidenceScale)
+        case "confidence-exponent": return String(config.confidenceExponent)
+        case "seed": return String(config.seed)
+        default: return nil
+        }
+    }
+
+    /// Every array a checkpoint must hold to continue exactly: embeddings, then optimizer state.
+    var stateMatrices: [ParameterMatrix] {
+        var list = [model.rowEmbeddings, model.columnEmbeddings,
+                    model.rowOptimizer.accumulator, model.columnOptimizer.accumulator]
+        if config.optimizer == .rmsprop {
+            list += [model.rowOptimizer.momentumBuffer, model.columnOptimizer.momentumBuffer]
+        }
+        return list
     }
 
     /// Reads every shard listed in the manifest, in parallel, checking each against the layout.
@@ -109,14 +189,17 @@ public final class Trainer {
     /// Blocks trained at once: the thread count, but no more than a wave can hold.
     public var workers: Int { max(1, min(config.threads, min(manifest.rowShards, manifest.columnShards))) }
 
-    /// Runs `config.epochs` epochs.
+    /// Runs the epochs from `position` up to `config.epochs`.
     ///
     /// Blocks of a wave share no row or column shard and run on separate workers with single-threaded BLAS
     /// (measured faster than one worker with multi-threaded BLAS); with one worker, BLAS gets every thread.
-    /// The result depends only on the seed and the thread count.
+    /// The result depends only on the seed and the thread count, also across checkpoints and resumes.
     ///
-    /// - Parameter onEpoch: called after each epoch with its record.
-    public func train(progress: ProgressHandler? = nil, onEpoch: ((EpochRecord) -> Void)? = nil) throws -> TrainingSummary {
+    /// - Parameters:
+    ///   - checkpoints: where and how often to write checkpoints, and when to stop early (nil: never).
+    ///   - onEpoch: called after each epoch with its record.
+    public func train(progress: ProgressHandler? = nil, checkpoints: CheckpointPolicy? = nil,
+                      onEpoch: ((EpochRecord) -> Void)? = nil) throws -> TrainingSummary {
         let workers = self.workers
         let blasThreads = workers == 1 ? config.threads : 1
         BLAS.setThreads(blasThreads)
@@ -124,17 +207,19 @@ public final class Trainer {
         let workspaces = (0..<workers).map { _ in StepWorkspace(shardSize: manifest.shardSize, dimension: config.dimension) }
         let cellsPerEpoch = Double(manifest.rows) * Double(manifest.columns)
         let totalBlocks = Double(blocks.count * config.epochs)
-        var log: [EpochRecord] = []
         let start = monotonicSeconds()
+        var lastCheckpoint = start
         let losses = ConcurrentSlots<Double>(repeating: 0, count: workers)
         let model = self.model
         let blocks = self.blocks
         let columnShards = manifest.columnShards
-        var blocksDone = 0
-        for epoch in stride(from: 1, through: config.epochs, by: 1) {
-            var epochLoss: Double = 0
-            var epochCells: Double = 0
-            for wave in schedule.waves(epoch: epoch, seed: config.seed) {
+        var blocksDone = position.epochsDone * blocks.count
+        let epochsAtStart = position.epochsDone
+        while position.epochsDone < config.epochs {
+            let epoch = position.epochsDone + 1
+            let waves = schedule.waves(epoch: epoch, seed: config.seed)
+            blocksDone += waves[0..<position.wavesDone].reduce(0) { $0 + $1.count }
+            for wave in waves[position.wavesDone...] {
                 DispatchQueue.concurrentPerform(iterations: wave.count) { w in
                     let b = wave[w]
                     losses[w] = BlockStep.run(blocks[b.row * columnShards + b.column], model: model, workspace: workspaces[w])
@@ -145,24 +230,56 @@ public final class Trainer {
                         throw TrainingError.diverged(epoch: epoch, rowShard: wave[w].row, columnShard: wave[w].column,
                                                      learningRate: config.learningRate)
                     }
-                    epochLoss += loss
+                    position.epochLoss += loss
                     let block = blocks[wave[w].row * columnShards + wave[w].column]
-                    epochCells += Double(block.rows * block.columns)
+                    position.epochCells += Double(block.rows * block.columns)
                 }
+                position.wavesDone += 1
                 blocksDone += wave.count
                 progress?(ProgressUpdate(phase: "epoch \(epoch)/\(config.epochs)", done: Double(blocksDone),
                                          total: totalBlocks, unit: "blocks",
-                                         detail: "loss \(Self.format(epochLoss / epochCells))"))
+                                         detail: "loss \(Self.format(position.epochLoss / position.epochCells))"))
+                if let checkpoints, position.wavesDone < waves.count {
+                    let now = monotonicSeconds()
+                    if checkpoints.shouldStop() {
+                        try save(checkpoints, start: start)
+                        throw TrainingError.interrupted(epoch: epoch, wave: position.wavesDone, of: waves.count)
+                    }
+                    if now - lastCheckpoint >= checkpoints.intervalSeconds {
+                        try save(checkpoints, start: start)
+                        lastCheckpoint = monotonicSeconds()
+                    }
+                }
             }
-            let record = EpochRecord(epoch: epoch, meanLoss: epochLoss / cellsPerEpoch, seconds: monotonicSeconds() - start)
-            log.append(record)
+            let record = EpochRecord(epoch: epoch, meanLoss: position.epochLoss / cellsPerEpoch,
+                                     seconds: position.secondsBefore + monotonicSeconds() - start)
+            position.log.append(record)
+            position.epochsDone = epoch
+            position.wavesDone = 0
+            position.epochLoss = 0
+            position.epochCells = 0
+            if let checkpoints {
+                try save(checkpoints, start: start)
+                lastCheckpoint = monotonicSeconds()
+            }
             onEpoch?(record)
+            if let checkpoints, checkpoints.shouldStop(), position.epochsDone < config.epochs {
+                throw TrainingError.interrupted(epoch: epoch + 1, wave: 0, of: waves.count)
+            }
         }
         let seconds = monotonicSeconds() - start
-        return TrainingSummary(epochs: config.epochs, seconds: seconds,
-                               cellsPerSecond: seconds > 0 ? cellsPerEpoch * Double(config.epochs) / seconds : 0,
-                               finalMeanLoss: log.last?.meanLoss, blasCore: BLAS.coreName, workers: workers,
-                               blasThreads: blasThreads, log: log)
+        let trained = Double(config.epochs - epochsAtStart)
+        return TrainingSummary(epochs: config.epochs, seconds: position.secondsBefore + seconds,
+                               cellsPerSecond: seconds > 0 ? cellsPerEpoch * trained / seconds : 0,
+                               finalMeanLoss: position.log.last?.meanLoss, blasCore: BLAS.coreName, workers: workers,
+                               blasThreads: blasThreads, log: position.log)
+    }
+
+    /// Writes a checkpoint of the current state, counting this process's training time.
+    private func save(_ policy: CheckpointPolicy, start: Double) throws {
+        var saved = position
+        saved.secondsBefore += monotonicSeconds() - start
+        try Checkpoint.write(self, position: saved, to: policy.directory)
     }
 
     /// The current vectors with their words (`choice` as in export), e.g. for evaluation during training.
@@ -209,7 +326,8 @@ public final class Trainer {
         if FileReader.exists(directory) && !FileReader.isDirectory(directory) {
             throw FileError.cannotOpen(path: directory, reason: "exists and is not a directory")
         }
-        if !force && FileReader.exists(directory + "/" + ModelDirectory.modelInfo) {
+        if !force && (FileReader.exists(directory + "/" + ModelDirectory.modelInfo)
+                      || FileReader.exists(directory + "/" + Checkpoint.fileName)) {
             throw TrainingError.outputExists(path: directory)
         }
         try FileReader.createDirectory(directory)
@@ -217,6 +335,23 @@ public final class Trainer {
 
     static func format(_ x: Double) -> String {
         String(format: "%.4f", x)
+    }
+}
+
+/// When to write checkpoints during training, and when to stop early.
+public struct CheckpointPolicy: Sendable {
+    /// The model directory that receives `checkpoint.swvc`.
+    public var directory: String
+    /// Seconds between checkpoints within an epoch (one is also written at the end of every epoch).
+    public var intervalSeconds: Double
+    /// Polled after every wave; true stops training after writing a checkpoint (e.g. on SIGINT).
+    public var shouldStop: @Sendable () -> Bool
+
+    /// Creates a policy.
+    public init(directory: String, intervalSeconds: Double, shouldStop: @escaping @Sendable () -> Bool = { false }) {
+        self.directory = directory
+        self.intervalSeconds = intervalSeconds
+        self.shouldStop = shouldStop
     }
 }
 

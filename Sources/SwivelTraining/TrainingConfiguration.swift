@@ -65,6 +65,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case diverged(epoch: Int, rowShard: Int, columnShard: Int, learningRate: Float)
     /// The output directory holds a model already.
     case outputExists(path: String)
+    /// Training stopped on request after writing a checkpoint.
+    case interrupted(epoch: Int, wave: Int, of: Int)
 
     public var description: String {
         switch self {
@@ -72,7 +74,9 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case let .diverged(epoch, row, column, rate):
             return "training diverged (non-finite loss) in epoch \(epoch), block (\(row), \(column)): lower --learning-rate (now \(rate)) or --confidence-scale"
         case let .outputExists(path):
-            return "\(path): already holds a model (choose another directory, or pass --force to replace it)"
+            return "\(path): already holds a model or an interrupted run (resume it with --resume, choose another directory, or pass --force to replace it)"
+        case let .interrupted(epoch, wave, waves):
+            return "interrupted in epoch \(epoch) after wave \(wave) of \(waves); a checkpoint holds all finished work"
         }
     }
 }

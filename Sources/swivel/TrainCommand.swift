@@ -18,46 +18,59 @@ extension Swivel {
                   swivel train prep/ --output model/
                   swivel train prep/ --output model/ --dim 100 --epochs 30 --seed 7
                   swivel train prep/ --output model/ --eval-similarity ws353.tsv --eval-every 5
+                  swivel train --resume model/                  # after Ctrl-C, a crash or a kill
+                  swivel train --resume model/ --epochs 30      # train a finished model longer
+
+                A checkpoint (embeddings, optimizer state, schedule position, settings, shard fingerprint) is \
+                written to MODEL_DIR/checkpoint.swvc after every epoch and every --checkpoint-minutes; Ctrl-C or \
+                SIGTERM writes one and stops. A resumed run ends with the same vectors, bit for bit, as an \
+                uninterrupted one with the same seed and threads.
                 """)
 
-        @Argument(help: "Prep directory written by 'swivel prep'.")
-        var prepDirectory: String
+        @Argument(help: "Prep directory written by 'swivel prep' (not needed with --resume).")
+        var prepDirectory: String?
 
         @Option(name: .shortAndLong, help: "Model directory to write.")
-        var output: String
+        var output: String?
 
-        @Option(help: "Embedding dimension.")
-        var dim: Int = TrainingConfiguration().dimension
+        @Option(help: "Continue the interrupted (or finished) run in this model directory from its checkpoint.")
+        var resume: String?
 
-        @Option(help: "Passes over every block.")
-        var epochs: Int = TrainingConfiguration().epochs
+        @Option(help: "Embedding dimension. (default: \(TrainingConfiguration().dimension))")
+        var dim: Int?
 
-        @Option(help: "Optimizer learning rate.")
-        var learningRate: Float = TrainingConfiguration().learningRate
+        @Option(help: "Total passes over every block; with --resume, a new total trains longer. (default: \(TrainingConfiguration().epochs))")
+        var epochs: Int?
 
-        @Option(help: "Optimizer: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
-        var optimizer: OptimizerKind = TrainingConfiguration().optimizer
+        @Option(help: "Optimizer learning rate. (default: \(TrainingConfiguration().learningRate))")
+        var learningRate: Float?
 
-        @Option(help: "AdaGrad's initial accumulator (small values make steps independent of the gradient scale).")
-        var initialAccumulator: Float = TrainingConfiguration().adagradInitialAccumulator
+        @Option(help: "Optimizer: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")). (default: \(TrainingConfiguration().optimizer.rawValue))")
+        var optimizer: OptimizerKind?
 
-        @Option(help: "RMSProp momentum.")
-        var momentum: Float = TrainingConfiguration().momentum
+        @Option(help: "AdaGrad's initial accumulator. (default: \(TrainingConfiguration().adagradInitialAccumulator))")
+        var initialAccumulator: Float?
 
-        @Option(help: "Confidence f(x) = base + scale * x^exponent: the base.")
-        var confidenceBase: Float = TrainingConfiguration().confidenceBase
+        @Option(help: "RMSProp momentum. (default: \(TrainingConfiguration().momentum))")
+        var momentum: Float?
 
-        @Option(help: "Confidence scale.")
-        var confidenceScale: Float = TrainingConfiguration().confidenceScale
+        @Option(help: "Confidence f(x) = base + scale * x^exponent: the base. (default: \(TrainingConfiguration().confidenceBase))")
+        var confidenceBase: Float?
 
-        @Option(help: "Confidence exponent.")
-        var confidenceExponent: Float = TrainingConfiguration().confidenceExponent
+        @Option(help: "Confidence scale. (default: \(TrainingConfiguration().confidenceScale))")
+        var confidenceScale: Float?
 
-        @Option(help: "Worker threads (default: all cores).")
-        var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+        @Option(help: "Confidence exponent. (default: \(TrainingConfiguration().confidenceExponent))")
+        var confidenceExponent: Float?
 
-        @Option(help: "Seed of the initial vectors and the block order.")
-        var seed: UInt64 = TrainingConfiguration().seed
+        @Option(help: "Worker threads. (default: all cores)")
+        var threads: Int?
+
+        @Option(help: "Seed of the initial vectors and the block order. (default: \(TrainingConfiguration().seed))")
+        var seed: UInt64?
+
+        @Option(help: "Minutes between checkpoints within an epoch (one is also written after every epoch).")
+        var checkpointMinutes: Double = 10
 
         @Option(parsing: .upToNextOption, help: "Word-similarity files to score every --eval-every epochs.")
         var evalSimilarity: [String] = []
@@ -68,7 +81,7 @@ extension Swivel {
         @Option(help: "Evaluate every K epochs (and after the last).")
         var evalEvery: Int = 1
 
-        @Flag(help: "Replace an existing model in the output directory.")
+        @Flag(help: "Replace an existing model (or interrupted run) in the output directory.")
         var force = false
 
         @Flag(help: "Never re-launch to pick a faster OpenBLAS kernel.")
@@ -77,51 +90,139 @@ extension Swivel {
         @OptionGroup var outputOptions: OutputOptions
 
         func validate() throws {
-            if dim < 1 { throw ValidationError("--dim must be at least 1 (got \(dim))") }
-            if epochs < 0 { throw ValidationError("--epochs must be 0 or more (got \(epochs))") }
-            if !(learningRate > 0) { throw ValidationError("--learning-rate must be positive (got \(learningRate))") }
-            if threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+            if resume == nil && (prepDirectory == nil || output == nil) {
+                throw ValidationError("give PREP_DIR and --output MODEL_DIR, or --resume MODEL_DIR")
+            }
+            if resume != nil && (prepDirectory != nil || output != nil) {
+                throw ValidationError("--resume takes no PREP_DIR or --output: the checkpoint knows its shards and settings")
+            }
+            if let dim, dim < 1 { throw ValidationError("--dim must be at least 1 (got \(dim))") }
+            if let epochs, epochs < 0 { throw ValidationError("--epochs must be 0 or more (got \(epochs))") }
+            if let learningRate, !(learningRate > 0) { throw ValidationError("--learning-rate must be positive (got \(learningRate))") }
+            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
             if evalEvery < 1 { throw ValidationError("--eval-every must be at least 1 (got \(evalEvery))") }
+            if !(checkpointMinutes > 0) { throw ValidationError("--checkpoint-minutes must be positive (got \(checkpointMinutes))") }
+        }
+
+        /// The settings given on the command line, by option name, for comparison with a checkpoint.
+        var requestedSettings: [String: String] {
+            var settings: [String: String] = [:]
+            if let dim { settings["dim"] = String(dim) }
+            if let learningRate { settings["learning-rate"] = String(learningRate) }
+            if let optimizer { settings["optimizer"] = optimizer.rawValue }
+            if let initialAccumulator { settings["initial-accumulator"] = String(initialAccumulator) }
+            if let momentum { settings["momentum"] = String(momentum) }
+            if let confidenceBase { settings["confidence-base"] = String(confidenceBase) }
+            if let confidenceScale { settings["confidence-scale"] = String(confidenceScale) }
+            if let confidenceExponent { settings["confidence-exponent"] = String(confidenceExponent) }
+            if let seed { settings["seed"] = String(seed) }
+            return settings
+        }
+
+        /// A configuration from the defaults and the options given.
+        var configuration: TrainingConfiguration {
+            var config = TrainingConfiguration()
+            config.threads = ProcessInfo.processInfo.activeProcessorCount
+            if let dim { config.dimension = dim }
+            if let epochs { config.epochs = epochs }
+            if let learningRate { config.learningRate = learningRate }
+            if let optimizer { config.optimizer = optimizer }
+            if let initialAccumulator { config.adagradInitialAccumulator = initialAccumulator }
+            if let momentum { config.momentum = momentum }
+            if let confidenceBase { config.confidenceBase = confidenceBase }
+            if let confidenceScale { config.confidenceScale = confidenceScale }
+            if let confidenceExponent { config.confidenceExponent = confidenceExponent }
+            if let threads { config.threads = threads }
+            if let seed { config.seed = seed }
+            return config
         }
 
         func run() throws {
             if !keepBlasKernel { BLASKernelRelaunch.relaunchIfSlow(quiet: outputOptions.quiet) }
-            var config = TrainingConfiguration()
-            config.dimension = dim
-            config.epochs = epochs
-            config.learningRate = learningRate
-            config.optimizer = optimizer
-            config.adagradInitialAccumulator = initialAccumulator
-            config.momentum = momentum
-            config.confidenceBase = confidenceBase
-            config.confidenceScale = confidenceScale
-            config.confidenceExponent = confidenceExponent
-            config.threads = threads
-            config.seed = seed
             let quiet = outputOptions.quiet
             let progress = TerminalProgress(quiet: quiet)
+            let stop = StopRequest.install()
+            let modelDirectory = resume ?? output!
             try reportingErrors {
-                try Trainer.prepareModelDirectory(output, force: force)
-                let trainer = try Trainer(prepDirectory: prepDirectory, config: config)
+                let trainer: Trainer
+                if let resume {
+                    trainer = try Trainer.resuming(modelDirectory: resume, epochs: epochs, threads: threads,
+                                                   requested: requestedSettings)
+                    if !quiet {
+                        printError("resuming \(resume) at epoch \(trainer.position.epochsDone + 1), wave \(trainer.position.wavesDone + 1) of \(trainer.config.epochs) epochs")
+                    }
+                } else {
+                    try Trainer.prepareModelDirectory(modelDirectory, force: force)
+                    if force { unlink(modelDirectory + "/" + Checkpoint.fileName) }
+                    trainer = try Trainer(prepDirectory: prepDirectory!, config: configuration)
+                }
+                let totalEpochs = trainer.config.epochs
                 let evaluation = try TrainingEvaluation(similarity: evalSimilarity, analogy: evalAnalogy,
-                                                        logPath: output + "/" + ModelDirectory.evaluationLog)
-                let summary = try trainer.train(progress: progress.handler) { record in
+                                                        logPath: modelDirectory + "/" + ModelDirectory.evaluationLog)
+                let policy = CheckpointPolicy(directory: modelDirectory, intervalSeconds: checkpointMinutes * 60,
+                                              shouldStop: { stop.requested })
+                let summary: TrainingSummary
+                do {
+                    summary = try trainer.train(progress: progress.handler, checkpoints: policy) { record in
+                        progress.finish()
+                        if progress.enabled {
+                            printError(String(format: "epoch %d: mean loss %.5f, %.1f s", record.epoch, record.meanLoss, record.seconds))
+                        }
+                        if let evaluation, record.epoch % evalEvery == 0 || record.epoch == totalEpochs {
+                            for line in evaluation.run(trainer: trainer, epoch: record.epoch) where !quiet { printError(line) }
+                        }
+                    }
+                } catch let error as TrainingError {
                     progress.finish()
-                    if progress.enabled {
-                        printError(String(format: "epoch %d: mean loss %.5f, %.1f s", record.epoch, record.meanLoss, record.seconds))
+                    if case .interrupted = error {
+                        printError("swivel: \(error)\nswivel: resume with: swivel train --resume \(modelDirectory)")
+                        throw ExitCode(130)
                     }
-                    if let evaluation, record.epoch % evalEvery == 0 || record.epoch == epochs {
-                        for line in evaluation.run(trainer: trainer, epoch: record.epoch) where !quiet { printError(line) }
-                    }
+                    throw error
                 }
                 progress.finish()
-                try trainer.writeModel(to: output, summary: summary, force: true)
+                try trainer.writeModel(to: modelDirectory, summary: summary, force: true)
+                let c = trainer.config
                 print(String(format: "train: %d x %d, dim %d, %d epochs in %.1f s, %.1fM cells/s, final mean loss %@ (OpenBLAS %@, %d workers x %d BLAS threads)",
-                             trainer.manifest.rows, trainer.manifest.columns, dim, epochs, summary.seconds,
+                             trainer.manifest.rows, trainer.manifest.columns, c.dimension, c.epochs, summary.seconds,
                              summary.cellsPerSecond / 1e6, summary.finalMeanLoss.map { String(format: "%.5f", $0) } ?? "n/a",
                              summary.blasCore, summary.workers, summary.blasThreads))
             }
         }
+    }
+}
+
+/// Turns SIGINT and SIGTERM into a flag the trainer polls, so that it can write a checkpoint and stop.
+/// A second signal ends the process at once.
+final class StopRequest: @unchecked Sendable {
+    private let lock = NSLock()
+    private var flag = false
+    private var sources: [DispatchSourceSignal] = []
+
+    /// Whether a stop was requested.
+    var requested: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return flag
+    }
+
+    /// Installs the handlers and returns the flag.
+    static func install() -> StopRequest {
+        let request = StopRequest()
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                request.lock.lock()
+                let second = request.flag
+                request.flag = true
+                request.lock.unlock()
+                if second { _exit(130) }
+                printError("\nswivel: stopping after the current blocks and writing a checkpoint (again to quit at once)")
+            }
+            source.resume()
+            request.sources.append(source)
+        }
+        return request
     }
 }
 

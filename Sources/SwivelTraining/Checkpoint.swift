@@ -1,0 +1,148 @@
+import Foundation
+import SwivelIO
+import SwivelShards
+
+/// Where a run is in its schedule: enough, with the parameters and optimizer state, to continue it exactly.
+///
+/// The block order of an epoch is a pure function of (seed, epoch), so the position is two numbers.
+public struct TrainingPosition: Codable, Equatable, Sendable {
+    /// Epochs finished.
+    public var epochsDone = 0
+    /// Waves of epoch `epochsDone + 1` finished.
+    public var wavesDone = 0
+    /// Loss summed over those waves' blocks.
+    public var epochLoss: Double = 0
+    /// Cells in those waves' blocks.
+    public var epochCells: Double = 0
+    /// Records of the finished epochs.
+    public var log: [EpochRecord] = []
+    /// Training seconds spent before this process started (by runs this one resumes).
+    public var secondsBefore: Double = 0
+
+    /// The start of a run.
+    public init() {}
+}
+
+/// The description part of a checkpoint file.
+struct CheckpointDescription: Codable {
+    var format = "swivel-checkpoint"
+    var formatVersion = 1
+    /// The prep directory trained on, as given to `swivel train`.
+    var prepDirectory: String
+    /// ``ShardSetIdentity`` of that prep directory when training started.
+    var shardSetIdentity: String
+    var configuration: TrainingConfiguration
+    var position: TrainingPosition
+    var rows: Int
+    var columns: Int
+}
+
+/// Errors reading or using a checkpoint.
+public enum CheckpointError: Error, CustomStringConvertible, Equatable {
+    /// There is no checkpoint to resume from.
+    case missing(directory: String)
+    /// The file is damaged, truncated or foreign.
+    case corrupt(path: String, reason: String)
+    /// The prep directory changed since the checkpoint was written.
+    case shardsChanged(prepDirectory: String, expected: String, found: String)
+    /// Options given with `--resume` differ from the checkpoint's.
+    case incompatible(differences: [String])
+
+    public var description: String {
+        switch self {
+        case let .missing(directory):
+            return "\(directory): no checkpoint to resume from (\(Checkpoint.fileName) is missing)"
+        case let .corrupt(path, reason): return "\(path): \(reason)"
+        case let .shardsChanged(prep, expected, found):
+            return "\(prep): the shards differ from the ones this run was trained on (identity \(found), checkpoint has \(expected)); resume refused"
+        case let .incompatible(differences):
+            return "cannot resume with different settings: " + differences.joined(separator: "; ")
+        }
+    }
+}
+
+/// A checkpoint of a training run: configuration, schedule position, embeddings and optimizer state.
+///
+/// Byte layout (little-endian): magic `SWVCKPT1` (8 bytes), format version (u32), description length `n`
+/// (u32), the description as `n` bytes of JSON, then float32 arrays: row embeddings, column embeddings,
+/// row accumulator, column accumulator, and (RMSProp only) row and column momentum; last, the CRC-32 of every
+/// byte before it (u32). Written to a temporary file, fsynced and renamed, so the previous checkpoint stays
+/// intact until the new one is complete.
+public enum Checkpoint {
+    /// File name inside the model directory.
+    public static let fileName = "checkpoint.swvc"
+    static let magic: [UInt8] = Array("SWVCKPT1".utf8)
+
+    /// Writes the state of `trainer` at `position` into `directory`.
+    public static func write(_ trainer: Trainer, position: TrainingPosition, to directory: String) throws {
+        let description = CheckpointDescription(prepDirectory: trainer.prepDirectory,
+                                                shardSetIdentity: trainer.shardSetIdentity,
+                                                configuration: trainer.config, position: position,
+                                                rows: trainer.manifest.rows, columns: trainer.manifest.columns)
+        let json = [UInt8](try JSONEncoder().encode(description))
+        var header = ByteWriter()
+        header.append(magic)
+        header.append(UInt32(1))
+        header.append(UInt32(json.count))
+        header.append(json)
+        let writer = try AtomicFileWriter(path: directory + "/" + fileName)
+        var crc = Zlib.crc32(header.bytes)
+        try writer.write(header.bytes)
+        for matrix in trainer.stateMatrices {
+            let bytes = UnsafeRawBufferPointer(start: matrix.storage, count: matrix.rows * matrix.dimension * 4)
+            crc = Zlib.crc32(bytes, initial: crc)
+            try writer.write(bytes)
+        }
+        var tail = ByteWriter()
+        tail.append(crc)
+        try writer.write(tail.bytes)
+        try writer.commit()
+    }
+
+    /// Reads and validates the checkpoint in `directory`: its description and its raw state arrays.
+    static func read(directory: String) throws -> (CheckpointDescription, [UInt8], Int) {
+        let path = directory + "/" + fileName
+        guard FileReader.exists(path) else { throw CheckpointError.missing(directory: directory) }
+        let bytes = try FileReader.readAll(path)
+        func corrupt(_ reason: String) -> CheckpointError { .corrupt(path: path, reason: reason) }
+        guard bytes.count >= 20, bytes.starts(with: magic) else { throw corrupt("not a swivel checkpoint (bad magic bytes)") }
+        let stored = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self) }
+        guard bytes.withUnsafeBytes({ Zlib.crc32(UnsafeRawBufferPointer(rebasing: $0[0..<(bytes.count - 4)])) }) == UInt32(littleEndian: stored) else {
+            throw corrupt("CRC-32 does not match: the checkpoint is damaged or truncated")
+        }
+        let (version, length) = bytes.withUnsafeBytes { raw in
+            (UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self)),
+             UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
+        }
+        guard version == 1 else { throw corrupt("checkpoint version \(version) is not supported") }
+        guard 16 + Int(length) <= bytes.count - 4 else { throw corrupt("description runs past the end of the file") }
+        let description: CheckpointDescription
+        do {
+            description = try JSONDecoder().decode(CheckpointDescription.self, from: Data(bytes[16..<(16 + Int(length))]))
+        } catch {
+            throw corrupt("description is not valid (\(error))")
+        }
+        return (description, bytes, 16 + Int(length))
+    }
+}
+
+/// A fingerprint of a prep directory's contents: CRC-32 over `manifest.json`, the marginal files and every
+/// shard file's header (which holds the CRC-32 of its payload). Cheap to compute; changes when any shard does.
+public enum ShardSetIdentity {
+    /// The fingerprint of the prep directory `directory` described by `manifest`, as 8 hex digits.
+    public static func compute(directory: String, manifest: Manifest) throws -> String {
+        var crc: UInt32 = 0
+        for name in ["manifest.json", manifest.rowSums, manifest.columnSums] {
+            crc = Zlib.crc32(try FileReader.readAll(directory + "/" + name), initial: crc)
+        }
+        for entry in manifest.shards {
+            let path = directory + "/shards/" + entry.file
+            guard let file = fopen(path, "rb") else { throw FileError.cannotOpen(path: path, reason: systemErrorMessage()) }
+            defer { fclose(file) }
+            var header = [UInt8](repeating: 0, count: ShardFile.headerSize)
+            let n = fread(&header, 1, header.count, file)
+            crc = Zlib.crc32(Array(header[0..<n]), initial: crc)
+        }
+        return String(crc, radix: 16)
+    }
+}
