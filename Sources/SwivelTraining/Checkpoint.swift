@@ -54,7 +54,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
             return "\(directory): no checkpoint to resume from (\(Checkpoint.fileName) is missing)"
         case let .corrupt(path, reason): return "\(path): \(reason)"
         case let .shardsChanged(prep, expected, found):
-            return "\(prep): the shards differ from the ones this run was trained on (identity \(found), checkpoint has \(expected)); resume refused"
+            return "\(prep): the shards differ from the ones this run was trained on (manifest, marginals or shard files changed) (identity \(found), checkpoint has \(expected)); resume refused"
         case let .incompatible(differences):
             return "cannot resume with different settings: " + differences.joined(separator: "; ")
         }
