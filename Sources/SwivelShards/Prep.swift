@@ -118,8 +118,32 @@ public enum Prep {
         ids = []
         let countSeconds = monotonicSeconds() - start
 
-        // 5. Marginals (exact sums of the stored counts, in a fixed order) and shard files.
-        start = monotonicSeconds()
+        // 5. Marginals and shard files; on failure, remove what this run wrote so no partial prep is left.
+        do {
+            return try write(blocks: blocks, layout: layout, vocabulary: vocabulary, config: config, tokenCount: tokenCount,
+                             inVocabulary: inVocabulary, distinct: distinct, byteCount: byteCount,
+                             readSeconds: readSeconds, countSeconds: countSeconds, progress: progress)
+        } catch {
+            removePartialOutput(config.output)
+            throw error
+        }
+    }
+
+    /// Removes the files a failed prep may have written (never anything else).
+    static func removePartialOutput(_ output: String) {
+        unlink(output + "/manifest.json")
+        if let names = try? FileReader.listDirectory(output + "/shards") {
+            for name in names where name.hasPrefix("shard-") { unlink(output + "/shards/" + name) }
+            rmdir(output + "/shards")
+        }
+        for name in ["row_vocab.txt", "col_vocab.txt", "row_sums.txt", "col_sums.txt"] { unlink(output + "/" + name) }
+    }
+
+    private static func write(blocks: [ShardBlock], layout: ShardLayout, vocabulary: Vocabulary, config: PrepConfiguration,
+                              tokenCount: Int64, inVocabulary: Int64, distinct: Int, byteCount: Int64,
+                              readSeconds: Double, countSeconds: Double, progress: ProgressHandler?) throws -> PrepSummary {
+        // Marginals (exact sums of the stored counts, in a fixed order) and shard files.
+        let start = monotonicSeconds()
         var rowSums = [Double](repeating: 0, count: layout.featureCount)
         var columnSums = [Double](repeating: 0, count: layout.featureCount)
         var shards: [ShardEntry] = []

@@ -18,14 +18,15 @@ public struct TrainingModel: Sendable {
     public let rowShards: Int
     /// Number of column shards.
     public let columnShards: Int
-    /// Gradient scale: `1 / shardSize`, the reference's `1 / sqrt(rows * columns)` of a full block.
+    /// Gradient scale: the reference's `1 / sqrt(rows * columns)` of a full block, with the largest real
+    /// shard sizes (so a `--shard-size` larger than the vocabulary does not shrink the gradients).
     public let gradientScale: Float
 
     /// Creates the context. Marginals of zero (features never seen) are floored at 1 so that logs stay finite.
     public init(rowEmbeddings: ParameterMatrix, columnEmbeddings: ParameterMatrix,
                 rowOptimizer: OptimizerState, columnOptimizer: OptimizerState,
                 rowSums: [Double], columnSums: [Double], total: Double,
-                rowShards: Int, columnShards: Int, shardSize: Int) {
+                rowShards: Int, columnShards: Int, largestRowShard: Int, largestColumnShard: Int) {
         self.rowEmbeddings = rowEmbeddings
         self.columnEmbeddings = columnEmbeddings
         self.rowOptimizer = rowOptimizer
@@ -35,7 +36,7 @@ public struct TrainingModel: Sendable {
         columnTerms = columnSums.map { Float(naturalLog(max($0, 1))) }
         self.rowShards = rowShards
         self.columnShards = columnShards
-        gradientScale = 1 / Float(shardSize)
+        gradientScale = 1 / (Float(largestRowShard) * Float(largestColumnShard)).squareRoot()
     }
 }
 

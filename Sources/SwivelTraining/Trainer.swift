@@ -77,7 +77,8 @@ public final class Trainer {
             rowOptimizer: OptimizerState(rows: manifest.rows, dimension: d, config: config),
             columnOptimizer: OptimizerState(rows: manifest.columns, dimension: d, config: config),
             rowSums: rowSums, columnSums: columnSums, total: manifest.total,
-            rowShards: manifest.rowShards, columnShards: manifest.columnShards, shardSize: manifest.shardSize)
+            rowShards: manifest.rowShards, columnShards: manifest.columnShards,
+            largestRowShard: manifest.rowLayout.size(of: 0), largestColumnShard: manifest.columnLayout.size(of: 0))
     }
 
     /// Continues the run whose checkpoint is in `modelDirectory`, with the same prep directory and settings.
@@ -204,7 +205,8 @@ public final class Trainer {
         let blasThreads = workers == 1 ? config.threads : 1
         BLAS.setThreads(blasThreads)
         let schedule = BlockSchedule(rowShards: manifest.rowShards, columnShards: manifest.columnShards, waveSize: workers)
-        let workspaces = (0..<workers).map { _ in StepWorkspace(shardSize: manifest.shardSize, dimension: config.dimension) }
+        let workspaces = (0..<workers).map { _ in StepWorkspace(shardSize: max(manifest.rowLayout.size(of: 0), manifest.columnLayout.size(of: 0)),
+                                                            dimension: config.dimension) }
         let cellsPerEpoch = Double(manifest.rows) * Double(manifest.columns)
         let totalBlocks = Double(blocks.count * config.epochs)
         let start = monotonicSeconds()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `swivel` command: prepare a corpus, train Swivel embeddings, export and query them.
 @main
@@ -18,6 +19,13 @@ struct Swivel: ParsableCommand {
             """,
         version: version,
         subcommands: [Prep.self, Train.self, Export.self, Nearest.self, Eval.self, Plot.self])
+
+    /// Entry point: ignore SIGXFSZ so that a file-size limit (`ulimit -f`) surfaces as a write error that
+    /// names the file, instead of killing the process mid-write; then parse and run.
+    static func main() {
+        signal(SIGXFSZ, SIG_IGN)
+        main(nil)
+    }
 }
 
 /// Options every long-running subcommand shares.

@@ -42,7 +42,8 @@ private struct Problem {
                               rowOptimizer: OptimizerState(rows: rows, dimension: d, config: config),
                               columnOptimizer: OptimizerState(rows: columns, dimension: d, config: config),
                               rowSums: rowSums, columnSums: columnSums, total: total,
-                              rowShards: rowShards, columnShards: columnShards, shardSize: shardSize)
+                              rowShards: rowShards, columnShards: columnShards,
+                              largestRowShard: shardSize, largestColumnShard: shardSize)
     }
 
     /// The block's loss computed naively in Double from the paper's formulas, for given embeddings.

@@ -1,0 +1,149 @@
+import Foundation
+import SwivelTestSupport
+import Testing
+
+/// The `swivel` binary built next to this test bundle.
+private let swivel = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    .deletingLastPathComponent().appendingPathComponent("swivel").path
+
+/// Runs swivel and checks the outcome: a non-zero exit and exactly one `swivel: error:` line containing `expected`.
+private func expectOneLineError(_ arguments: [String], _ expected: String, status: Int32 = 1,
+                                sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let r = try TemporaryFile.run(swivel, arguments)
+    #expect(r.status == status, "exit \(r.status): \(r.stderr)", sourceLocation: sourceLocation)
+    let lines = r.stderr.split(separator: "\n").filter { !$0.hasPrefix("swivel: OpenBLAS chose") }
+    #expect(lines.count == 1 && lines[0].contains(expected), "\(r.stderr)", sourceLocation: sourceLocation)
+    #expect(!r.stderr.contains("Fatal error") && !r.stderr.contains("Stack dump"), sourceLocation: sourceLocation)
+}
+
+/// A small valid corpus and its prep directory.
+private func smallPrep(shardSize: Int = 8) throws -> (corpus: String, prep: String) {
+    let corpus = try TemporaryFile.write(String(repeating: "a b c d e f g h i j k l\nb c d a f e h g\n", count: 20))
+    let prep = TemporaryFile.path()
+    let r = try TemporaryFile.run(swivel, ["prep", corpus, "--output", prep, "--min-count", "1",
+                                           "--shard-size", String(shardSize), "--quiet"])
+    precondition(r.status == 0, r.stderr)
+    return (corpus, prep)
+}
+
+/// One test per row of the README's table of bad inputs.
+@Suite struct BadInputTests {
+    @Test func nonexistentPath() throws {
+        try expectOneLineError(["prep", "/no/such/corpus.txt", "--output", TemporaryFile.path()],
+                               "/no/such/corpus.txt: cannot read corpus: No such file or directory")
+        try expectOneLineError(["train", "/no/such/prep", "--output", TemporaryFile.path()], "not a swivel prep directory")
+        try expectOneLineError(["nearest", "/no/such/vectors.txt", "king"], "/no/such/vectors.txt: cannot open")
+    }
+
+    @Test func directoryWhereAFileIsExpected() throws {
+        try expectOneLineError(["prep", TemporaryFile.directory, "--output", TemporaryFile.path()], "is a directory")
+        try expectOneLineError(["eval", TemporaryFile.directory, "--similarity", TemporaryFile.directory],
+                               "not a swivel model directory")
+    }
+
+    @Test func emptyCorpus() throws {
+        let empty = try TemporaryFile.write("")
+        try expectOneLineError(["prep", empty, "--output", TemporaryFile.path()], "the corpus holds no tokens")
+    }
+
+    @Test func noWordAboveMinCount() throws {
+        let corpus = try TemporaryFile.write("a b c\n")
+        try expectOneLineError(["prep", corpus, "--output", TemporaryFile.path()],
+                               "no token occurs at least 5 times (lower --min-count)")
+    }
+
+    @Test func binaryGarbageAndInvalidUTF8() throws {
+        var state: UInt64 = 1
+        let garbage = (0..<5000).map { _ -> UInt8 in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return UInt8(truncatingIfNeeded: state >> 56)
+        }
+        let path = try TemporaryFile.write(garbage)
+        try expectOneLineError(["prep", path, "--output", TemporaryFile.path()], "invalid UTF-8 at byte offset")
+        try expectOneLineError(["nearest", path, "x"], path)
+        try expectOneLineError(["train", "--resume", TemporaryFile.directory], "no checkpoint to resume from")
+    }
+
+    @Test func hugeLineWithoutNewline() throws {
+        // 12 MB in one line (three times the read chunk): read as one line, never a crash.
+        let corpus = try TemporaryFile.write(String(repeating: "alpha beta gamma ", count: 700_000))
+        let prep = TemporaryFile.path()
+        let r = try TemporaryFile.run(swivel, ["prep", corpus, "--output", prep, "--quiet", "--window", "2"])
+        #expect(r.status == 0 && r.stdout.contains("prep: 2100000 tokens"), "\(r.stderr)")
+    }
+
+    @Test func zeroOrNegativeOptions() throws {
+        let (_, prep) = try smallPrep()
+        for (arguments, message) in [
+            (["prep", "x", "--output", "y", "--window", "0"], "--window must be at least 1 (got 0)"),
+            (["prep", "x", "--output", "y", "--shard-size=-3"], "--shard-size must be at least 1 (got -3)"),
+            (["prep", "x", "--output", "y", "--min-count", "0"], "--min-count must be at least 1 (got 0)"),
+            (["train", prep, "--output", "y", "--dim", "0"], "--dim must be at least 1 (got 0)"),
+            (["train", prep, "--output", "y", "--learning-rate=-1"], "--learning-rate must be positive (got -1.0)"),
+            (["train", prep, "--output", "y", "--threads", "0"], "--threads must be at least 1 (got 0)"),
+            (["nearest", "v", "w", "--k", "0"], "--k must be at least 1 (got 0)"),
+        ] {
+            let r = try TemporaryFile.run(swivel, arguments)
+            #expect(r.status == 64 && r.stderr.contains(message), "\(arguments): \(r.stderr)")
+        }
+    }
+
+    @Test func shardSizeLargerThanTheVocabulary() throws {
+        let (_, prep) = try smallPrep(shardSize: 100_000)
+        let manifest = try String(contentsOfFile: prep + "/manifest.json", encoding: .utf8)
+        #expect(manifest.contains("\"rowShards\" : 1"))
+        let model = TemporaryFile.path()
+        let r = try TemporaryFile.run(swivel, ["train", prep, "--output", model, "--dim", "4", "--epochs", "2", "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+
+    @Test func outputNotWritableOrHoldingAnotherModel() throws {
+        let (corpus, prep) = try smallPrep()
+        let file = try TemporaryFile.write("not a directory")
+        try expectOneLineError(["prep", corpus, "--output", file + "/prep", "--min-count", "1"], "cannot create directory")
+        try expectOneLineError(["prep", corpus, "--output", prep, "--min-count", "1"], "output directory is not empty")
+        let model = TemporaryFile.path()
+        _ = try TemporaryFile.run(swivel, ["train", prep, "--output", model, "--dim", "4", "--epochs", "1", "--quiet"])
+        try expectOneLineError(["train", prep, "--output", model, "--dim", "4", "--quiet"], "already holds a model")
+        try expectOneLineError(["export", model, "--output", file + "/vectors.txt"], "cannot open")
+    }
+
+    @Test func diskFullLeavesNoPartialOutput() throws {
+        // An 8 KiB file-size limit makes the first large shard write fail as a full disk would.
+        var text = ""
+        for i in 0..<20000 { text += "w\(i % 3000) w\((i * 7) % 3000) w\((i * 13) % 3000)\n" }
+        let corpus = try TemporaryFile.write(text)
+        let prep = TemporaryFile.path()
+        let r = try TemporaryFile.run("/bin/bash", ["-c", "ulimit -f 8; exec \"$0\" prep \"$1\" --output \"$2\" --min-count 1 --quiet",
+                                                    swivel, corpus, prep])
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("File too large"), "\(r.stderr)")
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: prep)) ?? []
+        #expect(left.isEmpty, "left behind: \(left)")
+    }
+
+    @Test func shardsFromAnotherShardSize() throws {
+        // tensorflow/models#1407: shards of one prep mixed into another prep with a different shard size.
+        let (corpus, prep) = try smallPrep(shardSize: 4)   // 3 shards of 4 words
+        let other = TemporaryFile.path()
+        _ = try TemporaryFile.run(swivel, ["prep", corpus, "--output", other, "--min-count", "1", "--shard-size", "6", "--quiet"])   // 2 shards of 6
+        let name = "shard-0000-0000.swvs"
+        try FileManager.default.removeItem(atPath: prep + "/shards/" + name)
+        try FileManager.default.copyItem(atPath: other + "/shards/" + name, toPath: prep + "/shards/" + name)
+        try expectOneLineError(["train", prep, "--output", TemporaryFile.path(), "--quiet"], "was it prepared with another shard size?")
+    }
+
+    @Test func truncatedOrBitFlippedFiles() throws {
+        let (_, prep) = try smallPrep()
+        let shard = prep + "/shards/shard-0001-0000.swvs"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: shard))
+        try bytes.prefix(bytes.count - 7).write(to: URL(fileURLWithPath: shard))
+        try expectOneLineError(["train", prep, "--output", TemporaryFile.path(), "--quiet"], "shard file is truncated")
+        var flipped = bytes
+        flipped[bytes.count - 3] ^= 1
+        try flipped.write(to: URL(fileURLWithPath: shard))
+        try expectOneLineError(["train", prep, "--output", TemporaryFile.path(), "--quiet"], "CRC-32 of the payload does not match")
+        try "{\"format\": \"swivel-prep\"".write(toFile: prep + "/manifest.json", atomically: true, encoding: .utf8)
+        try expectOneLineError(["train", prep, "--output", TemporaryFile.path(), "--quiet"], "not a valid swivel manifest")
+    }
+}
