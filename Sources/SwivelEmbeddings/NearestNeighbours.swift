@@ -111,6 +111,7 @@ public struct NearestNeighbours: Sendable {
         }
         // Keep the best k in a small sorted list: O(n log k), no full sort.
         var best: [(score: Float, id: Int)] = []
+        let k = min(k, n)
         best.reserveCapacity(k + 1)
         for i in 0..<n where !excluding.contains(i) {
             let s = scores[i]

@@ -145,7 +145,9 @@ enum NumpyHeader {
             throw EmbeddingError.badFormat(path: path, reason: ".npy file is not a little-endian float32 C-order matrix")
         }
         let dims = header[open.upperBound..<close].split(separator: ",").compactMap { Int($0.trimmingBlanks()) }
-        guard dims.count == 2 else { throw EmbeddingError.badFormat(path: path, reason: ".npy array is not 2-dimensional") }
+        guard dims.count == 2, dims[0] >= 0, dims[0] < (1 << 32), dims[1] >= 1, dims[1] < (1 << 20) else {
+            throw EmbeddingError.badFormat(path: path, reason: ".npy array is not a 2-dimensional matrix of a sane shape")
+        }
         return (dims[0], dims[1], 10 + length)
     }
 }
@@ -214,6 +216,9 @@ public enum VectorFileReader {
         guard header.count == 2, let count = Int(header[0]), let d = Int(header[1]), count >= 1, d >= 1, d < (1 << 20) else {
             throw EmbeddingError.badFormat(path: path, reason: "not a vector file this build reads (word2vec text or binary, GloVe, TSV, bin or npy)")
         }
+        guard count <= bytes.count / (4 * d + 2) else {
+            throw EmbeddingError.truncated(path: path, expected: count * (4 * d + 2), found: bytes.count)
+        }
         var tokens: [String] = []
         tokens.reserveCapacity(count)
         var values = [Float](repeating: 0, count: count * d)
@@ -263,7 +268,7 @@ public enum VectorFileReader {
         }
         var tokens: [String] = []
         var values: [Float] = []
-        tokens.reserveCapacity(expectedCount ?? body.count)
+        tokens.reserveCapacity(body.count)
         for (offset, line) in body.enumerated() {
             let lineNumber = offset + (expectedCount == nil ? 1 : 2)
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })

@@ -166,7 +166,7 @@ public enum MarginalsFile {
     public static func read(from path: String, expected: Int) throws -> [Double] {
         let text = try FileReader.readText(path)
         var sums: [Double] = []
-        sums.reserveCapacity(expected)
+        sums.reserveCapacity(min(expected, text.utf8.count / 2 + 1))
         for (i, line) in text.split(separator: "\n").enumerated() {
             guard let v = Double(line), v >= 0, v.isFinite else {
                 throw PrepError.mismatch(path: path, reason: "line \(i + 1): '\(line)' is not a non-negative number")

@@ -180,8 +180,10 @@ public enum ShardFile {
                     throw ShardError.checksumMismatch(path: path, part: "payload")
                 }
                 // Sizes are bounded by what the header can describe sanely before allocating anything.
-                guard nonzeros <= UInt64(rows) * UInt64(columnCount), rawSize < (1 << 36),
-                      rawSize >= nonzeros * 4 + UInt64(rows) else {
+                // zlib cannot expand data more than about 1032:1, so a payload claiming more is damaged; checking
+                // that first bounds every allocation below by the file's own size.
+                guard rawSize <= compressedSize * 1100 + 64,
+                      nonzeros <= UInt64(rows) * UInt64(columnCount), rawSize >= nonzeros * 4 + UInt64(rows) else {
                     throw ShardError.inconsistent(path: path, reason: "header sizes are impossible (rows \(rows), columns \(columnCount), nonzeros \(nonzeros))")
                 }
                 let payload: [UInt8]

@@ -1,0 +1,74 @@
+import Foundation
+import SwivelIO
+import SwivelTestSupport
+import SwivelText
+import Testing
+@testable import SwivelShards
+
+/// Damaged shard files and manifests must be rejected with typed errors, never crash (a crash fails the run).
+@Suite struct ShardFuzzTests {
+    @Test func mutatedShardsAreRejectedOrDecodedSafely() throws {
+        let block = ShardBlock(rowShard: 1, columnShard: 2, rows: 5, columnCount: 40,
+                               rowStart: [0, 3, 3, 7, 8, 10], columns: [0, 5, 39, 1, 2, 3, 30, 7, 0, 39],
+                               values: [1, 0.5, 2, 3, 1e5, 0.25, 7, 1, 2, 0.1])
+        let good = try ShardFile.encode(block)
+        var rejected = 0, total = 0
+        for bytes in Mutations(of: good, seed: 1, defaultCount: 3000, name: "shard") {
+            total += 1
+            do {
+                let decoded = try ShardFile.decode(bytes, path: "fuzz")
+                // Anything accepted must satisfy the CSR invariants.
+                #expect(decoded.rowStart.count == decoded.rows + 1 && Int(decoded.rowStart.last!) == decoded.values.count)
+            } catch is ShardError {
+                rejected += 1
+            }
+        }
+        #expect(rejected > total * 9 / 10)
+    }
+
+    @Test func regressionCorpusStaysRejected() throws {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/fuzz/crashers").path
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasSuffix("shard.input") {
+            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: directory + "/" + name)))
+            #expect(throws: ShardError.self) { try ShardFile.decode(bytes, path: name) }
+        }
+    }
+
+    /// A header with valid checksums but a payload size no zlib stream can reach is refused before anything
+    /// of that size is allocated.
+    @Test func impossibleSizesWithValidChecksumsAreRefused() throws {
+        let block = ShardBlock(rowShard: 0, columnShard: 0, rows: 2, columnCount: 2,
+                               rowStart: [0, 1, 2], columns: [0, 1], values: [1, 2])
+        var bytes = try ShardFile.encode(block)
+        for (offset, value) in [(20, UInt64(0xFFFF_FFF0) << 32), (36, UInt64(1) << 40)] {
+            var forged = bytes
+            withUnsafeBytes(of: value.littleEndian) { raw in
+                for k in 0..<(offset == 20 ? 4 : 8) { forged[offset + k] = raw[offset == 20 ? 4 + k : k] }
+            }
+            let headerCRC = Zlib.crc32(Array(forged[0..<56]))
+            withUnsafeBytes(of: headerCRC.littleEndian) { raw in for k in 0..<4 { forged[56 + k] = raw[k] } }
+            #expect(throws: ShardError.self) { try ShardFile.decode(forged, path: "forged") }
+        }
+        bytes.removeAll()
+    }
+
+    @Test func mutatedManifestsAreRejectedOrRead() throws {
+        let corpus = try TemporaryFile.write("a b c d a b c d e f\nb a d c f e\n")
+        let output = TemporaryFile.path()
+        var config = PrepConfiguration(inputs: [corpus], output: output)
+        config.vocabularyRules = VocabularyRules(minCount: 1)
+        config.shardSize = 2
+        _ = try Prep.run(config)
+        let good = try FileReader.readAll(output + "/manifest.json")
+        for bytes in Mutations(of: good, seed: 2, defaultCount: 1500, name: "manifest") {
+            try AtomicFileWriter.write(bytes, to: output + "/manifest.json")
+            do {
+                let manifest = try Manifest.read(directory: output)
+                _ = try MarginalsFile.read(from: output + "/" + manifest.rowSums, expected: manifest.rows)
+            } catch is PrepError {
+            } catch is FileError {
+            }
+        }
+    }
+}
