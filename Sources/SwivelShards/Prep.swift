@@ -129,14 +129,19 @@ public enum Prep {
         }
     }
 
-    /// Removes the files a failed prep may have written (never anything else).
-    static func removePartialOutput(_ output: String) {
+    /// Removes the files a failed or interrupted prep may have written, temporary files included (never
+    /// anything else), so that no partial prep directory is left behind.
+    public static func removePartialOutput(_ output: String) {
         unlink(output + "/manifest.json")
         if let names = try? FileReader.listDirectory(output + "/shards") {
-            for name in names where name.hasPrefix("shard-") { unlink(output + "/shards/" + name) }
+            for name in names where name.hasPrefix("shard-") || name.hasPrefix(".shard-") { unlink(output + "/shards/" + name) }
             rmdir(output + "/shards")
         }
-        for name in ["row_vocab.txt", "col_vocab.txt", "row_sums.txt", "col_sums.txt"] { unlink(output + "/" + name) }
+        let written = ["row_vocab.txt", "col_vocab.txt", "row_sums.txt", "col_sums.txt", "manifest.json"]
+        for name in written { unlink(output + "/" + name) }
+        if let names = try? FileReader.listDirectory(output) {
+            for name in names where written.contains(where: { name.hasPrefix(".\($0).tmp-") }) { unlink(output + "/" + name) }
+        }
     }
 
     private static func write(blocks: [ShardBlock], layout: ShardLayout, vocabulary: Vocabulary, config: PrepConfiguration,

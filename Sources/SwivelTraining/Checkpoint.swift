@@ -73,13 +73,25 @@ public enum Checkpoint {
     public static let fileName = "checkpoint.swvc"
     static let magic: [UInt8] = Array("SWVCKPT1".utf8)
 
-    /// Writes the state of `trainer` at `position` into `directory`.
-    public static func write(_ trainer: Trainer, position: TrainingPosition, to directory: String) throws {
+    /// A consistent copy of a run's state, taken between waves, that can be written while training goes on.
+    struct Snapshot: @unchecked Sendable {
+        var description: CheckpointDescription
+        /// The arrays of ``Trainer/stateMatrices``, in order.
+        var arrays: [[Float]]
+    }
+
+    /// Copies the state of `trainer` at `position` (about as fast as memcpy).
+    static func snapshot(_ trainer: Trainer, position: TrainingPosition) -> Snapshot {
         let description = CheckpointDescription(prepDirectory: trainer.prepDirectory,
                                                 shardSetIdentity: trainer.shardSetIdentity,
                                                 configuration: trainer.config, position: position,
                                                 rows: trainer.manifest.rows, columns: trainer.manifest.columns)
-        let json = [UInt8](try JSONEncoder().encode(description))
+        return Snapshot(description: description, arrays: trainer.stateMatrices.map(\.values))
+    }
+
+    /// Writes `snapshot` into `directory` atomically (temporary file, fsync, rename).
+    static func write(_ snapshot: Snapshot, to directory: String) throws {
+        let json = [UInt8](try JSONEncoder().encode(snapshot.description))
         var header = ByteWriter()
         header.append(magic)
         header.append(UInt32(1))
@@ -88,10 +100,11 @@ public enum Checkpoint {
         let writer = try AtomicFileWriter(path: directory + "/" + fileName)
         var crc = Zlib.crc32(header.bytes)
         try writer.write(header.bytes)
-        for matrix in trainer.stateMatrices {
-            let bytes = UnsafeRawBufferPointer(start: matrix.storage, count: matrix.rows * matrix.dimension * 4)
-            crc = Zlib.crc32(bytes, initial: crc)
-            try writer.write(bytes)
+        for array in snapshot.arrays {
+            try array.withUnsafeBytes { bytes in
+                crc = Zlib.crc32(bytes, initial: crc)
+                try writer.write(bytes)
+            }
         }
         var tail = ByteWriter()
         tail.append(crc)

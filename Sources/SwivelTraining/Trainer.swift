@@ -52,6 +52,8 @@ public final class Trainer {
     public let shardSetIdentity: String
     /// Where the run is in its schedule (the start, or where a checkpoint left it).
     public private(set) var position = TrainingPosition()
+    /// The background checkpoint writer.
+    private let writing = CheckpointWriting()
 
     /// Loads and validates the prep directory, decodes every shard, and initialises the embeddings from the
     /// seed with N(0, 1/sqrt(d)) entries, as the reference does.
@@ -229,6 +231,7 @@ public final class Trainer {
                 for w in 0..<wave.count {
                     let loss = losses[w]
                     guard loss.isFinite else {
+                        try? finishCheckpoint()   // the last good checkpoint must be complete
                         throw TrainingError.diverged(epoch: epoch, rowShard: wave[w].row, columnShard: wave[w].column,
                                                      learningRate: config.learningRate)
                     }
@@ -244,7 +247,7 @@ public final class Trainer {
                 if let checkpoints, position.wavesDone < waves.count {
                     let now = monotonicSeconds()
                     if checkpoints.shouldStop() {
-                        try save(checkpoints, start: start)
+                        try save(checkpoints, start: start, wait: true)
                         throw TrainingError.interrupted(epoch: epoch, wave: position.wavesDone, of: waves.count)
                     }
                     if now - lastCheckpoint >= checkpoints.intervalSeconds {
@@ -266,9 +269,11 @@ public final class Trainer {
             }
             onEpoch?(record)
             if let checkpoints, checkpoints.shouldStop(), position.epochsDone < config.epochs {
+                try finishCheckpoint()
                 throw TrainingError.interrupted(epoch: epoch + 1, wave: 0, of: waves.count)
             }
         }
+        try finishCheckpoint()
         let seconds = monotonicSeconds() - start
         let trained = Double(config.epochs - epochsAtStart)
         return TrainingSummary(epochs: config.epochs, seconds: position.secondsBefore + seconds,
@@ -277,11 +282,30 @@ public final class Trainer {
                                blasThreads: blasThreads, log: position.log)
     }
 
-    /// Writes a checkpoint of the current state, counting this process's training time.
-    private func save(_ policy: CheckpointPolicy, start: Double) throws {
+    /// Takes a snapshot of the current state (counting this process's training time) and writes it on a
+    /// background queue while training goes on; the previous write is finished (and its error raised) first.
+    /// With `wait`, returns only when this checkpoint is on disk.
+    private func save(_ policy: CheckpointPolicy, start: Double, wait: Bool = false) throws {
+        try finishCheckpoint()
         var saved = position
         saved.secondsBefore += monotonicSeconds() - start
-        try Checkpoint.write(self, position: saved, to: policy.directory)
+        let snapshot = Checkpoint.snapshot(self, position: saved)
+        let writing = self.writing
+        writing.group.enter()
+        writing.queue.async {
+            do { try Checkpoint.write(snapshot, to: policy.directory) } catch { writing.error = error }
+            writing.group.leave()
+        }
+        if wait { try finishCheckpoint() }
+    }
+
+    /// Waits for the checkpoint being written, if any, and raises its error.
+    private func finishCheckpoint() throws {
+        writing.group.wait()
+        if let error = writing.error {
+            writing.error = nil
+            throw error
+        }
     }
 
     /// The current vectors with their words (`choice` as in export), e.g. for evaluation during training.
@@ -338,6 +362,14 @@ public final class Trainer {
     static func format(_ x: Double) -> String {
         String(format: "%.4f", x)
     }
+}
+
+/// A serial queue for checkpoint writes, the group that tracks the write in flight, and its error.
+final class CheckpointWriting: @unchecked Sendable {
+    let queue = DispatchQueue(label: "swivel.checkpoint")
+    let group = DispatchGroup()
+    /// Set by the write on `queue`; read only after `group.wait()`.
+    var error: Error?
 }
 
 /// When to write checkpoints during training, and when to stop early.

@@ -69,6 +69,14 @@ extension Swivel {
             config.force = force
             config.version = Swivel.version
             let progress = TerminalProgress(quiet: outputOptions.quiet)
+            // Ctrl-C or SIGTERM: remove what this prep wrote (a prep directory is all or nothing) and exit.
+            let output = self.output
+            StopRequest.install { _ in
+                progress.finish()
+                SwivelShards.Prep.removePartialOutput(output)
+                printError("swivel: prep interrupted; the partial output in \(output) was removed")
+                _exit(130)
+            }
             let start = Date()
             let summary = try reportingErrors {
                 defer { progress.finish() }

@@ -196,33 +196,41 @@ extension Swivel {
 /// A second signal ends the process at once.
 final class StopRequest: @unchecked Sendable {
     private let lock = NSLock()
-    private var flag = false
+    private var count = 0
     private var sources: [DispatchSourceSignal] = []
 
     /// Whether a stop was requested.
     var requested: Bool {
         lock.lock(); defer { lock.unlock() }
-        return flag
+        return count > 0
     }
 
-    /// Installs the handlers and returns the flag.
-    static func install() -> StopRequest {
+    /// Installs handlers for SIGINT and SIGTERM that call `action` with the number of signals so far.
+    @discardableResult
+    static func install(_ action: @escaping @Sendable (Int) -> Void) -> StopRequest {
         let request = StopRequest()
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler {
                 request.lock.lock()
-                let second = request.flag
-                request.flag = true
+                request.count += 1
+                let count = request.count
                 request.lock.unlock()
-                if second { _exit(130) }
-                printError("\nswivel: stopping after the current blocks and writing a checkpoint (again to quit at once)")
+                action(count)
             }
             source.resume()
             request.sources.append(source)
         }
         return request
+    }
+
+    /// Handlers for training: the first signal asks for a checkpoint and a stop, the second quits at once.
+    static func install() -> StopRequest {
+        install { count in
+            if count > 1 { _exit(130) }
+            printError("\nswivel: stopping after the current blocks and writing a checkpoint (again to quit at once)")
+        }
     }
 }
 
