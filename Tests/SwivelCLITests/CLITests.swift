@@ -16,7 +16,7 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
     @Test func versionAndHelp() throws {
         let version = try TemporaryFile.run(swivel, ["--version"])
         #expect(version.status == 0 && version.stdout.hasPrefix("0."))
-        for sub in ["prep", "train", "export", "nearest", "eval", "plot"] {
+        for sub in ["prep", "train", "export", "nearest", "eval", "plot", "bench"] {
             let help = try TemporaryFile.run(swivel, [sub, "--help"])
             #expect(help.status == 0)
             #expect(help.stdout.contains("USAGE: swivel \(sub)"))
@@ -87,6 +87,12 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         let badUTF8 = try TemporaryFile.write([0x61, 0x20, 0xFF, 0x0A])
         let utf8 = try TemporaryFile.run(swivel, ["prep", badUTF8, "--output", TemporaryFile.path()])
         #expect(utf8.status == 1 && utf8.stderr.contains("invalid UTF-8 at byte offset 2"))
+    }
+
+    @Test func benchReportsKernelRatesAndFloorShare() throws {
+        let r = try TemporaryFile.run(swivel, ["bench", "--block", "64", "--dim", "8", "--repeats", "1", "--threads", "2"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("kernel: ") && r.stdout.contains("sgemm forward") && r.stdout.contains("% of it"), "\(r.stdout)")
     }
 
     @Test func prepReadsStandardInput() throws {

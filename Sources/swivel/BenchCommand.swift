@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import SwivelLinearAlgebra
+import SwivelTraining
+
+extension Swivel {
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Measure SGEMM at Swivel's shapes and how close a training step comes to it.",
+            discussion: """
+                Prints the OpenBLAS build and kernel in use, the SGEMM rate of the three products of a step \
+                (independent single-threaded workers, and one worker with all BLAS threads), then the rate of \
+                whole training steps and their share of the SGEMM floor (SGEMM rate / 6d cells per second).
+
+                Examples:
+                  swivel bench
+                  swivel bench --block 2048 --dim 100
+                """)
+
+        @Option(help: "Block size b (features per shard).")
+        var block: Int = 4096
+
+        @Option(help: "Embedding dimension d.")
+        var dim: Int = 300
+
+        @Option(help: "Workers (default: all cores).")
+        var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+        @Option(help: "Share of observed cells in the synthetic blocks.")
+        var density: Double = 0.03
+
+        @Option(help: "Repetitions per measurement.")
+        var repeats: Int = 5
+
+        @Flag(help: "Never re-launch to pick a faster OpenBLAS kernel.")
+        var keepBlasKernel = false
+
+        func validate() throws {
+            if block < 8 || dim < 1 || threads < 1 || repeats < 1 || !(density >= 0 && density <= 1) {
+                throw ValidationError("--block >= 8, --dim >= 1, --threads >= 1, --repeats >= 1 and --density in [0, 1]")
+            }
+        }
+
+        func run() throws {
+            if !keepBlasKernel { BLASKernelRelaunch.relaunchIfSlow(quiet: false) }
+            print("OpenBLAS: \(BLAS.configuration)")
+            print("kernel: \(BLAS.coreName) (OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "<unset>"))")
+            let rates = TrainingBenchmark.sgemmRates(block: block, dimension: dim, workers: threads, repeats: repeats)
+            for r in rates { print(String(format: "sgemm %@: %.1f GF/s", r.name as NSString, r.gigaflops ?? 0)) }
+            // The floor uses the training plan's rate: independent workers, the mean of the three products.
+            let plan = rates.prefix(3).compactMap(\.gigaflops)
+            let sgemm = plan.reduce(0, +) / Double(plan.count)
+            let step = TrainingBenchmark.stepRate(block: block, dimension: dim, workers: threads, density: density, repeats: repeats)
+            let floor = sgemm * 1e9 / (6 * Double(dim))
+            print(String(format: "%@: %.1fM cells/s (%.1f GF/s of SGEMM work)", step.name as NSString,
+                         (step.cellsPerSecond ?? 0) / 1e6, step.gigaflops ?? 0))
+            print(String(format: "floor at %.1f GF/s: %.1fM cells/s; the step reaches %.0f%% of it",
+                         sgemm, floor / 1e6, 100 * (step.cellsPerSecond ?? 0) / floor))
+        }
+    }
+}
