@@ -85,27 +85,20 @@ public final class Trainer {
 
     /// Continues the run whose checkpoint is in `modelDirectory`, with the same prep directory and settings.
     ///
-    /// - Parameters:
-    ///   - epochs: a new total number of epochs (to train longer), or nil to keep the checkpoint's.
-    ///   - threads: a new thread count, allowed only when the checkpoint is at an epoch boundary (the waves of
-    ///     an epoch depend on it); nil keeps the checkpoint's.
-    ///   - requested: settings given on the command line; any that differ from the checkpoint's is an error.
-    public static func resuming(modelDirectory: String, epochs: Int?, threads: Int?,
-                                requested: [String: String] = [:]) throws -> Trainer {
+    /// - Parameter adjust: applies the settings given for the resumed run to the checkpoint's configuration.
+    ///   Only `epochs` (a new total, to train longer) and `threads` (at an epoch boundary only: the waves of an
+    ///   epoch depend on it) may change; any other difference is refused, naming each.
+    public static func resuming(modelDirectory: String,
+                                adjust: (inout TrainingConfiguration) -> Void = { _ in }) throws -> Trainer {
         let (description, bytes, offset) = try Checkpoint.read(directory: modelDirectory)
-        var config = description.configuration
-        let differences = requested.compactMap { key, value -> String? in
-            let stored = Self.setting(key, of: config)
-            return stored == nil || stored == value ? nil : "--\(key) \(value) given, the checkpoint has \(stored!)"
-        }.sorted()
-        guard differences.isEmpty else { throw CheckpointError.incompatible(differences: differences) }
-        if let epochs { config.epochs = epochs }
-        if let threads, threads != config.threads {
-            guard description.position.wavesDone == 0 else {
-                throw CheckpointError.incompatible(differences: ["--threads \(threads) given, the checkpoint was written mid-epoch with \(config.threads) (resume with the same threads, or from an epoch boundary)"])
-            }
-            config.threads = threads
+        let stored = description.configuration
+        var config = stored
+        adjust(&config)
+        var differences = config.differences(from: stored, ignoring: [\.epochs, \.threads])
+        if config.threads != stored.threads && description.position.wavesDone != 0 {
+            differences.append("--threads \(config.threads) given, the checkpoint was written mid-epoch with \(stored.threads) (resume with the same threads, or from an epoch boundary)")
         }
+        guard differences.isEmpty else { throw CheckpointError.incompatible(differences: differences) }
         let trainer = try Trainer(prepDirectory: description.prepDirectory, config: config)
         guard trainer.shardSetIdentity == description.shardSetIdentity else {
             throw CheckpointError.shardsChanged(prepDirectory: description.prepDirectory,
@@ -130,22 +123,6 @@ public final class Trainer {
         }
         trainer.position = description.position
         return trainer
-    }
-
-    /// The value of setting `key` (a command-line option name) in `config`, as text.
-    static func setting(_ key: String, of config: TrainingConfiguration) -> String? {
-        switch key {
-        case "dim": return String(config.dimension)
-        case "learning-rate": return String(config.learningRate)
-        case "optimizer": return config.optimizer.rawValue
-        case "initial-accumulator": return String(config.adagradInitialAccumulator)
-        case "momentum": return String(config.momentum)
-        case "confidence-base": return String(config.confidenceBase)
-        case "confidence-scale": return String(config.confidenceScale)
-        case "confidence-exponent": return String(config.confidenceExponent)
-        case "seed": return String(config.seed)
-        default: return nil
-        }
     }
 
     /// Every array a checkpoint must hold to continue exactly: embeddings, then optimizer state.

@@ -42,6 +42,30 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// Creates the default configuration.
     public init() {}
 
+    /// The settings that differ between `self` and `other`, as "name X given, the checkpoint has Y", skipping
+    /// the fields in `ignoring`.
+    public func differences(from other: TrainingConfiguration,
+                            ignoring: [PartialKeyPath<TrainingConfiguration>] = []) -> [String] {
+        let fields: [(String, PartialKeyPath<TrainingConfiguration>, (TrainingConfiguration) -> String)] = [
+            ("dim", \.dimension, { String($0.dimension) }),
+            ("epochs", \.epochs, { String($0.epochs) }),
+            ("optimizer", \.optimizer, { $0.optimizer.rawValue }),
+            ("learning-rate", \.learningRate, { String($0.learningRate) }),
+            ("initial-accumulator", \.adagradInitialAccumulator, { String($0.adagradInitialAccumulator) }),
+            ("momentum", \.momentum, { String($0.momentum) }),
+            ("rmsprop-decay", \.rmspropDecay, { String($0.rmspropDecay) }),
+            ("confidence-base", \.confidenceBase, { String($0.confidenceBase) }),
+            ("confidence-scale", \.confidenceScale, { String($0.confidenceScale) }),
+            ("confidence-exponent", \.confidenceExponent, { String($0.confidenceExponent) }),
+            ("threads", \.threads, { String($0.threads) }),
+            ("seed", \.seed, { String($0.seed) }),
+        ]
+        return fields.compactMap { name, path, text in
+            guard !ignoring.contains(path), text(self) != text(other) else { return nil }
+            return "--\(name) \(text(self)) given, the checkpoint has \(text(other))"
+        }
+    }
+
     /// Checks ranges; the message names the option.
     public func validate() throws {
         func fail(_ message: String) throws -> Never { throw TrainingError.invalidOption(message) }

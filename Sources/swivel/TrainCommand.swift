@@ -104,25 +104,8 @@ extension Swivel {
             if !(checkpointMinutes > 0) { throw ValidationError("--checkpoint-minutes must be positive (got \(checkpointMinutes))") }
         }
 
-        /// The settings given on the command line, by option name, for comparison with a checkpoint.
-        var requestedSettings: [String: String] {
-            var settings: [String: String] = [:]
-            if let dim { settings["dim"] = String(dim) }
-            if let learningRate { settings["learning-rate"] = String(learningRate) }
-            if let optimizer { settings["optimizer"] = optimizer.rawValue }
-            if let initialAccumulator { settings["initial-accumulator"] = String(initialAccumulator) }
-            if let momentum { settings["momentum"] = String(momentum) }
-            if let confidenceBase { settings["confidence-base"] = String(confidenceBase) }
-            if let confidenceScale { settings["confidence-scale"] = String(confidenceScale) }
-            if let confidenceExponent { settings["confidence-exponent"] = String(confidenceExponent) }
-            if let seed { settings["seed"] = String(seed) }
-            return settings
-        }
-
-        /// A configuration from the defaults and the options given.
-        var configuration: TrainingConfiguration {
-            var config = TrainingConfiguration()
-            config.threads = ProcessInfo.processInfo.activeProcessorCount
+        /// Applies the options given on the command line to `config` (those not given keep its values).
+        func apply(to config: inout TrainingConfiguration) {
             if let dim { config.dimension = dim }
             if let epochs { config.epochs = epochs }
             if let learningRate { config.learningRate = learningRate }
@@ -134,7 +117,6 @@ extension Swivel {
             if let confidenceExponent { config.confidenceExponent = confidenceExponent }
             if let threads { config.threads = threads }
             if let seed { config.seed = seed }
-            return config
         }
 
         func run() throws {
@@ -146,15 +128,17 @@ extension Swivel {
             try reportingErrors {
                 let trainer: Trainer
                 if let resume {
-                    trainer = try Trainer.resuming(modelDirectory: resume, epochs: epochs, threads: threads,
-                                                   requested: requestedSettings)
+                    trainer = try Trainer.resuming(modelDirectory: resume, adjust: apply)
                     if !quiet {
                         printError("resuming \(resume) at epoch \(trainer.position.epochsDone + 1), wave \(trainer.position.wavesDone + 1) of \(trainer.config.epochs) epochs")
                     }
                 } else {
                     try Trainer.prepareModelDirectory(modelDirectory, force: force)
                     if force { unlink(modelDirectory + "/" + Checkpoint.fileName) }
-                    trainer = try Trainer(prepDirectory: prepDirectory!, config: configuration)
+                    var config = TrainingConfiguration()
+                    config.threads = ProcessInfo.processInfo.activeProcessorCount
+                    apply(to: &config)
+                    trainer = try Trainer(prepDirectory: prepDirectory!, config: config)
                 }
                 let totalEpochs = trainer.config.epochs
                 let evaluation = try TrainingEvaluation(similarity: evalSimilarity, analogy: evalAnalogy,
