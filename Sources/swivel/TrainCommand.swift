@@ -254,8 +254,8 @@ final class TrainingEvaluation {
         if similarity.isEmpty && analogy.isEmpty { return nil }
         self.similarity = try similarity.map { try SimilarityBenchmark(path: $0) }
         self.analogy = try analogy.map { try AnalogyBenchmark(path: $0) }
-        FileManager.default.createFile(atPath: logPath, contents: Data("epoch\tfile\tmetric\tvalue\n".utf8))
-        guard let handle = FileHandle(forWritingAtPath: logPath) else {
+        guard FileManager.default.createFile(atPath: logPath, contents: Data("epoch\tfile\tmetric\tvalue\n".utf8)),
+              let handle = FileHandle(forWritingAtPath: logPath) else {
             throw SwivelCLIError.cannotWrite(path: logPath)
         }
         handle.seekToEndOfFile()
