@@ -51,7 +51,7 @@ public struct Mutations: Sequence, IteratorProtocol {
         }
         if let saveDirectory {
             // Written before the reader sees it: if the reader crashes, this file is the crashing input.
-            FileManager.default.createFile(atPath: saveDirectory + "/\(name).input", contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: saveDirectory + "/\(name).input", contents: Data(bytes))
         }
         return bytes
     }
