@@ -10,8 +10,6 @@ public enum FileError: Error, CustomStringConvertible, Equatable {
     case cannotOpen(path: String, reason: String)
     /// A read or write failed part-way (disk full, I/O error).
     case ioFailed(path: String, reason: String)
-    /// The file is shorter than its format requires.
-    case truncated(path: String, expected: Int, found: Int)
     /// The file is not of the expected format, or is damaged.
     case corrupt(path: String, reason: String)
 
@@ -19,8 +17,6 @@ public enum FileError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .cannotOpen(path, reason): return "\(path): cannot open: \(reason)"
         case let .ioFailed(path, reason): return "\(path): \(reason)"
-        case let .truncated(path, expected, found):
-            return "\(path): file is truncated (expected \(expected) bytes, found \(found))"
         case let .corrupt(path, reason): return "\(path): \(reason)"
         }
     }

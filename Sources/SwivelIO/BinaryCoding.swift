@@ -14,12 +14,6 @@ public struct ByteWriter {
         withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
-    /// Appends a float's IEEE-754 bits in little-endian byte order.
-    public mutating func append(_ value: Float) { append(value.bitPattern) }
-
-    /// Appends a double's IEEE-754 bits in little-endian byte order.
-    public mutating func append(_ value: Double) { append(value.bitPattern) }
-
     /// Appends an unsigned LEB128 varint (7 bits a byte, low bits first).
     public mutating func appendVarint(_ value: UInt64) {
         var v = value
@@ -56,20 +50,6 @@ public struct ByteReader {
         let value = bytes.loadUnaligned(fromByteOffset: offset, as: T.self)
         offset += size
         return T(littleEndian: value)
-    }
-
-    /// Reads a little-endian IEEE-754 float.
-    public mutating func readFloat() throws -> Float { Float(bitPattern: try read(UInt32.self)) }
-
-    /// Reads a little-endian IEEE-754 double.
-    public mutating func readDouble() throws -> Double { Double(bitPattern: try read(UInt64.self)) }
-
-    /// Reads `count` raw bytes.
-    public mutating func readBytes(_ count: Int) throws -> UnsafeRawBufferPointer {
-        guard count >= 0, remaining >= count else { throw OutOfBounds() }
-        let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
-        offset += count
-        return slice
     }
 
     /// Reads an unsigned LEB128 varint of at most 10 bytes.

@@ -55,9 +55,6 @@ public enum BLAS {
         openblas_set_num_threads(Int32(max(1, count)))
     }
 
-    /// How many threads OpenBLAS uses inside one call.
-    public static var threads: Int { Int(openblas_get_num_threads()) }
-
     /// The CPU kernel OpenBLAS chose when it loaded (e.g. "SkylakeX", "Haswell", "Prescott").
     public static var coreName: String {
         guard let name = openblas_get_corename() else { return "unknown" }

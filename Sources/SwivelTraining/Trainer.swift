@@ -57,7 +57,12 @@ public final class Trainer {
 
     /// Loads and validates the prep directory, decodes every shard, and initialises the embeddings from the
     /// seed with N(0, 1/sqrt(d)) entries, as the reference does.
-    public init(prepDirectory: String, config: TrainingConfiguration) throws {
+    public convenience init(prepDirectory: String, config: TrainingConfiguration) throws {
+        try self.init(prepDirectory: prepDirectory, config: config, randomInitialization: true)
+    }
+
+    /// The shared initialiser; a resumed run skips drawing initial vectors that its checkpoint replaces.
+    private init(prepDirectory: String, config: TrainingConfiguration, randomInitialization: Bool) throws {
         try config.validate()
         self.config = config
         self.prepDirectory = prepDirectory
@@ -68,14 +73,19 @@ public final class Trainer {
         let columnSums = try MarginalsFile.read(from: prepDirectory + "/" + manifest.columnSums, expected: manifest.columns)
         blocks = try Self.loadBlocks(manifest: manifest, directory: prepDirectory, config: config)
 
-        var random = RandomSource(seed: config.seed)
         let d = config.dimension
-        let sigma = 1 / Double(d).squareRoot()
-        let rowValues = (0..<(manifest.rows * d)).map { _ in Float(random.nextGaussian() * sigma) }
-        let columnValues = (0..<(manifest.columns * d)).map { _ in Float(random.nextGaussian() * sigma) }
+        let rowEmbeddings = ParameterMatrix(rows: manifest.rows, dimension: d)
+        let columnEmbeddings = ParameterMatrix(rows: manifest.columns, dimension: d)
+        if randomInitialization {
+            var random = RandomSource(seed: config.seed)
+            let sigma = 1 / Double(d).squareRoot()
+            for matrix in [rowEmbeddings, columnEmbeddings] {
+                for i in 0..<(matrix.rows * d) { matrix.storage[i] = Float(random.nextGaussian() * sigma) }
+            }
+        }
         model = TrainingModel(
-            rowEmbeddings: ParameterMatrix(rows: manifest.rows, dimension: d, values: rowValues),
-            columnEmbeddings: ParameterMatrix(rows: manifest.columns, dimension: d, values: columnValues),
+            rowEmbeddings: rowEmbeddings,
+            columnEmbeddings: columnEmbeddings,
             rowOptimizer: OptimizerState(rows: manifest.rows, dimension: d, config: config),
             columnOptimizer: OptimizerState(rows: manifest.columns, dimension: d, config: config),
             rowSums: rowSums, columnSums: columnSums, total: manifest.total,
@@ -99,7 +109,7 @@ public final class Trainer {
             differences.append("--threads \(config.threads) given, the checkpoint was written mid-epoch with \(stored.threads) (resume with the same threads, or from an epoch boundary)")
         }
         guard differences.isEmpty else { throw CheckpointError.incompatible(differences: differences) }
-        let trainer = try Trainer(prepDirectory: description.prepDirectory, config: config)
+        let trainer = try Trainer(prepDirectory: description.prepDirectory, config: config, randomInitialization: false)
         guard trainer.shardSetIdentity == description.shardSetIdentity else {
             throw CheckpointError.shardsChanged(prepDirectory: description.prepDirectory,
                                                 expected: description.shardSetIdentity, found: trainer.shardSetIdentity)
@@ -290,16 +300,20 @@ public final class Trainer {
         let d = config.dimension
         let rows = Matrix(rows: manifest.rows, columns: d, values: model.rowEmbeddings.values)
         let columns = Matrix(rows: manifest.columns, columns: d, values: model.columnEmbeddings.values)
-        let rowTokens = try Vocabulary.read(from: prepDirectory + "/" + manifest.rowVocabulary).tokens
+        if tokens == nil {
+            tokens = (try Vocabulary.read(from: prepDirectory + "/" + manifest.rowVocabulary).tokens,
+                      try Vocabulary.read(from: prepDirectory + "/" + manifest.columnVocabulary).tokens)
+        }
+        let (rowTokens, columnTokens) = tokens!
         switch choice {
         case .row: return Embeddings(tokens: rowTokens, vectors: rows)
-        case .col:
-            let columnTokens = try Vocabulary.read(from: prepDirectory + "/" + manifest.columnVocabulary).tokens
-            return Embeddings(tokens: columnTokens, vectors: columns)
-        case .sum, .concat:
-            return Embeddings(tokens: rowTokens, vectors: Embeddings.combine(rows, columns, choice))
+        case .col: return Embeddings(tokens: columnTokens, vectors: columns)
+        case .sum, .concat: return Embeddings(tokens: rowTokens, vectors: Embeddings.combine(rows, columns, choice))
         }
     }
+
+    /// Row and column words, read from the prep directory on first use by ``embeddings(_:)``.
+    private var tokens: (rows: [String], columns: [String])?
 
     /// Writes the trained model to `directory`: vocabularies, both embedding matrices, the training log and
     /// `model.json` (last, so a directory with `model.json` is a complete model).

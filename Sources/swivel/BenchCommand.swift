@@ -32,8 +32,7 @@ extension Swivel {
         @Option(help: "Repetitions per measurement.")
         var repeats: Int = 5
 
-        @Flag(help: "Never re-launch to pick a faster OpenBLAS kernel.")
-        var keepBlasKernel = false
+        @OptionGroup var kernel: BLASKernelOptions
 
         func validate() throws {
             if block < 8 || dim < 1 || threads < 1 || repeats < 1 || !(density >= 0 && density <= 1) {
@@ -42,7 +41,7 @@ extension Swivel {
         }
 
         func run() throws {
-            if !keepBlasKernel { BLASKernelRelaunch.relaunchIfSlow(quiet: false) }
+            kernel.relaunchIfSlow(quiet: false)
             print("OpenBLAS: \(BLAS.configuration)")
             print("kernel: \(BLAS.coreName) (OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "<unset>"))")
             let rates = TrainingBenchmark.sgemmRates(block: block, dimension: dim, workers: threads, repeats: repeats)

@@ -34,8 +34,7 @@ extension Swivel {
         @Flag(help: "Print JSON instead of a table.")
         var json = false
 
-        @Flag(help: "Never re-launch to pick a faster OpenBLAS kernel.")
-        var keepBlasKernel = false
+        @OptionGroup var kernel: BLASKernelOptions
 
         func validate() throws {
             if similarity.isEmpty && analogy.isEmpty { throw ValidationError("give at least one --similarity or --analogy file") }
@@ -48,7 +47,7 @@ extension Swivel {
         }
 
         func run() throws {
-            if !keepBlasKernel { BLASKernelRelaunch.relaunchIfSlow(quiet: json) }
+            kernel.relaunchIfSlow(quiet: json)
             let report = try reportingErrors { () -> Report in
                 let embeddings = try Embeddings.load(vectors, choice: use)
                 let sims = try similarity.map { try SimilarityBenchmark(path: $0).evaluate(embeddings) }

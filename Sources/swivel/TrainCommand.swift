@@ -84,8 +84,7 @@ extension Swivel {
         @Flag(help: "Replace an existing model (or interrupted run) in the output directory.")
         var force = false
 
-        @Flag(help: "Never re-launch to pick a faster OpenBLAS kernel.")
-        var keepBlasKernel = false
+        @OptionGroup var kernel: BLASKernelOptions
 
         @OptionGroup var outputOptions: OutputOptions
 
@@ -120,7 +119,7 @@ extension Swivel {
         }
 
         func run() throws {
-            if !keepBlasKernel { BLASKernelRelaunch.relaunchIfSlow(quiet: outputOptions.quiet) }
+            kernel.relaunchIfSlow(quiet: outputOptions.quiet)
             let quiet = outputOptions.quiet
             let progress = TerminalProgress(quiet: quiet)
             let stop = StopRequest.install()
@@ -176,72 +175,7 @@ extension Swivel {
     }
 }
 
-/// Turns SIGINT and SIGTERM into a flag the trainer polls, so that it can write a checkpoint and stop.
-/// A second signal ends the process at once.
-final class StopRequest: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-    private var sources: [DispatchSourceSignal] = []
-
-    /// Whether a stop was requested.
-    var requested: Bool {
-        lock.lock(); defer { lock.unlock() }
-        return count > 0
-    }
-
-    /// Installs handlers for SIGINT and SIGTERM that call `action` with the number of signals so far.
-    @discardableResult
-    static func install(_ action: @escaping @Sendable (Int) -> Void) -> StopRequest {
-        let request = StopRequest()
-        for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler {
-                request.lock.lock()
-                request.count += 1
-                let count = request.count
-                request.lock.unlock()
-                action(count)
-            }
-            source.resume()
-            request.sources.append(source)
-        }
-        return request
-    }
-
-    /// Handlers for training: the first signal asks for a checkpoint and a stop, the second quits at once.
-    static func install() -> StopRequest {
-        install { count in
-            if count > 1 { _exit(130) }
-            printError("\nswivel: stopping after the current blocks and writing a checkpoint (again to quit at once)")
-        }
-    }
-}
-
 extension OptimizerKind: ExpressibleByArgument {}
-
-/// Re-launches the process with `OPENBLAS_CORETYPE` set when OpenBLAS chose a slower kernel than the CPU
-/// supports. Never overrides a value the user or the environment set; never re-launches twice.
-enum BLASKernelRelaunch {
-    static func relaunchIfSlow(quiet: Bool) {
-        let environment = ProcessInfo.processInfo.environment
-        guard environment["OPENBLAS_CORETYPE"] == nil, environment["SWIVEL_BLAS_RELAUNCHED"] == nil,
-              let recommended = OpenBLASKernel.recommended() else { return }
-        let loaded = BLAS.coreName
-        guard OpenBLASKernel.isSlower(loaded, than: recommended) else { return }
-        if !quiet {
-            printError("swivel: OpenBLAS chose its \(loaded) kernel on a CPU that supports \(recommended); re-launching with OPENBLAS_CORETYPE=\(recommended) (set OPENBLAS_CORETYPE yourself or pass --keep-blas-kernel to keep it)")
-        }
-        setenv("OPENBLAS_CORETYPE", recommended, 1)
-        setenv("SWIVEL_BLAS_RELAUNCHED", "1", 1)
-        var arguments = CommandLine.arguments.map { strdup($0) }
-        arguments.append(nil)
-        execv("/proc/self/exe", &arguments)
-        // execv only returns on failure: carry on with the slow kernel.
-        unsetenv("OPENBLAS_CORETYPE")
-        printError("swivel: re-launch failed (\(String(cString: strerror(errno)))); continuing with the \(loaded) kernel")
-    }
-}
 
 /// Scores the vectors during training and appends the scores to `eval_log.tsv` in the model directory.
 final class TrainingEvaluation {

@@ -35,22 +35,21 @@ import Testing
         }
     }
 
-    /// A header with valid checksums but a payload size no zlib stream can reach is refused before anything
-    /// of that size is allocated.
+    /// A header with valid checksums but sizes no real shard can have (a huge row count; a payload size no
+    /// zlib stream of this length can reach) is refused before anything of that size is allocated.
     @Test func impossibleSizesWithValidChecksumsAreRefused() throws {
         let block = ShardBlock(rowShard: 0, columnShard: 0, rows: 2, columnCount: 2,
                                rowStart: [0, 1, 2], columns: [0, 1], values: [1, 2])
-        var bytes = try ShardFile.encode(block)
-        for (offset, value) in [(20, UInt64(0xFFFF_FFF0) << 32), (36, UInt64(1) << 40)] {
-            var forged = bytes
-            withUnsafeBytes(of: value.littleEndian) { raw in
-                for k in 0..<(offset == 20 ? 4 : 8) { forged[offset + k] = raw[offset == 20 ? 4 + k : k] }
-            }
-            let headerCRC = Zlib.crc32(Array(forged[0..<56]))
-            withUnsafeBytes(of: headerCRC.littleEndian) { raw in for k in 0..<4 { forged[56 + k] = raw[k] } }
-            #expect(throws: ShardError.self) { try ShardFile.decode(forged, path: "forged") }
+        let good = try ShardFile.encode(block)
+        /// `good` with the little-endian `value` stored at `offset` and the header CRC made valid again.
+        func forged<T: FixedWidthInteger>(_ value: T, at offset: Int) -> [UInt8] {
+            var bytes = good
+            withUnsafeBytes(of: value.littleEndian) { for (k, b) in $0.enumerated() { bytes[offset + k] = b } }
+            withUnsafeBytes(of: Zlib.crc32(Array(bytes[0..<56])).littleEndian) { for (k, b) in $0.enumerated() { bytes[56 + k] = b } }
+            return bytes
         }
-        bytes.removeAll()
+        #expect(throws: ShardError.self) { try ShardFile.decode(forged(UInt32(0xFFFF_FFF0), at: 20), path: "rows") }
+        #expect(throws: ShardError.self) { try ShardFile.decode(forged(UInt64(1) << 40, at: 36), path: "payload size") }
     }
 
     @Test func mutatedManifestsAreRejectedOrRead() throws {
