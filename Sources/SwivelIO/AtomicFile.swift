@@ -12,12 +12,18 @@ public enum FileError: Error, CustomStringConvertible, Equatable {
     case ioFailed(path: String, reason: String)
     /// The file is not of the expected format, or is damaged.
     case corrupt(path: String, reason: String)
+    /// The file system holding `path` has less free space than a step needs.
+    case diskFull(path: String, purpose: String, needed: Int64, available: Int64)
 
     public var description: String {
         switch self {
         case let .cannotOpen(path, reason): return "\(path): cannot open: \(reason)"
         case let .ioFailed(path, reason): return "\(path): \(reason)"
         case let .corrupt(path, reason): return "\(path): \(reason)"
+        case let .diskFull(path, purpose, needed, available):
+            return "\(path): not enough free disk space for \(purpose): about "
+                + "\(SystemResources.describe(bytes: needed)) needed, \(SystemResources.describe(bytes: available)) free "
+                + "(free some space, or choose another directory)"
         }
     }
 }

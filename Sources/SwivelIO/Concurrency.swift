@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A buffer pointer that may cross into `concurrentPerform` workers, which only read it.
 public struct UnsafeSendableBuffer<T>: @unchecked Sendable {
     /// The wrapped buffer.
@@ -35,4 +39,41 @@ public final class ConcurrentSlots<T>: @unchecked Sendable {
 
     /// All slots, in order.
     public var values: [T] { Array(UnsafeBufferPointer(start: storage, count: count)) }
+}
+
+/// A mutual-exclusion lock (a pthread mutex), usable from any module without Foundation.
+public final class Lock: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+
+    /// Creates an unlocked lock.
+    public init() {
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    /// Runs `body` holding the lock.
+    public func locked<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+}
+
+/// A value shared by concurrent workers, read and written only under its lock.
+public final class Locked<Value>: @unchecked Sendable {
+    private let lock = Lock()
+    private var value: Value
+
+    /// Wraps `value`.
+    public init(_ value: Value) { self.value = value }
+
+    /// Runs `body` on the value, holding the lock.
+    public func withValue<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        try lock.locked { try body(&value) }
+    }
 }

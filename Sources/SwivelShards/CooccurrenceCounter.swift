@@ -1,5 +1,8 @@
-import SwivelIO
 import Dispatch
+import SwivelIO
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How co-occurrences are counted in a line of feature ids.
 public struct CountingOptions: Sendable, Codable, Equatable {
@@ -15,192 +18,488 @@ public struct CountingOptions: Sendable, Codable, Equatable {
     }
 }
 
-/// A hash map from a matrix cell (row, column) to its accumulated count, in Double.
+/// How the counter spends memory and files: worker count, table sizes, spill directory.
+public struct CountingPlan: Sendable {
+    /// Counting workers; worker `w` owns the row shards `s` with `s mod workers == w`.
+    public var workers: Int
+    /// Most hash-table slots per worker (16 bytes each; tables start small, double while half full,
+    /// and spill when half full at this size).
+    public var tableSlots: Int
+    /// Cells (i, j) with `(i + 1) * (j + 1) <= denseProduct` (frequent with frequent, as GloVe does) are
+    /// counted in a dense array, 4 bytes a cell; 0 turns it off. Ids are ranks by frequency, so this
+    /// hyperbolic region takes about 90% of a text corpus's pair updates in a few hundred MB.
+    public var denseProduct: Int
+    /// Bytes per worker for sorted runs kept in memory; runs beyond it are written to disk.
+    public var memoryRunBytes: Int64 = 0
+    /// Where spilled runs go (a private directory the caller creates and removes).
+    public var temporaryDirectory: String
+    /// Most run files open at once for merging, over all workers.
+    public var maxOpenFiles: Int = 64
+
+    /// Creates a plan.
+    public init(workers: Int, tableSlots: Int, denseProduct: Int, temporaryDirectory: String) {
+        self.workers = workers
+        self.tableSlots = tableSlots
+        self.denseProduct = denseProduct
+        self.temporaryDirectory = temporaryDirectory
+    }
+
+    /// Cells in the dense region of `denseProduct` for a `rows x columns` matrix.
+    public static func denseCells(product: Int, rows: Int, columns: Int) -> Int {
+        var cells = 0
+        for i in 0..<rows {
+            let length = min(columns, product / (i + 1))
+            if length == 0 { break }
+            cells += length
+        }
+        return cells
+    }
+
+    /// A plan that keeps the counter within `memoryBytes`: up to a quarter (and at most 2^23 as the
+    /// product) for the dense region (2^24 was no faster on the benchmark corpus); per worker a hash table of at most 2^22 slots (64 MiB: larger
+    /// tables lose more to cache and TLB misses and page faults than they save, measured on the benchmark
+    /// corpus), whose sorted runs stay in memory while the rest of the budget lasts.
+    public static func forMemory(_ memoryBytes: Int64, workers: Int, rows: Int, columns: Int,
+                                 temporaryDirectory: String) -> CountingPlan {
+        var product = 0
+        var candidate = 1 << 16
+        while candidate <= 1 << 23 && Int64(denseCells(product: candidate, rows: rows, columns: columns)) * 4 <= memoryBytes / 4 {
+            product = candidate
+            candidate <<= 1
+        }
+        let denseBytes = Int64(denseCells(product: product, rows: rows, columns: columns)) * 4
+        let perWorker = max(Int64(1 << 16), (memoryBytes - denseBytes) / Int64(workers))
+        var slots = 1 << 12
+        while slots < 1 << 22 && Int64(slots) * 2 * 24 <= perWorker / 4 { slots <<= 1 }
+        var plan = CountingPlan(workers: workers, tableSlots: slots, denseProduct: product,
+                                temporaryDirectory: temporaryDirectory)
+        plan.memoryRunBytes = max(0, perWorker - Int64(slots) * 24)
+        return plan
+    }
+}
+
+/// A 128-bit unsigned sum, for exact marginals of ``CountScale`` units.
+struct WideSum {
+    var high: UInt64 = 0
+    var low: UInt64 = 0
+
+    @inline(__always)
+    mutating func add(_ value: UInt64) {
+        let (sum, carry) = low.addingReportingOverflow(value)
+        low = sum
+        if carry { high &+= 1 }
+    }
+
+    mutating func add(_ other: WideSum) {
+        add(other.low)
+        high &+= other.high
+    }
+
+    func double(scale: UInt64) -> Double {
+        (Double(high) * 18_446_744_073_709_551_616.0 + Double(low)) / Double(scale)
+    }
+}
+
+/// What counting wrote.
+public struct CountResult: Sendable {
+    /// Every shard, row-major.
+    public var shards: [ShardEntry]
+    /// Row marginals: exact sums of each row's counts.
+    public var rowSums: [Double]
+    /// Column marginals.
+    public var columnSums: [Double]
+    /// Sum of all counts.
+    public var total: Double
+    /// Nonzero cells.
+    public var nonzeros: Int
+    /// Sorted runs spilled to disk while counting (0 when everything fit in memory).
+    public var spilledRuns: Int
+    /// Bytes of the spilled runs.
+    public var spilledBytes: Int64
+}
+
+/// Counts weighted co-occurrences into bounded memory, spilling sorted runs to disk, and writes the shards.
 ///
-/// Open addressing, linear probing, power-of-two capacity kept at most half full. Keys are
-/// `row << 32 | column`; `UInt64.max` marks an empty slot.
-struct CellTable {
-    static let empty = UInt64.max
-    var keys: [UInt64]
-    var values: [Double]
-    var count = 0
-    var mask: Int
+/// In each line (a run of ids between `-1`s, out-of-vocabulary tokens already removed) a pair at distance
+/// `d <= window` adds `1/d` to cell (a, b) and to cell (b, a), and every token adds `selfWeight` to its
+/// diagonal cell. Weights are exact integers of ``CountScale`` units, so sums do not depend on order.
+/// Worker `w` owns the row shards `s` with `s mod workers == w`: it counts only cells of its rows (frequent
+/// ones in a dense array, the others in a ``CellTable``), spills the table as a sorted run when it is
+/// full, merges runs (never more than `maxOpenFiles / workers` at a time, in levels), and finally
+/// streams the merged cells straight into its shard files. Output is identical for any worker count
+/// and any memory limit.
+public final class CooccurrenceCounter: @unchecked Sendable {
+    /// Packing of cells into keys (row and column layouts).
+    public let keys: CellKeyLayout
+    /// Units of the counts.
+    public let scale: CountScale
+    /// Memory and file plan.
+    public let plan: CountingPlan
+    private let partitions: [RowPartition]
 
-    init(capacity: Int = 1 << 16) {
-        var size = 1024
-        while size < capacity * 2 { size <<= 1 }
-        keys = [UInt64](repeating: Self.empty, count: size)
-        values = [Double](repeating: 0, count: size)
-        mask = size - 1
-    }
-
-    @inline(__always)
-    static func slot(_ key: UInt64) -> Int {
-        // Fibonacci hashing spreads the structured keys over the table.
-        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 20)
-    }
-
-    @inline(__always)
-    mutating func add(_ key: UInt64, _ value: Double) {
-        var s = Self.slot(key) & mask
-        while true {
-            let k = keys[s]
-            if k == key { values[s] += value; return }
-            if k == Self.empty {
-                keys[s] = key
-                values[s] = value
-                count += 1
-                if count * 2 > keys.count { grow() }
-                return
-            }
-            s = (s + 1) & mask
+    /// Creates a counter; throws when the layout has too many blocks to pack.
+    public init(rows: ShardLayout, columns: ShardLayout, scale: CountScale, plan: CountingPlan) throws {
+        guard let keys = CellKeyLayout(rows: rows, columns: columns) else {
+            throw PrepError.invalidOption("\(rows.shardCount) x \(columns.shardCount) shards are too many; raise --shard-size")
+        }
+        self.keys = keys
+        self.scale = scale
+        let workers = max(1, min(plan.workers, rows.shardCount))
+        var plan = plan
+        plan.workers = workers
+        self.plan = plan
+        let fanIn = max(2, plan.maxOpenFiles / workers - 1)
+        partitions = (0..<workers).map {
+            RowPartition(worker: $0, workers: workers, keys: keys, scale: scale, plan: plan, fanIn: fanIn)
         }
     }
 
-    mutating func grow() {
-        let oldKeys = keys, oldValues = values
-        let size = keys.count * 2
-        keys = [UInt64](repeating: Self.empty, count: size)
-        values = [Double](repeating: 0, count: size)
-        mask = size - 1
-        for i in 0..<oldKeys.count where oldKeys[i] != Self.empty {
-            var s = Self.slot(oldKeys[i]) & mask
-            while keys[s] != Self.empty { s = (s + 1) & mask }
-            keys[s] = oldKeys[i]
-            values[s] = oldValues[i]
+    /// Counts the pairs of `ids` (vocabulary ids, `-1` ends a line), all workers in parallel.
+    ///
+    /// Call it once per batch of lines; batches may be given in any order.
+    public func count(ids: UnsafeBufferPointer<Int32>, options: CountingOptions) throws {
+        let window = options.window
+        let scale = self.scale
+        let selfUnits = scale.units(options.selfWeight)
+        let box = UnsafeSendableBuffer(ids)
+        let failures = ConcurrentSlots<String?>(repeating: nil, count: partitions.count)
+        let partitions = self.partitions
+        DispatchQueue.concurrentPerform(iterations: partitions.count) { w in
+            do {
+                try partitions[w].count(ids: box.buffer, window: window, weights: scale.weights, selfUnits: selfUnits)
+            } catch {
+                failures[w] = "\(error)"
+            }
+        }
+        try rethrowFirst(failures)
+    }
+
+    /// Adds explicit cells (feature ids and units), for counts read from files; single-threaded.
+    public func add(row: Int, column: Int, units: UInt64) throws {
+        let w = keys.rows.shard(of: row) % partitions.count
+        try partitions[w].add(row: row, column: column, units: units)
+    }
+
+    /// Merges everything counted and writes every shard file into `directory`, workers in parallel.
+    ///
+    /// - Parameter progress: called after each shard file with the number written so far.
+    public func finish(writingTo directory: String, progress: (@Sendable (Int) -> Void)? = nil) throws -> CountResult {
+        let n = partitions.count
+        let failures = ConcurrentSlots<String?>(repeating: nil, count: n)
+        let outputs = ConcurrentSlots<PartitionOutput?>(repeating: nil, count: n)
+        let written = ConcurrentSlots<Int>(repeating: 0, count: 1)
+        let lock = Lock()
+        let partitions = self.partitions
+        DispatchQueue.concurrentPerform(iterations: n) { w in
+            do {
+                outputs[w] = try partitions[w].finish(directory: directory) {
+                    lock.locked {
+                        written[0] += 1
+                        progress?(written[0])
+                    }
+                }
+            } catch {
+                failures[w] = "\(error)"
+            }
+        }
+        try rethrowFirst(failures)
+        let nRow = keys.rows.shardCount, nColumn = keys.columns.shardCount
+        var shards = [ShardEntry?](repeating: nil, count: nRow * nColumn)
+        var rowSums = [WideSum](repeating: WideSum(), count: keys.rows.featureCount)
+        var columnSums = [WideSum](repeating: WideSum(), count: keys.columns.featureCount)
+        var total = WideSum()
+        var nonzeros = 0, runs = 0
+        var runBytes: Int64 = 0
+        for case let output? in outputs.values {
+            for entry in output.shards { shards[entry.row * nColumn + entry.column] = entry }
+            for (row, sum) in output.rowSums { rowSums[row] = sum; total.add(sum) }
+            for c in 0..<columnSums.count { columnSums[c].add(output.columnSums[c]) }
+            nonzeros += output.nonzeros
+            runs += output.runs
+            runBytes += output.runBytes
+        }
+        let s = scale.scale
+        return CountResult(shards: shards.map { $0! }, rowSums: rowSums.map { $0.double(scale: s) },
+                           columnSums: columnSums.map { $0.double(scale: s) }, total: total.double(scale: s),
+                           nonzeros: nonzeros, spilledRuns: runs, spilledBytes: runBytes)
+    }
+
+    private func rethrowFirst(_ failures: ConcurrentSlots<String?>) throws {
+        if let message = failures.values.compactMap({ $0 }).first {
+            throw CountingError.failed(message)
         }
     }
 }
 
-/// Counts weighted co-occurrences of feature ids and lays them out as shard blocks.
-///
-/// In each line (a run of ids between `lineBreak`s, out-of-vocabulary tokens already removed), a pair at
-/// distance `d <= window` adds `1/d` to cell (a, b) and to cell (b, a) (harmonic weighting), and every
-/// token adds `selfWeight` to its diagonal cell. Work is split by row shard: worker `t` owns the rows whose
-/// shard is `t mod threads`, so each cell is summed by one worker in corpus order and the counts are
-/// bitwise identical whatever the thread count.
-public struct CooccurrenceCounter {
-    /// The counting rule.
-    public let options: CountingOptions
-    /// The shard layout of rows and columns (the matrix is square: rows and columns share the vocabulary).
-    public let layout: ShardLayout
+/// A failure inside a counting worker, carrying the worker's one-line message.
+public enum CountingError: Error, CustomStringConvertible {
+    /// The message of the first worker that failed.
+    case failed(String)
 
-    /// Creates a counter.
-    public init(options: CountingOptions, layout: ShardLayout) {
-        self.options = options
-        self.layout = layout
+    public var description: String {
+        switch self { case let .failed(message): return message }
+    }
+}
+
+struct PartitionOutput {
+    var shards: [ShardEntry]
+    var rowSums: [(Int, WideSum)]
+    var columnSums: [WideSum]
+    var nonzeros: Int
+    var runs: Int
+    var runBytes: Int64
+}
+
+/// Where a row's dense cells live in a worker's dense array: columns `0..<length` at `start...`;
+/// `length == -1` marks a row the worker does not own.
+struct DenseRow {
+    var start: Int
+    var length: Int
+}
+
+/// One worker's share: the rows of its row shards, counted in a dense array (the frequent x frequent
+/// region) and a spilling hash table (all other cells).
+final class RowPartition: @unchecked Sendable {
+    let worker: Int
+    let workers: Int
+    let keys: CellKeyLayout
+    let scale: CountScale
+    let fanIn: Int
+    let temporaryDirectory: String
+    /// Per row feature: its dense columns, or length -1 when another worker owns it.
+    private let rows: [DenseRow]
+    private let dense: ZeroedMemory<UInt32>
+    private let table: CellTable
+    private var runs: [String] = []
+    private var runCells: [Int] = []
+    private var memoryRuns: [[CountedCell]] = []
+    private var memoryRunBytes: Int64 = 0
+    private let memoryRunLimit: Int64
+    private var runSerial = 0
+    private(set) var spilledRuns = 0
+    private(set) var spilledBytes: Int64 = 0
+
+    init(worker: Int, workers: Int, keys: CellKeyLayout, scale: CountScale, plan: CountingPlan, fanIn: Int) {
+        self.worker = worker
+        self.workers = workers
+        self.keys = keys
+        self.scale = scale
+        self.fanIn = fanIn
+        temporaryDirectory = plan.temporaryDirectory
+        memoryRunLimit = plan.memoryRunBytes
+        // Dense cells hold UInt32 units with carries into the table; long windows (scale 2^32) skip them.
+        let product = scale.scale <= 1 << 24 ? plan.denseProduct : 0
+        var rows = [DenseRow](repeating: DenseRow(start: 0, length: -1), count: keys.rows.featureCount)
+        var cells = 0
+        for r in 0..<keys.rows.featureCount where keys.rows.shard(of: r) % workers == worker {
+            let length = min(keys.columns.featureCount, product / (r + 1))
+            rows[r] = DenseRow(start: cells, length: length)
+            cells += length
+        }
+        self.rows = rows
+        dense = ZeroedMemory(count: cells)
+        table = CellTable(maxCapacity: plan.tableSlots)
     }
 
-    /// Counts `ids` (vocabulary ids, `-1` ends a line) and returns every block, row-shard major.
-    ///
-    /// - Returns: `layout.shardCount * layout.shardCount` blocks; block (r, c) is at `r * n + c`.
-    public func count(ids: [Int32], threads: Int, progress: (@Sendable (Double) -> Void)? = nil) -> [ShardBlock] {
-        let n = layout.shardCount
-        let workers = max(1, min(threads, n))
-        let blocks = ConcurrentSlots<[ShardBlock]>(repeating: [], count: workers)
-        let window = options.window
-        let selfWeight = options.selfWeight
-        let layout = self.layout
-        ids.withUnsafeBufferPointer { idsPointer in
-            let idsBox = UnsafeSendableBuffer(idsPointer)
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                let ids = idsBox.buffer
-                var table = CellTable(capacity: 1 << 20)
-                var owns = [Bool](repeating: false, count: n)
-                for shard in 0..<n where shard % workers == worker { owns[shard] = true }
-                var ownsFeature = [Bool](repeating: false, count: layout.featureCount)
-                for f in 0..<layout.featureCount { ownsFeature[f] = owns[layout.shard(of: f)] }
-                let weights = (0...window).map { $0 == 0 ? 0 : 1.0 / Double($0) }
+    @inline(__always)
+    private func add(_ info: DenseRow, row: Int, column: Int, units: UInt64) throws {
+        if column < info.length && units <= UInt64(UInt32.max) {
+            let cell = dense.pointer + (info.start + column)
+            let (sum, carry) = cell.pointee.addingReportingOverflow(UInt32(truncatingIfNeeded: units))
+            cell.pointee = sum
+            if !carry { return }
+            if table.isFull { try spill() }
+            table.add(keys.key(row: row, column: column), 1 << 32)
+        } else {
+            if table.isFull { try spill() }
+            table.add(keys.key(row: row, column: column), units)
+        }
+    }
+
+    /// Adds explicit units to an owned row's cell.
+    func add(row: Int, column: Int, units: UInt64) throws {
+        try add(rows[row], row: row, column: column, units: units)
+    }
+
+    /// Counts the cells of owned rows among the pairs of `ids`.
+    func count(ids: UnsafeBufferPointer<Int32>, window: Int, weights: [UInt64], selfUnits: UInt64) throws {
+        try rows.withUnsafeBufferPointer { rows in
+            try weights.withUnsafeBufferPointer { weights in
                 var lineStart = 0
-                let total = ids.count
-                var nextReport = 1 << 22
-                for position in 0..<total {
+                for position in 0..<ids.count {
                     let a = ids[position]
                     if a < 0 {
                         lineStart = position + 1
                         continue
                     }
                     let ia = Int(a)
-                    let ownA = ownsFeature[ia]
-                    if ownA && selfWeight != 0 {
-                        table.add(UInt64(ia) << 32 | UInt64(ia), selfWeight)
-                    }
-                    // Pair `a` with the tokens before it in the line, at distances 1...window.
-                    var d = 1
-                    while d <= window && position - d >= lineStart {
-                        let ib = Int(ids[position - d])
-                        let w = weights[d]
-                        if ownA { table.add(UInt64(ia) << 32 | UInt64(ib), w) }
-                        if ownsFeature[ib] { table.add(UInt64(ib) << 32 | UInt64(ia), w) }
-                        d += 1
-                    }
-                    if worker == 0 && position >= nextReport {
-                        nextReport += 1 << 22
-                        progress?(Double(position) / Double(total))
+                    let infoA = rows[ia]
+                    let ownsA = infoA.length >= 0
+                    if ownsA && selfUnits != 0 { try add(infoA, row: ia, column: ia, units: selfUnits) }
+                    let first = max(lineStart, position - window)
+                    var q = position - 1
+                    while q >= first {
+                        let ib = Int(ids[q])
+                        let w = weights[position - q]
+                        if ownsA { try add(infoA, row: ia, column: ib, units: w) }
+                        let infoB = rows[ib]
+                        if infoB.length >= 0 { try add(infoB, row: ib, column: ia, units: w) }
+                        q -= 1
                     }
                 }
-                blocks[worker] = Self.extractBlocks(table: &table, layout: layout, ownedShards: owns)
             }
         }
-        var result = [ShardBlock?](repeating: nil, count: n * n)
-        for list in blocks.values {
-            for block in list { result[block.rowShard * n + block.columnShard] = block }
-        }
-        return result.map { $0! }
     }
 
-    /// Turns a worker's cell table into the CSR blocks of the row shards it owns.
-    private static func extractBlocks(table: inout CellTable, layout: ShardLayout, ownedShards: [Bool]) -> [ShardBlock] {
-        let n = layout.shardCount
-        // Count cells per block, then place them, then sort each block by (local row, local column).
-        var perBlock = [Int](repeating: 0, count: n * n)
-        for s in 0..<table.keys.count where table.keys[s] != CellTable.empty {
-            let key = table.keys[s]
-            let row = Int(key >> 32), column = Int(key & 0xFFFF_FFFF)
-            perBlock[layout.shard(of: row) * n + layout.shard(of: column)] += 1
+    private func nextRunPath() -> String {
+        runSerial += 1
+        return temporaryDirectory + "/run-\(worker)-\(runSerial)"
+    }
+
+    /// Keeps the table's cells as a sorted run in memory while the budget lasts, else writes them to disk
+    /// (merging disk runs into one when there are `fanIn` of them).
+    private func spill() throws {
+        let cells = table.count
+        if memoryRunBytes + Int64(cells) * 16 <= memoryRunLimit {
+            memoryRuns.append(table.drainSorted { Array($0) })
+            memoryRunBytes += Int64(cells) * 16
+            return
         }
-        var offsets = [Int](repeating: 0, count: n * n + 1)
-        for b in 0..<(n * n) { offsets[b + 1] = offsets[b] + perBlock[b] }
-        var cells = [LocalCell](repeating: LocalCell(key: 0, value: 0), count: table.count)
-        var fill = offsets
-        for s in 0..<table.keys.count where table.keys[s] != CellTable.empty {
-            let key = table.keys[s]
-            let row = Int(key >> 32), column = Int(key & 0xFFFF_FFFF)
-            let b = layout.shard(of: row) * n + layout.shard(of: column)
-            // Local key: row local index in the high half, column local index in the low half.
-            cells[fill[b]] = LocalCell(key: UInt64(layout.localIndex(of: row)) << 32 | UInt64(layout.localIndex(of: column)),
-                                       value: Float(table.values[s]))
-            fill[b] += 1
+        let path = nextRunPath()
+        let bytes = try table.drainSorted { sorted in
+            try SpillRun.write(sorted, to: path, directory: temporaryDirectory)
         }
-        table = CellTable(capacity: 1)
-        var blocks: [ShardBlock] = []
-        for rowShard in 0..<n where ownedShards[rowShard] {
-            for columnShard in 0..<n {
-                let b = rowShard * n + columnShard
-                var local = Array(cells[offsets[b]..<offsets[b + 1]])
-                local.sort { $0.key < $1.key }
-                let rows = layout.size(of: rowShard)
-                var rowStart = [Int32](repeating: 0, count: rows + 1)
-                var columns = [Int32](repeating: 0, count: local.count)
-                var values = [Float](repeating: 0, count: local.count)
-                for (k, cell) in local.enumerated() {
-                    rowStart[Int(cell.key >> 32) + 1] += 1
-                    columns[k] = Int32(cell.key & 0xFFFF_FFFF)
-                    values[k] = cell.value
+        runs.append(path)
+        runCells.append(cells)
+        spilledRuns += 1
+        spilledBytes += bytes
+        if runs.count >= fanIn { try mergeRuns() }
+    }
+
+    /// Merges all current runs into one (a level of the multi-level merge).
+    private func mergeRuns() throws {
+        let path = nextRunPath()
+        let readers = try runs.map { try SpillRunReader(path: $0) }
+        spilledBytes += try SpillRun.merge(readers, to: path, directory: temporaryDirectory,
+                                           expectedCells: runCells.reduce(0, +))
+        for old in runs { unlink(old) }
+        runCells = [runCells.reduce(0, +)]
+        runs = [path]
+    }
+
+    /// Merges dense array, table and runs, and writes the shard files of the owned row shards in order.
+    func finish(directory: String, onShard: () -> Void) throws -> PartitionOutput {
+        let nRow = keys.rows.shardCount, nColumn = keys.columns.shardCount
+        var columnSums = [WideSum](repeating: WideSum(), count: keys.columns.featureCount)
+        var rowSums: [(Int, WideSum)] = []
+        var shards: [ShardEntry] = []
+        var nonzeros = 0
+        let ownedShards = (0..<nRow).filter { $0 % workers == worker }
+        try table.drainSorted { sorted in
+            var sources: [CellSource] = [DenseRegionSource(partition: self, ownedShards: ownedShards),
+                                         BufferCellSource(sorted)]
+            for path in runs { sources.append(try SpillRunReader(path: path)) }
+            for run in memoryRuns { sources.append(SortedCellArray(run)) }
+            let merged = CellMerger(sources)
+            var pending = try merged.next()
+            for rowShard in ownedShards {
+                let rows = keys.rows.size(of: rowShard)
+                var sums = [WideSum](repeating: WideSum(), count: rows)
+                for columnShard in 0..<nColumn {
+                    let block = rowShard * nColumn + columnShard
+                    var rowStart = [Int32](repeating: 0, count: rows + 1)
+                    var columns: [Int32] = []
+                    var values: [Float] = []
+                    while let cell = pending, keys.block(of: cell.key) == block {
+                        let localRow = keys.localRow(of: cell.key), localColumn = keys.localColumn(of: cell.key)
+                        rowStart[localRow + 1] += 1
+                        columns.append(Int32(localColumn))
+                        values.append(scale.float(cell.units))
+                        sums[localRow].add(cell.units)
+                        columnSums[keys.columns.featureID(shard: columnShard, local: localColumn)].add(cell.units)
+                        pending = try merged.next()
+                    }
+                    precondition(pending.map { keys.block(of: $0.key) > block } ?? true, "merged cells arrive in block order")
+                    for r in 0..<rows { rowStart[r + 1] += rowStart[r] }
+                    let shard = ShardBlock(rowShard: rowShard, columnShard: columnShard, rows: rows,
+                                           columnCount: keys.columns.size(of: columnShard),
+                                           rowStart: rowStart, columns: columns, values: values)
+                    let file = ShardFile.fileName(rowShard: rowShard, columnShard: columnShard)
+                    try ShardFile.write(shard, to: directory + "/" + file)
+                    shards.append(ShardEntry(file: file, row: rowShard, column: columnShard, nonzeros: values.count))
+                    nonzeros += values.count
+                    onShard()
                 }
-                for r in 0..<rows { rowStart[r + 1] += rowStart[r] }
-                blocks.append(ShardBlock(rowShard: rowShard, columnShard: columnShard, rows: rows,
-                                         columnCount: layout.size(of: columnShard),
-                                         rowStart: rowStart, columns: columns, values: values))
+                for (local, sum) in sums.enumerated() {
+                    rowSums.append((keys.rows.featureID(shard: rowShard, local: local), sum))
+                }
             }
         }
-        return blocks
+        for path in runs { unlink(path) }
+        runs = []
+        memoryRuns = []
+        return PartitionOutput(shards: shards, rowSums: rowSums, columnSums: columnSums, nonzeros: nonzeros,
+                               runs: spilledRuns, runBytes: spilledBytes)
+    }
+
+    /// Yields the nonzero dense cells of the owned row shards in key order, one block at a time.
+    final class DenseRegionSource: CellSource {
+        private let partition: RowPartition
+        private var cells: [CountedCell] = []
+        private var index = 0
+        private var shardIndex = 0
+        private var columnShard = 0
+        private let ownedShards: [Int]
+
+        init(partition: RowPartition, ownedShards: [Int]) {
+            self.partition = partition
+            self.ownedShards = ownedShards
+        }
+
+        func next() throws -> CountedCell? {
+            while index == cells.count {
+                guard fillNextBlock() else { return nil }
+            }
+            defer { index += 1 }
+            return cells[index]
+        }
+
+        private func fillNextBlock() -> Bool {
+            let p = partition
+            let nRow = p.keys.rows.shardCount, nColumn = p.keys.columns.shardCount
+            while shardIndex < ownedShards.count {
+                let rowShard = ownedShards[shardIndex]
+                let cs = columnShard
+                columnShard += 1
+                if columnShard == nColumn { columnShard = 0; shardIndex += 1 }
+                cells.removeAll(keepingCapacity: true)
+                index = 0
+                var row = rowShard
+                while row < p.rows.count, p.rows[row].length > cs {
+                    let info = p.rows[row]
+                    var column = cs
+                    while column < info.length {
+                        let units = p.dense.pointer[info.start + column]
+                        if units != 0 { cells.append(CountedCell(key: p.keys.key(row: row, column: column), units: UInt64(units))) }
+                        column += nColumn
+                    }
+                    row += nRow
+                }
+                if !cells.isEmpty { return true }
+            }
+            return false
+        }
     }
 }
 
-/// A cell of one block: local row in the high 32 bits of `key`, local column in the low 32 bits.
-struct LocalCell {
-    var key: UInt64
-    var value: Float
+/// Cells from a sorted buffer that outlives the merge.
+final class BufferCellSource: CellSource {
+    private let cells: UnsafeBufferPointer<CountedCell>
+    private var index = 0
+    init(_ cells: UnsafeBufferPointer<CountedCell>) { self.cells = cells }
+    func next() throws -> CountedCell? {
+        guard index < cells.count else { return nil }
+        defer { index += 1 }
+        return cells[index]
+    }
 }
-

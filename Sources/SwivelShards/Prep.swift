@@ -8,7 +8,7 @@ import Glibc
 
 /// Everything `swivel prep` needs to know.
 public struct PrepConfiguration: Sendable {
-    /// Corpus files (`-` for stdin; `.gz` files are decompressed).
+    /// Corpus files and directories (`-` for stdin; gzip files are decompressed).
     public var inputs: [String]
     /// The prep directory to write.
     public var output: String
@@ -22,17 +22,30 @@ public struct PrepConfiguration: Sendable {
     public var counting = CountingOptions()
     /// Features per shard.
     public var shardSize = 4096
-    /// Worker threads for counting and writing.
+    /// Worker threads for tokenizing, counting and writing.
     public var threads = 1
+    /// Memory for the corpus ids and the counts, in bytes; counts beyond it spill to disk.
+    public var memoryBytes: Int64 = PrepConfiguration.defaultMemoryBytes
+    /// Parent directory of the temporary files (nil: the output directory).
+    public var temporaryDirectory: String?
     /// Replace the contents of a non-empty output directory.
     public var force = false
     /// The version string recorded in the manifest.
     public var version = "unknown"
+    /// Tuning and tests: hash-table slots per worker and dense features, instead of the memory plan.
+    public var countingTableSlots: Int?
+    /// Tuning and tests: the dense region (see ``CountingPlan/denseProduct``), instead of the memory plan.
+    public var denseProduct: Int?
 
     /// Creates a configuration with defaults.
     public init(inputs: [String], output: String) {
         self.inputs = inputs
         self.output = output
+    }
+
+    /// Half the memory the kernel says is available, at least 1 GiB.
+    public static var defaultMemoryBytes: Int64 {
+        max(1 << 30, (SystemResources.availableMemoryBytes() ?? (4 << 30)) / 2)
     }
 
     /// Checks ranges; throws `PrepError.invalidOption` with a whole sentence.
@@ -44,89 +57,253 @@ public struct PrepConfiguration: Sendable {
         if vocabularyRules.minCount < 1 { throw PrepError.invalidOption("--min-count must be at least 1 (got \(vocabularyRules.minCount))") }
         if let m = vocabularyRules.maxSize, m < 1 { throw PrepError.invalidOption("--max-vocab must be at least 1 (got \(m))") }
         if threads < 1 { throw PrepError.invalidOption("--threads must be at least 1 (got \(threads))") }
+        if memoryBytes < 64 << 20 { throw PrepError.invalidOption("--memory must be at least 0.0625 GiB (64 MiB)") }
+        if let m = tokenizer.maxTokenLength, m < 1 { throw PrepError.invalidOption("--max-token-length must be at least 1 (got \(m))") }
     }
 }
 
-/// What a prep run did, for the summary line.
+/// What a prep run did, for the summary line and benchmarks.
 public struct PrepSummary: Sendable {
     /// The manifest written.
     public var manifest: Manifest
-    /// Seconds spent reading and tokenizing.
-    public var readSeconds: Double
-    /// Seconds spent counting co-occurrences.
+    /// Seconds spent reading, tokenizing and choosing the vocabulary.
+    public var vocabularySeconds: Double
+    /// Seconds spent counting co-occurrences (spills included).
     public var countSeconds: Double
-    /// Seconds spent writing shards and marginals.
+    /// Seconds spent merging counts and writing shards, marginals and manifest.
     public var writeSeconds: Double
-    /// Input bytes read.
+    /// Input bytes read (after decompression).
     public var bytes: Int64
+    /// Whether the corpus was read a second time (its ids did not fit in a quarter of the memory).
+    public var rereadCorpus: Bool
+    /// Sorted runs spilled to disk.
+    public var spilledRuns: Int
+    /// Bytes of spilled runs.
+    public var spilledBytes: Int64
 }
 
 /// `swivel prep`: corpus -> vocabulary -> co-occurrence counts -> shard files, marginals and manifest.
+///
+/// Two passes in bounded memory. Pass 1 reads the inputs once (one thread reads and decompresses,
+/// `threads` workers tokenize chunks of whole lines into per-worker token tables) and chooses the
+/// vocabulary; the chunks' token ids are kept while they fit in a quarter of `memoryBytes`, otherwise the
+/// inputs are read again (standard input from a copy in the temporary directory). Counting then runs on
+/// all workers (``CooccurrenceCounter``), spilling to the temporary directory when its share of memory is
+/// full, and the merged counts stream into shard files. The result is identical for every thread count
+/// and memory limit.
 public enum Prep {
+    /// The temporary directory a prep run of this process uses under `parent`.
+    public static func temporaryDirectory(parent: String) -> String {
+        parent + "/.swivel-prep-tmp-\(getpid())"
+    }
+
     /// Runs the whole prep and returns what it wrote.
     public static func run(_ config: PrepConfiguration, progress: ProgressHandler? = nil) throws -> PrepSummary {
         try config.validate()
+        let files = try CorpusInputs.expand(config.inputs)
         try prepareOutputDirectory(config.output, force: config.force)
-
-        // 1. Read and tokenize.
-        var start = monotonicSeconds()
-        var corpus = TokenizedCorpus()
-        let knownBytes = totalInputBytes(config.inputs)
-        try Tokenizer(options: config.tokenizer).read(paths: config.inputs, into: &corpus) { bytes in
-            progress?(ProgressUpdate(phase: "reading", done: Double(bytes), total: knownBytes, unit: "bytes"))
+        let temporary = temporaryDirectory(parent: config.temporaryDirectory ?? config.output)
+        if let parent = config.temporaryDirectory, !FileReader.isDirectory(parent) {
+            throw FileError.cannotOpen(path: parent, reason: "the temporary directory does not exist")
         }
-        guard corpus.tokenCount > 0 else { throw CorpusError.empty(paths: config.inputs) }
-        let readSeconds = monotonicSeconds() - start
-
-        // 2. Vocabulary.
-        let vocabulary: Vocabulary
-        if let file = config.vocabularyFile {
-            vocabulary = VocabularyBuilder.recount(try Vocabulary.read(from: file), from: corpus.table)
-        } else {
-            vocabulary = try VocabularyBuilder.build(from: corpus.table, rules: config.vocabularyRules)
-        }
-        let map = VocabularyBuilder.mapping(from: corpus.table, to: vocabulary)
-
-        // 3. Map to vocabulary ids, dropping out-of-vocabulary tokens before windowing (as the reference does).
-        start = monotonicSeconds()
-        var ids = [Int32]()
-        ids.reserveCapacity(corpus.ids.count)
-        var inVocabulary: Int64 = 0
-        for id in corpus.ids {
-            if id == TokenizedCorpus.lineBreak {
-                if let last = ids.last, last != TokenizedCorpus.lineBreak { ids.append(TokenizedCorpus.lineBreak) }
-            } else {
-                let v = map[Int(id)]
-                if v >= 0 {
-                    ids.append(v)
-                    inVocabulary += 1
-                }
-            }
-        }
-        let distinct = corpus.table.count
-        let tokenCount = corpus.tokenCount
-        let byteCount = corpus.byteCount
-        corpus = TokenizedCorpus()  // free the token table and raw ids
-
-        // 4. Count.
-        let layout = ShardLayout(featureCount: vocabulary.count, shardSize: config.shardSize)
-        let counter = CooccurrenceCounter(options: config.counting, layout: layout)
-        let blocks = counter.count(ids: ids, threads: config.threads) { fraction in
-            progress?(ProgressUpdate(phase: "counting", done: fraction * Double(tokenCount),
-                                     total: Double(tokenCount), unit: "tokens"))
-        }
-        ids = []
-        let countSeconds = monotonicSeconds() - start
-
-        // 5. Marginals and shard files; on failure, remove what this run wrote so no partial prep is left.
+        try FileReader.createDirectory(temporary)
+        defer { removeTemporaryDirectory(temporary) }
         do {
-            return try write(blocks: blocks, layout: layout, vocabulary: vocabulary, config: config, tokenCount: tokenCount,
-                             inVocabulary: inVocabulary, distinct: distinct, byteCount: byteCount,
-                             readSeconds: readSeconds, countSeconds: countSeconds, progress: progress)
+            return try run(config, files: files, temporary: temporary, progress: progress)
         } catch {
             removePartialOutput(config.output)
             throw error
         }
+    }
+
+    private static func run(_ config: PrepConfiguration, files: [String], temporary: String,
+                            progress: ProgressHandler?) throws -> PrepSummary {
+        // 1. Read and tokenize in parallel; each worker interns into its own table.
+        var start = monotonicSeconds()
+        let workers = config.threads
+        let tokenizer = Tokenizer(options: config.tokenizer)
+        let stdinCopy = files.contains("-") ? temporary + "/stdin" : nil
+        let reader = try CorpusChunkReader(inputs: files, copyStandardInput: stdinCopy)
+        let stored = CorpusInputs.storedBytes(files).map(Double.init)
+        let tables = ConcurrentSlots<TokenizedCorpus>(repeating: TokenizedCorpus(), count: workers)
+        let idBudget = config.memoryBytes / 4
+        let kept = Locked<(ids: [Int: (worker: Int, ids: [Int32])], bytes: Int64, keeping: Bool)>(([:], 0, true))
+        try ParallelChunks.run(reader, workers: workers, progress: {
+            progress?(ProgressUpdate(phase: "vocabulary", done: Double(reader.storedBytesRead), total: stored, unit: "bytes"))
+        }) { worker, chunk in
+            var corpus = tables[worker]
+            tables[worker] = TokenizedCorpus()
+            corpus.ids = []
+            corpus.keepsIDs = kept.withValue { $0.keeping }
+            try tokenizer.scan(chunk, into: &corpus)
+            let ids = corpus.ids
+            corpus.ids = []
+            tables[worker] = corpus
+            if !ids.isEmpty {
+                kept.withValue { state in
+                    guard state.keeping else { return }
+                    state.bytes += Int64(ids.count) * 4
+                    if state.bytes > idBudget {
+                        state = ([:], 0, false)
+                    } else {
+                        state.ids[chunk.index] = (worker, ids)
+                    }
+                }
+            }
+        }
+        let byteCount = reader.bytesRead
+
+        // 2. Vocabulary: merge the worker tables (counts are sums, so the order does not matter).
+        var merged = TokenTable()
+        var tokenCount: Int64 = 0
+        for w in 0..<workers {
+            let table = tables[w].table
+            tokenCount += tables[w].tokenCount
+            for id in 0..<table.count {
+                table.bytes(of: id).withUnsafeBytes { _ = merged.intern($0, occurrences: table.counts[id]) }
+            }
+        }
+        guard tokenCount > 0 else { throw CorpusError.empty(paths: files) }
+        let vocabulary: Vocabulary
+        if let file = config.vocabularyFile {
+            vocabulary = VocabularyBuilder.recount(try Vocabulary.read(from: file), from: merged)
+        } else {
+            vocabulary = try VocabularyBuilder.build(from: merged, rules: config.vocabularyRules)
+        }
+        let distinct = merged.count
+        merged = TokenTable()
+        let inVocabulary = vocabulary.counts.reduce(0, +)
+        var vocabularyTable = TokenTable()
+        for token in vocabulary.tokens {
+            var t = token
+            t.withUTF8 { _ = vocabularyTable.intern(UnsafeRawBufferPointer($0)) }
+        }
+        let vocabularySeconds = monotonicSeconds() - start
+
+        // 3. Count.
+        start = monotonicSeconds()
+        let layout = ShardLayout(featureCount: vocabulary.count, shardSize: config.shardSize)
+        let keptState = kept.withValue { state -> (ids: [Int: (worker: Int, ids: [Int32])], bytes: Int64, keeping: Bool) in
+            defer { state = ([:], 0, false) }
+            return state
+        }
+        var plan = CountingPlan.forMemory(max(32 << 20, config.memoryBytes - keptState.bytes - (96 << 20)),
+                                          workers: workers, rows: layout.featureCount,
+                                          columns: layout.featureCount, temporaryDirectory: temporary)
+        if let slots = config.countingTableSlots { plan.tableSlots = slots }
+        if let dense = config.denseProduct { plan.denseProduct = dense }
+        let counter = try CooccurrenceCounter(rows: layout, columns: layout,
+                                              scale: CountScale(window: config.counting.window), plan: plan)
+        let reportCount: (Int64) -> Void = { done in
+            progress?(ProgressUpdate(phase: "counting", done: Double(done), total: Double(tokenCount), unit: "tokens"))
+        }
+        var counted: Int64 = 0
+        if keptState.keeping {
+            // Token ids of every chunk are in memory: map them to vocabulary ids (in parallel), then count.
+            let maps = (0..<workers).map { w -> [Int32] in
+                let table = tables[w].table
+                return (0..<table.count).map { id in
+                    table.bytes(of: id).withUnsafeBytes { vocabularyTable.id(of: $0) ?? -1 }
+                }
+            }
+            let chunks = keptState.ids.keys.sorted()
+            let mapped = ConcurrentSlots<[Int32]>(repeating: [], count: chunks.count)
+            let source = keptState.ids
+            DispatchQueue.concurrentPerform(iterations: chunks.count) { i in
+                let (worker, ids) = source[chunks[i]]!
+                mapped[i] = Self.vocabularyIDs(ids, map: maps[worker])
+            }
+            for w in 0..<workers { tables[w] = TokenizedCorpus() }
+            for i in 0..<chunks.count {
+                try mapped[i].withUnsafeBufferPointer { try counter.count(ids: $0, options: config.counting) }
+                counted += Int64(mapped[i].count)
+                mapped[i] = []
+                reportCount(min(counted, tokenCount))
+            }
+        } else {
+            // Read the corpus again, a batch of chunks at a time: tokenize in parallel, then count.
+            for w in 0..<workers { tables[w] = TokenizedCorpus() }
+            let again = try CorpusChunkReader(inputs: files.map { $0 == "-" ? stdinCopy! : $0 })
+            var seen: Int64 = 0
+            while true {
+                var batch: [CorpusChunk] = []
+                while batch.count < 2 * workers, let chunk = try again.next() { batch.append(chunk) }
+                if batch.isEmpty { break }
+                let ids = ConcurrentSlots<[Int32]>(repeating: [], count: batch.count)
+                let seenTokens = ConcurrentSlots<Int64>(repeating: 0, count: batch.count)
+                let failures = ConcurrentSlots<String?>(repeating: nil, count: batch.count)
+                let table = vocabularyTable
+                let chunks = batch
+                DispatchQueue.concurrentPerform(iterations: chunks.count) { i in
+                    var lookup = VocabularyLookup(table: table)
+                    do { try tokenizer.scan(chunks[i], into: &lookup) } catch { failures[i] = "\(error)" }
+                    ids[i] = lookup.ids
+                    seenTokens[i] = lookup.tokenCount
+                }
+                if let failure = failures.values.compactMap({ $0 }).first { throw CountingError.failed(failure) }
+                for i in 0..<batch.count {
+                    try ids[i].withUnsafeBufferPointer { try counter.count(ids: $0, options: config.counting) }
+                    seen += seenTokens[i]
+                }
+                reportCount(seen)
+            }
+        }
+        let countSeconds = monotonicSeconds() - start
+
+        // 4. Merge and write shards, then marginals and vocabularies; the manifest last.
+        start = monotonicSeconds()
+        let shardDirectory = config.output + "/shards"
+        try FileReader.createDirectory(shardDirectory)
+        let blockCount = layout.shardCount * layout.shardCount
+        let result = try counter.finish(writingTo: shardDirectory) { written in
+            progress?(ProgressUpdate(phase: "writing", done: Double(written), total: Double(blockCount), unit: "shards"))
+        }
+        let manifest = Manifest(
+            writtenBy: config.version, rows: vocabulary.count, columns: vocabulary.count,
+            shardSize: config.shardSize, rowShards: layout.shardCount, columnShards: layout.shardCount,
+            total: result.total, nonzeros: result.nonzeros, window: config.counting.window,
+            selfWeight: config.counting.selfWeight, tokenizer: config.tokenizer,
+            vocabularyRules: config.vocabularyRules, vocabularyFile: config.vocabularyFile,
+            inputs: config.inputs, tokens: tokenCount, inVocabularyTokens: inVocabulary,
+            distinctTokens: distinct, shards: result.shards)
+        try vocabulary.write(to: config.output + "/" + manifest.rowVocabulary)
+        try vocabulary.write(to: config.output + "/" + manifest.columnVocabulary)
+        try MarginalsFile.write(result.rowSums, to: config.output + "/" + manifest.rowSums)
+        try MarginalsFile.write(result.columnSums, to: config.output + "/" + manifest.columnSums)
+        // The manifest goes last: a directory without one is an unfinished prep.
+        try manifest.write(directory: config.output)
+        return PrepSummary(manifest: manifest, vocabularySeconds: vocabularySeconds, countSeconds: countSeconds,
+                           writeSeconds: monotonicSeconds() - start, bytes: byteCount,
+                           rereadCorpus: !keptState.keeping, spilledRuns: result.spilledRuns,
+                           spilledBytes: result.spilledBytes)
+    }
+
+    /// Maps a chunk's token-table ids to vocabulary ids, dropping out-of-vocabulary tokens and lines left empty.
+    static func vocabularyIDs(_ ids: [Int32], map: [Int32]) -> [Int32] {
+        var out = [Int32]()
+        out.reserveCapacity(ids.count)
+        var lineHasToken = false
+        for id in ids {
+            if id < 0 {
+                if lineHasToken { out.append(TokenizedCorpus.lineBreak) }
+                lineHasToken = false
+            } else {
+                let v = map[Int(id)]
+                if v >= 0 {
+                    out.append(v)
+                    lineHasToken = true
+                }
+            }
+        }
+        return out
+    }
+
+    /// Removes a prep run's temporary directory and everything in it.
+    public static func removeTemporaryDirectory(_ path: String) {
+        if let names = try? FileReader.listDirectory(path) {
+            for name in names { unlink(path + "/" + name) }
+        }
+        rmdir(path)
     }
 
     /// Removes the files a failed or interrupted prep may have written, temporary files included (never
@@ -142,71 +319,6 @@ public enum Prep {
         if let names = try? FileReader.listDirectory(output) {
             for name in names where written.contains(where: { name.hasPrefix(".\($0).tmp-") }) { unlink(output + "/" + name) }
         }
-    }
-
-    private static func write(blocks: [ShardBlock], layout: ShardLayout, vocabulary: Vocabulary, config: PrepConfiguration,
-                              tokenCount: Int64, inVocabulary: Int64, distinct: Int, byteCount: Int64,
-                              readSeconds: Double, countSeconds: Double, progress: ProgressHandler?) throws -> PrepSummary {
-        // Marginals (exact sums of the stored counts, in a fixed order) and shard files.
-        let start = monotonicSeconds()
-        var rowSums = [Double](repeating: 0, count: layout.featureCount)
-        var columnSums = [Double](repeating: 0, count: layout.featureCount)
-        var shards: [ShardEntry] = []
-        var nonzeros = 0
-        for block in blocks {
-            for localRow in 0..<block.rows {
-                let row = layout.featureID(shard: block.rowShard, local: localRow)
-                for k in Int(block.rowStart[localRow])..<Int(block.rowStart[localRow + 1]) {
-                    let column = layout.featureID(shard: block.columnShard, local: Int(block.columns[k]))
-                    let v = Double(block.values[k])
-                    rowSums[row] += v
-                    columnSums[column] += v
-                }
-            }
-            shards.append(ShardEntry(file: ShardFile.fileName(rowShard: block.rowShard, columnShard: block.columnShard),
-                                     row: block.rowShard, column: block.columnShard, nonzeros: block.nonzeroCount))
-            nonzeros += block.nonzeroCount
-        }
-        let shardDirectory = config.output + "/shards"
-        try FileReader.createDirectory(shardDirectory)
-        let shardFiles = shards.map(\.file)
-        let failures = ConcurrentSlots<String?>(repeating: nil, count: blocks.count)
-        let written = ConcurrentSlots<Int>(repeating: 0, count: 1)
-        let lock = NSLock()
-        DispatchQueue.concurrentPerform(iterations: config.threads) { worker in
-            var b = worker
-            while b < blocks.count {
-                do {
-                    try ShardFile.write(blocks[b], to: shardDirectory + "/" + shardFiles[b])
-                } catch {
-                    failures[b] = "\(error)"
-                }
-                lock.withLock {
-                    written[0] += 1
-                    progress?(ProgressUpdate(phase: "writing", done: Double(written[0]), total: Double(blocks.count), unit: "shards"))
-                }
-                b += config.threads
-            }
-        }
-        if let failure = failures.values.compactMap({ $0 }).first {
-            throw FileError.ioFailed(path: shardDirectory, reason: failure)
-        }
-        let manifest = Manifest(
-            writtenBy: config.version, rows: vocabulary.count, columns: vocabulary.count,
-            shardSize: config.shardSize, rowShards: layout.shardCount, columnShards: layout.shardCount,
-            total: rowSums.reduce(0, +), nonzeros: nonzeros, window: config.counting.window,
-            selfWeight: config.counting.selfWeight, tokenizer: config.tokenizer,
-            vocabularyRules: config.vocabularyRules, vocabularyFile: config.vocabularyFile,
-            inputs: config.inputs, tokens: tokenCount, inVocabularyTokens: inVocabulary,
-            distinctTokens: distinct, shards: shards)
-        try vocabulary.write(to: config.output + "/" + manifest.rowVocabulary)
-        try vocabulary.write(to: config.output + "/" + manifest.columnVocabulary)
-        try MarginalsFile.write(rowSums, to: config.output + "/" + manifest.rowSums)
-        try MarginalsFile.write(columnSums, to: config.output + "/" + manifest.columnSums)
-        // The manifest goes last: a directory without one is an unfinished prep.
-        try manifest.write(directory: config.output)
-        return PrepSummary(manifest: manifest, readSeconds: readSeconds, countSeconds: countSeconds,
-                           writeSeconds: monotonicSeconds() - start, bytes: byteCount)
     }
 
     /// Creates `path`, or checks it is empty (or clears the files a previous prep wrote, with `force`).
@@ -229,16 +341,5 @@ public enum Prep {
         guard access(path, W_OK) == 0 else {
             throw FileError.cannotOpen(path: path, reason: "directory is not writable")
         }
-    }
-
-    private static func totalInputBytes(_ inputs: [String]) -> Double? {
-        var total: Double = 0
-        for path in inputs {
-            if path == "-" || path.hasSuffix(".gz") { return nil }
-            var info = stat()
-            guard stat(path, &info) == 0 else { return nil }
-            total += Double(info.st_size)
-        }
-        return total
     }
 }

@@ -3,7 +3,7 @@
 /// Open addressing with linear probing over a power-of-two slot array; token bytes live in one arena, so
 /// interning a token that is already present allocates nothing. Ids are assigned in order of first
 /// appearance.
-public struct TokenTable {
+public struct TokenTable: Sendable {
     private var arena: [UInt8] = []
     private var starts: [Int] = []      // id -> offset in arena
     private var lengths: [Int32] = []   // id -> byte length

@@ -3,6 +3,8 @@ import Foundation
 import SwivelShards
 import SwivelText
 
+extension UnicodeNormalization: ExpressibleByArgument {}
+
 extension Swivel {
     struct Prep: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -10,7 +12,12 @@ extension Swivel {
             discussion: """
                 Tokens are runs of non-white-space bytes; every line is a context of its own. Out-of-vocabulary \
                 tokens are removed before windowing; a pair at distance d adds 1/d to both of its cells and each \
-                token adds 1 to its own diagonal cell. Input must be UTF-8; .gz files are decompressed.
+                token adds 1 to its own diagonal cell. Input must be UTF-8; gzip files are decompressed; \
+                directories are read recursively (files in name order, hidden ones skipped).
+
+                Memory stays within --memory: counts that do not fit are spilled to sorted, compressed runs in \
+                --temp-dir and merged at the end (at most 64 files open at once). Results are identical for \
+                every --threads and --memory.
 
                 Examples:
                   swivel prep corpus.txt --output prep/
@@ -18,7 +25,7 @@ extension Swivel {
                   zcat big.txt.gz | swivel prep - --output prep/ --lowercase
                 """)
 
-        @Argument(help: "Corpus files (- for standard input; .gz is decompressed).")
+        @Argument(help: "Corpus files or directories (- for standard input; gzip is decompressed).")
         var corpus: [String]
 
         @Option(name: .shortAndLong, help: "Directory to write the shards, vocabulary and manifest to.")
@@ -42,6 +49,21 @@ extension Swivel {
         @Flag(help: "Lower-case every token.")
         var lowercase = false
 
+        @Option(help: "Unicode normalization of non-ASCII tokens: none, nfc or nfkc.")
+        var normalize: UnicodeNormalization = .none
+
+        @Flag(help: "Split punctuation and symbols off words (apostrophes and hyphens inside words stay).")
+        var splitPunctuation = false
+
+        @Option(help: "Drop tokens longer than this many bytes.")
+        var maxTokenLength: Int?
+
+        @Option(help: "Memory for counting, in GiB (default: half the available memory); the rest spills to disk.")
+        var memory: Double?
+
+        @Option(help: "Directory for temporary files (default: the output directory).")
+        var tempDir: String?
+
         @Option(help: "Worker threads (default: all cores).")
         var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -56,11 +78,20 @@ extension Swivel {
             if minCount < 1 { throw ValidationError("--min-count must be at least 1 (got \(minCount))") }
             if let maxVocab, maxVocab < 1 { throw ValidationError("--max-vocab must be at least 1 (got \(maxVocab))") }
             if threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+            if let maxTokenLength, maxTokenLength < 1 {
+                throw ValidationError("--max-token-length must be at least 1 (got \(maxTokenLength))")
+            }
+            if let memory, !(memory >= 0.0625) || !memory.isFinite {
+                throw ValidationError("--memory must be at least 0.0625 GiB (got \(memory))")
+            }
         }
 
         func run() throws {
             var config = PrepConfiguration(inputs: corpus, output: output)
-            config.tokenizer = TokenizerOptions(lowercase: lowercase)
+            config.tokenizer = TokenizerOptions(lowercase: lowercase, normalization: normalize,
+                                                splitPunctuation: splitPunctuation, maxTokenLength: maxTokenLength)
+            if let memory { config.memoryBytes = Int64(memory * Double(1 << 30)) }
+            config.temporaryDirectory = tempDir
             config.vocabularyRules = VocabularyRules(minCount: minCount, maxSize: maxVocab)
             config.vocabularyFile = vocab
             config.counting = CountingOptions(window: window)
@@ -71,8 +102,10 @@ extension Swivel {
             let progress = TerminalProgress(quiet: outputOptions.quiet)
             // Ctrl-C or SIGTERM: remove what this prep wrote (a prep directory is all or nothing) and exit.
             let output = self.output
+            let temporary = SwivelShards.Prep.temporaryDirectory(parent: tempDir ?? output)
             StopRequest.install { _ in
                 progress.finish()
+                SwivelShards.Prep.removeTemporaryDirectory(temporary)
                 SwivelShards.Prep.removePartialOutput(output)
                 printError("swivel: prep interrupted; the partial output in \(output) was removed")
                 _exit(130)
@@ -86,9 +119,11 @@ extension Swivel {
             let m = summary.manifest
             print("prep: \(m.tokens) tokens (\(m.inVocabularyTokens) in vocabulary), vocabulary \(m.rows), "
                 + "\(m.rowShards)x\(m.columnShards) shards of \(m.shardSize), \(m.nonzeros) nonzeros, "
-                + String(format: "%.1f s (read %.1f, count %.1f, write %.1f), %.2fM tokens/s",
-                         seconds, summary.readSeconds, summary.countSeconds, summary.writeSeconds,
-                         Double(m.tokens) / max(seconds, 1e-9) / 1e6))
+                + String(format: "%.1f s (vocabulary %.1f, counting %.1f, merging and writing %.1f), %.2fM tokens/s",
+                         seconds, summary.vocabularySeconds, summary.countSeconds, summary.writeSeconds,
+                         Double(m.tokens) / max(seconds, 1e-9) / 1e6)
+                + (summary.spilledRuns > 0 ? ", \(summary.spilledRuns) runs spilled (\(summary.spilledBytes >> 20) MiB)" : "")
+                + (summary.rereadCorpus ? ", corpus read twice" : ""))
         }
     }
 }

@@ -36,7 +36,9 @@ private func smallPrep(shardSize: Int = 8) throws -> (corpus: String, prep: Stri
     }
 
     @Test func directoryWhereAFileIsExpected() throws {
-        try expectOneLineError(["prep", TemporaryFile.directory, "--output", TemporaryFile.path()], "is a directory")
+        let corpus = try TemporaryFile.write("a b a b a b a b a b\n")
+        try expectOneLineError(["prep", corpus, "--vocab", TemporaryFile.directory, "--output", TemporaryFile.path()],
+                               "is a directory")
         try expectOneLineError(["eval", TemporaryFile.directory, "--similarity", TemporaryFile.directory],
                                "not a swivel model directory")
     }

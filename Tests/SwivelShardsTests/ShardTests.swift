@@ -31,7 +31,8 @@ import Testing
 }
 
 /// Counts a tiny corpus with the given vocabulary order and returns the dense matrix.
-private func denseCounts(_ text: String, vocabulary: [String], window: Int, shardSize: Int, threads: Int) throws -> [[Double]] {
+private func denseCounts(_ text: String, vocabulary: [String], window: Int, shardSize: Int, threads: Int,
+                         tableSlots: Int = 1 << 16, denseProduct: Int = 0) throws -> [[Double]] {
     var corpus = TokenizedCorpus()
     try Tokenizer().tokenize(text, into: &corpus)
     let vocab = Vocabulary(tokens: vocabulary, counts: vocabulary.map { _ in 1 })
@@ -41,7 +42,14 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         if id == TokenizedCorpus.lineBreak { ids.append(-1) } else if map[Int(id)] >= 0 { ids.append(map[Int(id)]) }
     }
     let layout = ShardLayout(featureCount: vocabulary.count, shardSize: shardSize)
-    let blocks = CooccurrenceCounter(options: CountingOptions(window: window), layout: layout).count(ids: ids, threads: threads)
+    let directory = TemporaryFile.path("-counts")
+    try FileReader.createDirectory(directory)
+    let plan = CountingPlan(workers: threads, tableSlots: tableSlots, denseProduct: denseProduct, temporaryDirectory: directory)
+    let counter = try CooccurrenceCounter(rows: layout, columns: layout, scale: CountScale(window: window), plan: plan)
+    try ids.withUnsafeBufferPointer { try counter.count(ids: $0, options: CountingOptions(window: window)) }
+    let result = try counter.finish(writingTo: directory)
+    let blocks = try result.shards.map { try ShardFile.read(from: directory + "/" + $0.file) }
+    #expect(try FileReader.listDirectory(directory).count == result.shards.count, "no temporary run is left behind")
     var dense = [[Double]](repeating: [Double](repeating: 0, count: vocabulary.count), count: vocabulary.count)
     for block in blocks {
         for l in 0..<block.rows {
@@ -96,6 +104,40 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         let three = try denseCounts(text, vocabulary: vocab, window: 5, shardSize: 4, threads: 3)
         #expect(one == three)
         for i in 0..<23 { for j in 0..<23 { #expect(one[i][j] == one[j][i]) } }
+        // Spilling (64-slot tables spill every 32 cells: over a hundred runs, merged in levels because at most
+        // 64 files may be open) and dense regions of any size give the same counts, bit for bit.
+        for (threads, dense) in [(1, 0), (2, 7), (4, 23), (3, 100)] {
+            let spilled = try denseCounts(text, vocabulary: vocab, window: 5, shardSize: 4, threads: threads,
+                                          tableSlots: 64, denseProduct: dense)
+            #expect(spilled == one, "threads \(threads), dense \(dense)")
+        }
+    }
+
+    @Test func weightsAreExactUnitsAndLongWindowsStillCount() {
+        let scale = CountScale(window: 10)
+        #expect(scale.scale == 2520)
+        #expect((1...10).allSatisfy { scale.weights[$0] * UInt64($0) == 2520 })
+        // 1/3 + 1/3 + 1/3 is exactly 1 in units, whatever the order.
+        #expect(scale.float(scale.weights[3] * 3) == 1)
+        let long = CountScale(window: 40)
+        #expect(long.scale == 1 << 32)
+        #expect(abs(Double(long.weights[37]) / Double(long.scale) - 1.0 / 37) < 1e-9)
+    }
+
+    @Test func radixSortOrdersKeysAndKeepsValues() {
+        var state: UInt64 = 99
+        var cells: [CountedCell] = (0..<5000).map { i in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return CountedCell(key: state >> UInt64(i % 3 == 0 ? 1 : 30), units: UInt64(i))
+        }
+        let expected = cells.sorted { $0.key < $1.key }
+        var scratch = cells
+        let sorted = cells.withUnsafeMutableBufferPointer { c in
+            scratch.withUnsafeMutableBufferPointer { s in Array(RadixSort.sort(c, scratch: s)) }
+        }
+        #expect(sorted.map(\.key) == expected.map(\.key))
+        #expect(Set(sorted.map(\.units)) == Set(0..<5000))
+        for (a, b) in zip(sorted, expected) where a.key == b.key { #expect(a.units == b.units) }
     }
 }
 
@@ -162,7 +204,7 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         #expect(vocabulary.tokens == ["the", "cat", "dog", "on", "sat"])
         let rowSums = try MarginalsFile.read(from: output + "/row_sums.txt", expected: 5)
         let columnSums = try MarginalsFile.read(from: output + "/col_sums.txt", expected: 5)
-        // Marginals are the sums of the stored shards.
+        // Marginals are the exact sums of the counts (the shards store them rounded to Float).
         var recomputed = [Double](repeating: 0, count: 5)
         var nonzeros = 0
         for entry in manifest.shards {
@@ -174,10 +216,12 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
                 }
             }
         }
-        #expect(recomputed == rowSums)
+        for (r, exact) in zip(recomputed, rowSums) { #expect(abs(r - exact) <= 1e-6 * exact) }
+        let handComputed: [Double] = [56.0 / 3, 22.0 / 3, 20.0 / 3, 23.0 / 3, 8]
+        #expect(rowSums == handComputed)
         #expect(rowSums == columnSums)
         #expect(nonzeros == manifest.nonzeros)
-        #expect(manifest.total == rowSums.reduce(0, +))
+        #expect(abs(manifest.total - rowSums.reduce(0, +)) < 1e-12 * manifest.total)
         #expect(manifest.tokens == 17 && manifest.inVocabularyTokens == 14)
     }
 
