@@ -32,8 +32,11 @@ public struct PrepConfiguration: Sendable {
     public var force = false
     /// The version string recorded in the manifest.
     public var version = "unknown"
-    /// Tuning and tests: hash-table slots per worker and dense features, instead of the memory plan.
+    /// Tuning and tests: hash-table slots per worker instead of the memory plan; every full table then
+    /// spills to disk.
     public var countingTableSlots: Int?
+    /// Tests: read the corpus twice (as when its ids do not fit in memory) whatever its size.
+    public var forceSecondPass = false
     /// Tuning and tests: the dense region (see ``CountingPlan/denseProduct``), instead of the memory plan.
     public var denseProduct: Int?
 
@@ -80,6 +83,8 @@ public struct PrepSummary: Sendable {
     public var spilledRuns: Int
     /// Bytes of spilled runs.
     public var spilledBytes: Int64
+    /// Peak resident memory of the process at the end of each phase (vocabulary, counting, writing), in bytes.
+    public var peakResidentBytes: [Int64] = []
 }
 
 /// `swivel prep`: corpus -> vocabulary -> co-occurrence counts -> shard files, marginals and manifest.
@@ -126,7 +131,7 @@ public enum Prep {
         let reader = try CorpusChunkReader(inputs: files, copyStandardInput: stdinCopy)
         let stored = CorpusInputs.storedBytes(files).map(Double.init)
         let tables = ConcurrentSlots<TokenizedCorpus>(repeating: TokenizedCorpus(), count: workers)
-        let idBudget = config.memoryBytes / 4
+        let idBudget = config.forceSecondPass ? -1 : config.memoryBytes / 4
         let kept = Locked<(ids: [Int: (worker: Int, ids: [Int32])], bytes: Int64, keeping: Bool)>(([:], 0, true))
         try ParallelChunks.run(reader, workers: workers, progress: {
             progress?(ProgressUpdate(phase: "vocabulary", done: Double(reader.storedBytesRead), total: stored, unit: "bytes"))
@@ -179,6 +184,7 @@ public enum Prep {
             t.withUTF8 { _ = vocabularyTable.intern(UnsafeRawBufferPointer($0)) }
         }
         let vocabularySeconds = monotonicSeconds() - start
+        var peaks = [SystemResources.peakResidentBytes() ?? 0]
 
         // 3. Count.
         start = monotonicSeconds()
@@ -190,7 +196,10 @@ public enum Prep {
         var plan = CountingPlan.forMemory(max(32 << 20, config.memoryBytes - keptState.bytes - (96 << 20)),
                                           workers: workers, rows: layout.featureCount,
                                           columns: layout.featureCount, temporaryDirectory: temporary)
-        if let slots = config.countingTableSlots { plan.tableSlots = slots }
+        if let slots = config.countingTableSlots {
+            plan.tableSlots = slots
+            plan.memoryRunBytes = 0
+        }
         if let dense = config.denseProduct { plan.denseProduct = dense }
         let counter = try CooccurrenceCounter(rows: layout, columns: layout,
                                               scale: CountScale(window: config.counting.window), plan: plan)
@@ -249,6 +258,7 @@ public enum Prep {
             }
         }
         let countSeconds = monotonicSeconds() - start
+        peaks.append(SystemResources.peakResidentBytes() ?? 0)
 
         // 4. Merge and write shards, then marginals and vocabularies; the manifest last.
         start = monotonicSeconds()
@@ -272,10 +282,11 @@ public enum Prep {
         try MarginalsFile.write(result.columnSums, to: config.output + "/" + manifest.columnSums)
         // The manifest goes last: a directory without one is an unfinished prep.
         try manifest.write(directory: config.output)
+        peaks.append(SystemResources.peakResidentBytes() ?? 0)
         return PrepSummary(manifest: manifest, vocabularySeconds: vocabularySeconds, countSeconds: countSeconds,
                            writeSeconds: monotonicSeconds() - start, bytes: byteCount,
                            rereadCorpus: !keptState.keeping, spilledRuns: result.spilledRuns,
-                           spilledBytes: result.spilledBytes)
+                           spilledBytes: result.spilledBytes, peakResidentBytes: peaks)
     }
 
     /// Maps a chunk's token-table ids to vocabulary ids, dropping out-of-vocabulary tokens and lines left empty.

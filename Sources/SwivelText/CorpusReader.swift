@@ -93,6 +93,7 @@ public final class CorpusChunkReader {
     private var gz: gzFile?
     private var offset: Int64 = 0
     private var carry: [UInt8] = []
+    private var scratch: [UInt8] = []
     private var chunkIndex = 0
     private var copy: Int32 = -1
     private let copyPath: String?
@@ -125,37 +126,39 @@ public final class CorpusChunkReader {
             carry = []
             let start = offset - Int64(buffer.count)
             var atEnd = false
-            // Read until the buffer holds a line feed past chunkBytes, or the input ends.
+            // Read until the buffer holds a line feed past chunkBytes, or the input ends. Reads go through one
+            // scratch buffer (no zero-filling per read); each read searches only its own bytes for a line feed,
+            // so a line of any length costs linear time.
             while true {
-                let old = buffer.count
-                let want = max(chunkBytes - old, 1 << 16)
-                buffer.reserveCapacity(old + want)
-                buffer.append(contentsOf: repeatElement(0, count: want))
-                let n = buffer.withUnsafeMutableBytes { raw in
-                    gzread(gz, raw.baseAddress! + old, UInt32(want))
+                let want = max(chunkBytes - buffer.count, 1 << 20)
+                if scratch.count < want { scratch = [UInt8](repeating: 0, count: want) }
+                let n = scratch.withUnsafeMutableBytes { raw in
+                    gzread(gz, raw.baseAddress!, UInt32(want))
                 }
-                if n < 0 {
-                    var code: Int32 = 0
-                    let message = gzerror(gz, &code).map { String(cString: $0) } ?? "read error"
+                var code: Int32 = 0
+                let message = gzerror(gz, &code).map { String(cString: $0) } ?? "read error"
+                if n < 0 || (code != Z_OK && code != Z_BUF_ERROR) {
                     throw CorpusError.unreadable(path: path, reason: message)
                 }
-                buffer.removeLast(want - Int(n))
-                if n > 0 && copy >= 0 { try writeCopy(buffer, from: old) }
-                offset += Int64(n)
-                bytesRead += Int64(n)
+                if n == 0 && code == Z_BUF_ERROR {
+                    throw CorpusError.unreadable(path: path, reason: "the compressed stream ends early (truncated .gz file?)")
+                }
+                let read = Int(n)
+                if read > 0 && copy >= 0 { try writeCopy(scratch, count: read) }
+                offset += Int64(read)
+                bytesRead += Int64(read)
                 storedBytesRead = storedBeforeCurrent + Int64(gzoffset(gz))
-                if n == 0 { atEnd = true; break }
-                if buffer.count >= chunkBytes, let last = buffer.lastIndex(of: 0x0A) {
+                if read == 0 { atEnd = true; break }
+                let searchFrom = buffer.count
+                buffer.append(contentsOf: scratch[0..<read])
+                if buffer.count >= chunkBytes, let last = buffer[searchFrom...].lastIndex(of: 0x0A) {
                     carry = Array(buffer[(last + 1)...])
                     buffer.removeLast(buffer.count - last - 1)
                     break
                 }
             }
             if atEnd {
-                if gz.map({ gzclose($0) }) == Z_BUF_ERROR {
-                    gz = nil
-                    throw CorpusError.unreadable(path: path, reason: "the compressed stream ends early (truncated .gz file?)")
-                }
+                if let gz { gzclose(gz) }
                 gz = nil
                 if copy >= 0 {
                     close(copy)
@@ -195,11 +198,11 @@ public final class CorpusChunkReader {
         }
     }
 
-    private func writeCopy(_ buffer: [UInt8], from start: Int) throws {
+    private func writeCopy(_ buffer: [UInt8], count: Int) throws {
         try buffer.withUnsafeBytes { raw in
-            var at = start
-            while at < raw.count {
-                let n = write(copy, raw.baseAddress! + at, raw.count - at)
+            var at = 0
+            while at < count {
+                let n = write(copy, raw.baseAddress! + at, count - at)
                 if n < 0 && errno == EINTR { continue }
                 if n < 0 { throw FileError.ioFailed(path: copyPath ?? "-", reason: "cannot keep a copy of standard input: \(systemErrorMessage())") }
                 at += n

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SwivelIO
 import SwivelShards
 import SwivelText
 
@@ -70,6 +71,9 @@ extension Swivel {
         @Flag(help: "Replace the contents of a non-empty output directory.")
         var force = false
 
+        @Flag(help: "Also print each phase's time, rate and peak memory.")
+        var phases = false
+
         @OptionGroup var outputOptions: OutputOptions
 
         func validate() throws {
@@ -124,6 +128,16 @@ extension Swivel {
                          Double(m.tokens) / max(seconds, 1e-9) / 1e6)
                 + (summary.spilledRuns > 0 ? ", \(summary.spilledRuns) runs spilled (\(summary.spilledBytes >> 20) MiB)" : "")
                 + (summary.rereadCorpus ? ", corpus read twice" : ""))
+            if phases {
+                let names = ["vocabulary", "counting", "merging and writing"]
+                let seconds = [summary.vocabularySeconds, summary.countSeconds, summary.writeSeconds]
+                for (i, name) in names.enumerated() {
+                    print(String(format: "prep phase: %@ %.2f s, %.2fM tokens/s, peak RSS %@", name, seconds[i],
+                                 Double(m.tokens) / max(seconds[i], 1e-9) / 1e6,
+                                 i < summary.peakResidentBytes.count
+                                     ? SystemResources.describe(bytes: summary.peakResidentBytes[i]) : "?"))
+                }
+            }
         }
     }
 }

@@ -1,0 +1,123 @@
+import Foundation
+import SwivelIO
+import SwivelTestSupport
+import SwivelText
+@testable import SwivelShards
+import Testing
+
+/// Every file of a prep directory except the manifest (which records the inputs as given), by name.
+private func outputs(_ directory: String) throws -> [String: [UInt8]] {
+    var files: [String: [UInt8]] = [:]
+    for name in try FileReader.listDirectory(directory) where name != "manifest.json" && name != "shards" {
+        files[name] = try FileReader.readAll(directory + "/" + name)
+    }
+    for name in try FileReader.listDirectory(directory + "/shards") {
+        files["shards/" + name] = try FileReader.readAll(directory + "/shards/" + name)
+    }
+    return files
+}
+
+/// A Zipf-like pseudo-random corpus: `lines` lines over `words` words.
+private func zipfText(lines: Int, words: Int, seed: UInt64) -> [String] {
+    var state = seed
+    return (0..<lines).map { line in
+        var text = ""
+        for _ in 0..<(3 + line % 29) {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let u = Double(state >> 11) / Double(1 << 53)
+            text += "w\(Int(pow(Double(words), u)) - 1) "
+        }
+        return text
+    }
+}
+
+@Suite struct PrepScaleTests {
+    @Test func threadsMemoryLimitsAndSecondPassGiveIdenticalShards() throws {
+        // Three files in a nested directory, one empty and one without a final line feed.
+        let root = TemporaryFile.path("-corpus")
+        try FileManager.default.createDirectory(atPath: root + "/part", withIntermediateDirectories: true)
+        let text = zipfText(lines: 500, words: 300, seed: 7)
+        try (text[0..<200].joined(separator: "\n") + "\n").write(toFile: root + "/a.txt", atomically: false, encoding: .utf8)
+        try "".write(toFile: root + "/empty.txt", atomically: false, encoding: .utf8)
+        try text[200...].joined(separator: "\n").write(toFile: root + "/part/b.txt", atomically: false, encoding: .utf8)
+
+        func prep(threads: Int, tableSlots: Int? = nil, dense: Int? = nil, secondPass: Bool = false) throws -> [String: [UInt8]] {
+            var config = PrepConfiguration(inputs: [root], output: TemporaryFile.path())
+            config.vocabularyRules = VocabularyRules(minCount: 2)
+            config.shardSize = 40
+            config.threads = threads
+            config.countingTableSlots = tableSlots
+            config.denseProduct = dense
+            config.forceSecondPass = secondPass
+            let summary = try Prep.run(config)
+            if tableSlots != nil { #expect(summary.spilledRuns > 64, "the tiny table spills often") }
+            #expect(summary.rereadCorpus == secondPass)
+            let names = try FileReader.listDirectory(config.output)
+            #expect(!names.contains { $0.hasPrefix(".") }, "no temporary file or directory is left: \(names)")
+            return try outputs(config.output)
+        }
+        let baseline = try prep(threads: 1)
+        let features = String(decoding: try #require(baseline["row_vocab.txt"]), as: UTF8.self).split(separator: "\n").count
+        let shards = (features + 39) / 40
+        #expect(shards >= 4 && baseline.count == 4 + shards * shards, "vocabularies, marginals and every shard")
+        #expect(try prep(threads: 2) == baseline)
+        #expect(try prep(threads: 4) == baseline)
+        // Spilling to disk every 32 cells (hundreds of runs, multi-level merges), with and without a dense region.
+        #expect(try prep(threads: 2, tableSlots: 64, dense: 0, secondPass: true) == baseline)
+        #expect(try prep(threads: 3, tableSlots: 64, dense: 5000) == baseline)
+    }
+
+    @Test func aDirectoryOfThousandsOfFilesEqualsTheirConcatenation() throws {
+        let root = TemporaryFile.path("-many")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let text = zipfText(lines: 2000, words: 100, seed: 11)
+        for (i, line) in text.enumerated() {
+            // Zero-padded names so that name order is line order; every other file lacks its final newline.
+            try (line + (i % 2 == 0 ? "\n" : "")).write(toFile: root + String(format: "/%05d.txt", i), atomically: false, encoding: .utf8)
+        }
+        let single = try TemporaryFile.write(text.joined(separator: "\n") + "\n")
+        func prep(_ input: String) throws -> [String: [UInt8]] {
+            var config = PrepConfiguration(inputs: [input], output: TemporaryFile.path())
+            config.shardSize = 8
+            config.threads = 2
+            _ = try Prep.run(config)
+            return try outputs(config.output)
+        }
+        #expect(try prep(root) == prep(single))
+    }
+
+    @Test func badInputsGiveClearErrorsAndLeaveNothingBehind() throws {
+        let good = try TemporaryFile.write(String(repeating: "a b c d\n", count: 50))
+        let invalid = try TemporaryFile.write(Array("a b c\nd e \u{00E9}".utf8) + [0xFF, 0x0A])
+        let plain = try TemporaryFile.write(zipfText(lines: 20000, words: 5000, seed: 3).joined(separator: "\n"))
+        let gz = plain + ".gz"
+        _ = try TemporaryFile.run("/bin/sh", ["-c", "gzip -c '\(plain)' > '\(gz).full' && head -c $(( $(stat -c %s '\(gz).full') / 2 )) '\(gz).full' > '\(gz)'"])
+        for (inputs, expected) in [([good, invalid], "\(invalid): invalid UTF-8 at byte offset 12"),
+                                   ([good, gz], "\(gz): cannot read corpus:")] {
+            let output = TemporaryFile.path()
+            var config = PrepConfiguration(inputs: inputs, output: output)
+            config.threads = 2
+            #expect {
+                try Prep.run(config)
+            } throws: { error in
+                "\(error)".hasPrefix(expected) && !"\(error)".contains("\n")
+            }
+            #expect(try FileReader.listDirectory(output).isEmpty, "a failed prep leaves an empty output directory")
+        }
+    }
+
+    @Test func aFiftyMegabyteLineWithoutNewlineIsReadInOnePiece() throws {
+        // One 50 MB token (a pasted blob) between words, no final newline: dropped by --max-token-length.
+        var bytes = Array("start of the line ".utf8)
+        bytes += [UInt8](repeating: 0x78, count: 50 << 20)
+        bytes += Array(" end of the line".utf8)
+        let path = try TemporaryFile.write(bytes)
+        var config = PrepConfiguration(inputs: [path], output: TemporaryFile.path())
+        config.vocabularyRules = VocabularyRules(minCount: 1)
+        config.tokenizer = TokenizerOptions(maxTokenLength: 100)
+        config.threads = 2
+        let summary = try Prep.run(config)
+        #expect(summary.manifest.tokens == 8 && summary.manifest.rows == 5)   // start of the line end (+ of the line)
+        #expect(summary.bytes == Int64(bytes.count))
+    }
+}
