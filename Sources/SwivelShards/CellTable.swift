@@ -81,7 +81,7 @@ public struct CellKeyLayout: Sendable {
         let size = rows.shardSize
         let bits = size <= 1 ? 0 : (Int.bitWidth - (size - 1).leadingZeroBitCount)
         let blocks = rows.shardCount.multipliedReportingOverflow(by: columns.shardCount)
-        guard !blocks.overflow, 2 * bits < 63, blocks.partialValue < (1 << (63 - 2 * bits)) else { return nil }
+        guard !blocks.overflow, 2 * bits < 62, blocks.partialValue < (1 << (62 - 2 * bits)) else { return nil }
         self.rows = rows
         self.columns = columns
         localBits = bits

@@ -89,6 +89,9 @@ public struct Manifest: Codable, Equatable, Sendable {
     public var distinctTokens: Int
     /// Every shard file, row-major.
     public var shards: [ShardEntry]
+    /// Where the counts came from when not from a corpus: "counts" (`--counts`) or "glove" (GloVe's
+    /// `cooccurrence.bin`); nil for a corpus.
+    public var source: String? = nil
 
     /// The layout of rows.
     public var rowLayout: ShardLayout { ShardLayout(featureCount: rows, shardSize: shardSize) }

@@ -260,33 +260,50 @@ public enum Prep {
         let countSeconds = monotonicSeconds() - start
         peaks.append(SystemResources.peakResidentBytes() ?? 0)
 
-        // 4. Merge and write shards, then marginals and vocabularies; the manifest last.
-        start = monotonicSeconds()
+        return try writeOutputs(counter: counter, rows: layout, columns: layout, rowVocabulary: vocabulary,
+                                columnVocabulary: vocabulary, config: config, source: nil, tokens: tokenCount,
+                                inVocabulary: inVocabulary, distinct: distinct, bytes: byteCount,
+                                vocabularySeconds: vocabularySeconds, countSeconds: countSeconds,
+                                rereadCorpus: !keptState.keeping, progress: progress, peaks: peaks)
+    }
+
+    /// Merges the counts into shard files, then writes vocabularies, marginals and (last) the manifest.
+    static func writeOutputs(counter: CooccurrenceCounter, rows: ShardLayout, columns: ShardLayout,
+                             rowVocabulary: Vocabulary, columnVocabulary: Vocabulary, config: PrepConfiguration,
+                             source: String?, tokens: Int64, inVocabulary: Int64, distinct: Int, bytes: Int64,
+                             vocabularySeconds: Double, countSeconds: Double, rereadCorpus: Bool,
+                             progress: ProgressHandler?, peaks: [Int64] = []) throws -> PrepSummary {
+        var peaks = peaks
+        if peaks.isEmpty { peaks = [0, SystemResources.peakResidentBytes() ?? 0] }
+        let start = monotonicSeconds()
         let shardDirectory = config.output + "/shards"
         try FileReader.createDirectory(shardDirectory)
-        let blockCount = layout.shardCount * layout.shardCount
+        let blockCount = rows.shardCount * columns.shardCount
         let result = try counter.finish(writingTo: shardDirectory) { written in
             progress?(ProgressUpdate(phase: "writing", done: Double(written), total: Double(blockCount), unit: "shards"))
         }
+        guard result.total > 0 else {
+            throw VocabularyError.empty(reason: "every count is zero or out of the vocabulary; nothing to train on")
+        }
         let manifest = Manifest(
-            writtenBy: config.version, rows: vocabulary.count, columns: vocabulary.count,
-            shardSize: config.shardSize, rowShards: layout.shardCount, columnShards: layout.shardCount,
-            total: result.total, nonzeros: result.nonzeros, window: config.counting.window,
-            selfWeight: config.counting.selfWeight, tokenizer: config.tokenizer,
+            writtenBy: config.version, rows: rows.featureCount, columns: columns.featureCount,
+            shardSize: config.shardSize, rowShards: rows.shardCount, columnShards: columns.shardCount,
+            total: result.total, nonzeros: result.nonzeros, window: source == nil ? config.counting.window : 0,
+            selfWeight: source == nil ? config.counting.selfWeight : 0, tokenizer: config.tokenizer,
             vocabularyRules: config.vocabularyRules, vocabularyFile: config.vocabularyFile,
-            inputs: config.inputs, tokens: tokenCount, inVocabularyTokens: inVocabulary,
-            distinctTokens: distinct, shards: result.shards)
-        try vocabulary.write(to: config.output + "/" + manifest.rowVocabulary)
-        try vocabulary.write(to: config.output + "/" + manifest.columnVocabulary)
+            inputs: config.inputs, tokens: tokens, inVocabularyTokens: inVocabulary,
+            distinctTokens: distinct, shards: result.shards, source: source)
+        try rowVocabulary.write(to: config.output + "/" + manifest.rowVocabulary)
+        try columnVocabulary.write(to: config.output + "/" + manifest.columnVocabulary)
         try MarginalsFile.write(result.rowSums, to: config.output + "/" + manifest.rowSums)
         try MarginalsFile.write(result.columnSums, to: config.output + "/" + manifest.columnSums)
         // The manifest goes last: a directory without one is an unfinished prep.
         try manifest.write(directory: config.output)
         peaks.append(SystemResources.peakResidentBytes() ?? 0)
         return PrepSummary(manifest: manifest, vocabularySeconds: vocabularySeconds, countSeconds: countSeconds,
-                           writeSeconds: monotonicSeconds() - start, bytes: byteCount,
-                           rereadCorpus: !keptState.keeping, spilledRuns: result.spilledRuns,
-                           spilledBytes: result.spilledBytes, peakResidentBytes: peaks)
+                           writeSeconds: monotonicSeconds() - start, bytes: bytes, rereadCorpus: rereadCorpus,
+                           spilledRuns: result.spilledRuns, spilledBytes: result.spilledBytes,
+                           peakResidentBytes: peaks)
     }
 
     /// Maps a chunk's token-table ids to vocabulary ids, dropping out-of-vocabulary tokens and lines left empty.

@@ -308,7 +308,11 @@ public final class Trainer {
         switch choice {
         case .row: return Embeddings(tokens: rowTokens, vectors: rows)
         case .col: return Embeddings(tokens: columnTokens, vectors: columns)
-        case .sum, .concat: return Embeddings(tokens: rowTokens, vectors: Embeddings.combine(rows, columns, choice))
+        case .sum, .concat:
+            guard rowTokens == columnTokens else {
+                throw EmbeddingError.mismatch(path: prepDirectory, reason: "row and column vocabularies differ: use row or col vectors")
+            }
+            return Embeddings(tokens: rowTokens, vectors: Embeddings.combine(rows, columns, choice))
         }
     }
 

@@ -24,16 +24,27 @@ extension Swivel {
                   swivel prep corpus.txt --output prep/
                   swivel prep books/*.txt.gz --output prep/ --max-vocab 50000 --window 5
                   zcat big.txt.gz | swivel prep - --output prep/ --lowercase
+                  swivel prep --counts user-item.tsv --output prep/ --shard-size 1024
+                  swivel prep --glove-cooccurrence cooccurrence.bin --glove-vocab vocab.txt --output prep/
                 """)
 
         @Argument(help: "Corpus files or directories (- for standard input; gzip is decompressed).")
-        var corpus: [String]
+        var corpus: [String] = []
+
+        @Option(help: ArgumentHelp("Instead of a corpus: co-occurrence counts, lines row<TAB>column<TAB>count (rows and columns may be different kinds of features).", valueName: "file"))
+        var counts: String?
+
+        @Option(help: ArgumentHelp("Instead of a corpus: GloVe's binary cooccurrence file (with --glove-vocab).", valueName: "file"))
+        var gloveCooccurrence: String?
+
+        @Option(help: ArgumentHelp("GloVe's vocab.txt for --glove-cooccurrence.", valueName: "file"))
+        var gloveVocab: String?
 
         @Option(name: .shortAndLong, help: "Directory to write the shards, vocabulary and manifest to.")
         var output: String
 
-        @Option(help: "Drop tokens seen fewer times.")
-        var minCount: Int64 = 5
+        @Option(help: "Drop tokens seen fewer times (default 5; 1 for --counts and --glove-cooccurrence, where it applies to each feature's total count).")
+        var minCount: Int64?
 
         @Option(help: "Keep at most this many of the most frequent tokens.")
         var maxVocab: Int?
@@ -79,7 +90,14 @@ extension Swivel {
         func validate() throws {
             if window < 1 { throw ValidationError("--window must be at least 1 (got \(window))") }
             if shardSize < 1 { throw ValidationError("--shard-size must be at least 1 (got \(shardSize))") }
-            if minCount < 1 { throw ValidationError("--min-count must be at least 1 (got \(minCount))") }
+            if let minCount, minCount < 1 { throw ValidationError("--min-count must be at least 1 (got \(minCount))") }
+            let sources = (corpus.isEmpty ? 0 : 1) + (counts == nil ? 0 : 1) + (gloveCooccurrence == nil ? 0 : 1)
+            if sources != 1 {
+                throw ValidationError("give exactly one input: corpus files, --counts FILE, or --glove-cooccurrence FILE --glove-vocab FILE")
+            }
+            if (gloveCooccurrence == nil) != (gloveVocab == nil) {
+                throw ValidationError("--glove-cooccurrence and --glove-vocab go together")
+            }
             if let maxVocab, maxVocab < 1 { throw ValidationError("--max-vocab must be at least 1 (got \(maxVocab))") }
             if threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
             if let maxTokenLength, maxTokenLength < 1 {
@@ -91,12 +109,13 @@ extension Swivel {
         }
 
         func run() throws {
-            var config = PrepConfiguration(inputs: corpus, output: output)
+            var config = PrepConfiguration(inputs: corpus.isEmpty ? [counts ?? gloveCooccurrence!] : corpus, output: output)
             config.tokenizer = TokenizerOptions(lowercase: lowercase, normalization: normalize,
                                                 splitPunctuation: splitPunctuation, maxTokenLength: maxTokenLength)
             if let memory { config.memoryBytes = Int64(memory * Double(1 << 30)) }
             config.temporaryDirectory = tempDir
-            config.vocabularyRules = VocabularyRules(minCount: minCount, maxSize: maxVocab)
+            let imported = counts != nil || gloveCooccurrence != nil
+            config.vocabularyRules = VocabularyRules(minCount: minCount ?? (imported ? 1 : 5), maxSize: maxVocab)
             config.vocabularyFile = vocab
             config.counting = CountingOptions(window: window)
             config.shardSize = shardSize
@@ -117,11 +136,20 @@ extension Swivel {
             let start = Date()
             let summary = try reportingErrors {
                 defer { progress.finish() }
+                if let counts {
+                    return try CountsImport.runTriples(path: counts, config: config, progress: progress.handler)
+                }
+                if let gloveCooccurrence, let gloveVocab {
+                    return try CountsImport.runGlove(cooccurrence: gloveCooccurrence, vocabularyPath: gloveVocab,
+                                                     config: config, progress: progress.handler)
+                }
                 return try SwivelShards.Prep.run(config, progress: progress.handler)
             }
             let seconds = Date().timeIntervalSince(start)
             let m = summary.manifest
-            print("prep: \(m.tokens) tokens (\(m.inVocabularyTokens) in vocabulary), vocabulary \(m.rows), "
+            let what = m.source == nil ? "prep: \(m.tokens) tokens (\(m.inVocabularyTokens) in vocabulary), vocabulary \(m.rows)"
+                : "prep: \(m.tokens) \(m.source == "glove" ? "corpus tokens" : "count lines") (\(m.inVocabularyTokens) kept), vocabulary \(m.rows) rows x \(m.columns) columns"
+            print(what + ", "
                 + "\(m.rowShards)x\(m.columnShards) shards of \(m.shardSize), \(m.nonzeros) nonzeros, "
                 + String(format: "%.1f s (vocabulary %.1f, counting %.1f, merging and writing %.1f), %.2fM tokens/s",
                          seconds, summary.vocabularySeconds, summary.countSeconds, summary.writeSeconds,

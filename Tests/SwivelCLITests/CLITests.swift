@@ -102,4 +102,42 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("prep: 6 tokens"))
     }
+
+    @Test func featureCountsTrainRowAndColumnVectorsThatRecoverPlantedGroups() throws {
+        // 240 users and 45 items in 3 groups: user u rates items of group u mod 3 (plus 10% noise).
+        var state: UInt64 = 5
+        func next(_ bound: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int(state >> 33) % bound
+        }
+        var lines = ""
+        for u in 0..<240 {
+            for _ in 0..<25 {
+                let item = next(10) == 0 ? next(45) : next(15) * 3 + u % 3
+                lines += "user\(u)\titem\(item)\t\(1 + next(3))\n"
+            }
+        }
+        let counts = try TemporaryFile.write(lines)
+        let prep = TemporaryFile.path(), model = TemporaryFile.path()
+        var r = try TemporaryFile.run(swivel, ["prep", "--counts", counts, "--output", prep, "--shard-size", "32", "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("vocabulary 240 rows x 45 columns, 8x2 shards of 32"), "\(r.stdout)")
+        r = try TemporaryFile.run(swivel, ["train", prep, "--output", model, "--dim", "8", "--epochs", "30", "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        // Every item's 5 nearest items are of its group.
+        r = try TemporaryFile.run(swivel, ["nearest", model, "--use", "col", "--k", "5", "item0", "item1", "item2"])
+        #expect(r.status == 0, "\(r.stderr)")
+        var query = -1
+        var wrong = 0
+        for line in r.stdout.split(separator: "\n") {
+            if line.hasPrefix("item") { query = Int(line.dropFirst(4))!; continue }
+            let neighbour = Int(line.split(separator: " ")[0].dropFirst(4))!
+            if neighbour % 3 != query % 3 { wrong += 1 }
+        }
+        #expect(wrong == 0, "\(r.stdout)")
+        r = try TemporaryFile.run(swivel, ["export", model, "--output", TemporaryFile.path(), "--vectors", "row"])
+        #expect(r.status == 0 && r.stdout.contains("240 vectors"), "\(r.stdout)\(r.stderr)")
+        r = try TemporaryFile.run(swivel, ["export", model, "--output", TemporaryFile.path()])
+        #expect(r.status != 0 && r.stderr.contains("row and column vocabularies differ: use --vectors row or col"))
+    }
 }
