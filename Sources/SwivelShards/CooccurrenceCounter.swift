@@ -425,6 +425,8 @@ final class RowPartition: @unchecked Sendable {
                                            columnCount: keys.columns.size(of: columnShard),
                                            rowStart: rowStart, columns: columns, values: values)
                     let file = ShardFile.fileName(rowShard: rowShard, columnShard: columnShard)
+                    // A shard takes at most about 6 bytes a nonzero; check before writing, naming the directory.
+                    try SystemResources.requireDiskSpace(Int64(values.count) * 6 + (1 << 20), in: directory, for: "shard files")
                     try ShardFile.write(shard, to: directory + "/" + file)
                     shards.append(ShardEntry(file: file, row: rowShard, column: columnShard, nonzeros: values.count))
                     nonzeros += values.count

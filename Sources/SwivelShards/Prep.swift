@@ -114,6 +114,10 @@ public enum Prep {
         try FileReader.createDirectory(temporary)
         defer { removeTemporaryDirectory(temporary) }
         do {
+            // Refuse at once when the output or temporary directory is (nearly) full, rather than after counting;
+            // spills and shard files check again before each write, with their own sizes.
+            try SystemResources.requireDiskSpace(64 << 20, in: config.output, for: "shard files")
+            try SystemResources.requireDiskSpace(64 << 20, in: temporary, for: "temporary counts")
             return try run(config, files: files, temporary: temporary, progress: progress)
         } catch {
             removePartialOutput(config.output)
@@ -133,14 +137,23 @@ public enum Prep {
         let tables = ConcurrentSlots<TokenizedCorpus>(repeating: TokenizedCorpus(), count: workers)
         let idBudget = config.forceSecondPass ? -1 : config.memoryBytes / 4
         let kept = Locked<(ids: [Int: (worker: Int, ids: [Int32])], bytes: Int64, keeping: Bool)>(([:], 0, true))
+        let tokensRead = Locked<Int64>(0)
+        let readStart = monotonicSeconds()
         try ParallelChunks.run(reader, workers: workers, progress: {
-            progress?(ProgressUpdate(phase: "vocabulary", done: Double(reader.storedBytesRead), total: stored, unit: "bytes"))
+            let tokens = tokensRead.withValue { $0 }
+            let seconds = max(monotonicSeconds() - readStart, 1e-9)
+            progress?(ProgressUpdate(phase: "vocabulary", done: Double(reader.storedBytesRead), total: stored, unit: "bytes",
+                                     detail: String(format: "%.1fM tokens, %.1fM tokens/s, %.0f MB/s of text",
+                                                    Double(tokens) / 1e6, Double(tokens) / seconds / 1e6,
+                                                    Double(reader.bytesRead) / seconds / 1e6)))
         }) { worker, chunk in
             var corpus = tables[worker]
             tables[worker] = TokenizedCorpus()
             corpus.ids = []
             corpus.keepsIDs = kept.withValue { $0.keeping }
+            let before = corpus.tokenCount
             try tokenizer.scan(chunk, into: &corpus)
+            tokensRead.withValue { $0 += corpus.tokenCount - before }
             let ids = corpus.ids
             corpus.ids = []
             tables[worker] = corpus
