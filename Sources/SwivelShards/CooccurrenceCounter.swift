@@ -10,11 +10,17 @@ public struct CountingOptions: Sendable, Codable, Equatable {
     public var window: Int
     /// Each in-vocabulary token adds this much to its own diagonal cell (the reference adds 1).
     public var selfWeight: Double
+    /// word2vec's subsampling threshold `t` (nil: every occurrence counts), see ``Subsampling``.
+    public var subsample: Double?
+    /// Seed of the subsampling.
+    public var seed: UInt64
 
     /// Creates options.
-    public init(window: Int = 10, selfWeight: Double = 1) {
+    public init(window: Int = 10, selfWeight: Double = 1, subsample: Double? = nil, seed: UInt64 = 1) {
         self.window = window
         self.selfWeight = selfWeight
+        self.subsample = subsample
+        self.seed = seed
     }
 }
 

@@ -89,6 +89,10 @@ public struct Manifest: Codable, Equatable, Sendable {
     public var distinctTokens: Int
     /// Every shard file, row-major.
     public var shards: [ShardEntry]
+    /// word2vec subsampling threshold and seed, when used (nil: every occurrence counted).
+    public var subsample: Double? = nil
+    /// Seed of the subsampling.
+    public var subsampleSeed: UInt64? = nil
     /// Where the counts came from when not from a corpus: "counts" (`--counts`) or "glove" (GloVe's
     /// `cooccurrence.bin`); nil for a corpus.
     public var source: String? = nil

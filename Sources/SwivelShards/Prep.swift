@@ -61,6 +61,7 @@ public struct PrepConfiguration: Sendable {
         if let m = vocabularyRules.maxSize, m < 1 { throw PrepError.invalidOption("--max-vocab must be at least 1 (got \(m))") }
         if threads < 1 { throw PrepError.invalidOption("--threads must be at least 1 (got \(threads))") }
         if memoryBytes < 64 << 20 { throw PrepError.invalidOption("--memory must be at least 0.0625 GiB (64 MiB)") }
+        if let t = counting.subsample, !(t > 0 && t < 1) { throw PrepError.invalidOption("--subsample must be between 0 and 1 (got \(t))") }
         if let m = tokenizer.maxTokenLength, m < 1 { throw PrepError.invalidOption("--max-token-length must be at least 1 (got \(m))") }
     }
 }
@@ -196,6 +197,9 @@ public enum Prep {
             var t = token
             t.withUTF8 { _ = vocabularyTable.intern(UnsafeRawBufferPointer($0)) }
         }
+        let subsampling = config.counting.subsample.map {
+            Subsampling(vocabulary: vocabulary, total: tokenCount, threshold: $0, seed: config.counting.seed)
+        }
         let vocabularySeconds = monotonicSeconds() - start
         var peaks = [SystemResources.peakResidentBytes() ?? 0]
 
@@ -233,7 +237,7 @@ public enum Prep {
             let source = keptState.ids
             DispatchQueue.concurrentPerform(iterations: chunks.count) { i in
                 let (worker, ids) = source[chunks[i]]!
-                mapped[i] = Self.vocabularyIDs(ids, map: maps[worker])
+                mapped[i] = Self.vocabularyIDs(ids, map: maps[worker], subsampling: subsampling.map { ($0, chunks[i]) })
             }
             for w in 0..<workers { tables[w] = TokenizedCorpus() }
             for i in 0..<chunks.count {
@@ -258,6 +262,7 @@ public enum Prep {
                 let chunks = batch
                 DispatchQueue.concurrentPerform(iterations: chunks.count) { i in
                     var lookup = VocabularyLookup(table: table)
+                    lookup.subsampling = subsampling.map { ($0, chunks[i].index) }
                     do { try tokenizer.scan(chunks[i], into: &lookup) } catch { failures[i] = "\(error)" }
                     ids[i] = lookup.ids
                     seenTokens[i] = lookup.tokenCount
@@ -305,7 +310,9 @@ public enum Prep {
             selfWeight: source == nil ? config.counting.selfWeight : 0, tokenizer: config.tokenizer,
             vocabularyRules: config.vocabularyRules, vocabularyFile: config.vocabularyFile,
             inputs: config.inputs, tokens: tokens, inVocabularyTokens: inVocabulary,
-            distinctTokens: distinct, shards: result.shards, source: source)
+            distinctTokens: distinct, shards: result.shards,
+            subsample: source == nil ? config.counting.subsample : nil,
+            subsampleSeed: source == nil && config.counting.subsample != nil ? config.counting.seed : nil, source: source)
         try rowVocabulary.write(to: config.output + "/" + manifest.rowVocabulary)
         try columnVocabulary.write(to: config.output + "/" + manifest.columnVocabulary)
         try MarginalsFile.write(result.rowSums, to: config.output + "/" + manifest.rowSums)
@@ -320,16 +327,19 @@ public enum Prep {
     }
 
     /// Maps a chunk's token-table ids to vocabulary ids, dropping out-of-vocabulary tokens and lines left empty.
-    static func vocabularyIDs(_ ids: [Int32], map: [Int32]) -> [Int32] {
+    static func vocabularyIDs(_ ids: [Int32], map: [Int32], subsampling: (Subsampling, chunk: Int)? = nil) -> [Int32] {
         var out = [Int32]()
         out.reserveCapacity(ids.count)
         var lineHasToken = false
+        var index = 0
         for id in ids {
             if id < 0 {
                 if lineHasToken { out.append(TokenizedCorpus.lineBreak) }
                 lineHasToken = false
             } else {
                 let v = map[Int(id)]
+                index += 1
+                if v >= 0, let (s, chunk) = subsampling, !s.keeps(v, chunk: chunk, index: index - 1) { continue }
                 if v >= 0 {
                     out.append(v)
                     lineHasToken = true

@@ -118,6 +118,8 @@ public struct TokenizedCorpus: TokenSink, Sendable {
 public struct VocabularyLookup: TokenSink, Sendable {
     /// The table; its ids are the vocabulary ids.
     public let table: TokenTable
+    /// Subsampling of frequent words and the chunk being read, if any.
+    public var subsampling: (Subsampling, chunk: Int)?
     /// Vocabulary ids with `-1` after each line that kept a token.
     public var ids: [Int32] = []
     /// Tokens seen (known or not).
@@ -128,8 +130,10 @@ public struct VocabularyLookup: TokenSink, Sendable {
     public init(table: TokenTable) { self.table = table }
 
     public mutating func token(_ bytes: UnsafeRawBufferPointer) {
+        let index = Int(tokenCount)
         tokenCount += 1
         if let id = table.id(of: bytes) {
+            if let (subsampling, chunk) = subsampling, !subsampling.keeps(id, chunk: chunk, index: index) { return }
             ids.append(id)
             lineHasToken = true
         }

@@ -152,3 +152,36 @@ public enum VocabularyBuilder {
         return map
     }
 }
+
+/// word2vec's subsampling of frequent words, made deterministic: occurrence `i` of chunk `c` is kept when a
+/// hash of (seed, c, i) falls below its word's keep probability `min(1, sqrt(t / f) + t / f)`, where `f` is
+/// the word's share of the corpus. Dropped occurrences are removed before windowing, like out-of-vocabulary
+/// tokens, so windows reach past them. Chunks are cut by data alone, so the choice is the same for every
+/// thread count and both reading paths.
+public struct Subsampling: Sendable {
+    /// Per vocabulary id: keep when the 32-bit hash is below this (2^32 = always keep).
+    public let thresholds: [UInt64]
+    /// Seed of the hash.
+    public let seed: UInt64
+
+    /// Keep probabilities for `vocabulary` (counts) out of `total` tokens, with threshold `t`.
+    public init(vocabulary: Vocabulary, total: Int64, threshold t: Double, seed: UInt64) {
+        self.seed = seed
+        thresholds = vocabulary.counts.map { count in
+            let f = Double(max(count, 1)) / Double(max(total, 1))
+            let keep = min(1, (t / f).squareRoot() + t / f)
+            return UInt64((keep * 4_294_967_296).rounded(.down))
+        }
+    }
+
+    /// Whether occurrence `index` (counting every token of the chunk, known or not) of chunk `chunk`,
+    /// vocabulary id `id`, is kept.
+    @inline(__always)
+    public func keeps(_ id: Int32, chunk: Int, index: Int) -> Bool {
+        var z = seed &+ UInt64(truncatingIfNeeded: chunk) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(truncatingIfNeeded: index) &* 0xD1B5_4A32_D192_ED03
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return (z >> 32) < thresholds[Int(id)]
+    }
+}

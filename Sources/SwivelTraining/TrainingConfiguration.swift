@@ -34,6 +34,10 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var confidenceScale: Float = 0.25
     /// Confidence exponent `e`.
     public var confidenceExponent: Float = 0.5
+    /// Context distribution smoothing `alpha` (Levy, Goldberg and Dagan 2015): the PMI target uses column
+    /// marginals raised to `alpha`, `pmi = log x - log rowSum - alpha log colSum + log sum_c colSum_c^alpha`.
+    /// 1 is the paper's plain PMI; below 1 it raises the PMI of rare contexts less than plain PMI does.
+    public var contextSmoothing: Float = 1
     /// Worker threads (independent blocks at once; BLAS threads when a wave has one block).
     public var threads = 2
     /// Seed of the initial vectors and the block order.
@@ -41,6 +45,30 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
 
     /// Creates the default configuration.
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case dimension, epochs, optimizer, learningRate, adagradInitialAccumulator, momentum, rmspropDecay,
+             confidenceBase, confidenceScale, confidenceExponent, contextSmoothing, threads, seed
+    }
+
+    /// Decodes a configuration; settings added after a checkpoint or model was written take the value that
+    /// reproduces the old behaviour (`contextSmoothing` 1).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        dimension = try c.decode(Int.self, forKey: .dimension)
+        epochs = try c.decode(Int.self, forKey: .epochs)
+        optimizer = try c.decode(OptimizerKind.self, forKey: .optimizer)
+        learningRate = try c.decode(Float.self, forKey: .learningRate)
+        adagradInitialAccumulator = try c.decode(Float.self, forKey: .adagradInitialAccumulator)
+        momentum = try c.decode(Float.self, forKey: .momentum)
+        rmspropDecay = try c.decode(Float.self, forKey: .rmspropDecay)
+        confidenceBase = try c.decode(Float.self, forKey: .confidenceBase)
+        confidenceScale = try c.decode(Float.self, forKey: .confidenceScale)
+        confidenceExponent = try c.decode(Float.self, forKey: .confidenceExponent)
+        contextSmoothing = try c.decodeIfPresent(Float.self, forKey: .contextSmoothing) ?? 1
+        threads = try c.decode(Int.self, forKey: .threads)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+    }
 
     /// The settings that differ between `self` and `other`, as "name X given, the checkpoint has Y", skipping
     /// the fields in `ignoring`.
@@ -57,6 +85,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
             ("confidence-base", \.confidenceBase, { String($0.confidenceBase) }),
             ("confidence-scale", \.confidenceScale, { String($0.confidenceScale) }),
             ("confidence-exponent", \.confidenceExponent, { String($0.confidenceExponent) }),
+            ("context-smoothing", \.contextSmoothing, { String($0.contextSmoothing) }),
             ("threads", \.threads, { String($0.threads) }),
             ("seed", \.seed, { String($0.seed) }),
         ]
@@ -77,6 +106,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
             try fail("--confidence-base and --confidence-scale must be non-negative and not both zero")
         }
         if !confidenceExponent.isFinite { try fail("--confidence-exponent must be finite") }
+        if !(contextSmoothing > 0 && contextSmoothing <= 1) { try fail("--context-smoothing must be in (0, 1] (got \(contextSmoothing))") }
         if !(momentum >= 0 && momentum < 1) { try fail("--momentum must be in [0, 1) (got \(momentum))") }
     }
 }

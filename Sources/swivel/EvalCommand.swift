@@ -28,7 +28,7 @@ extension Swivel {
         @Option(help: "Search answers among this many most frequent words (0: all).")
         var restrict: Int = 30000
 
-        @Option(help: "With a model directory: row, col, or sum.")
+        @Option(name: [.customLong("vectors"), .customLong("use")], help: "With a model directory: row, col, or sum (as export --vectors).")
         var use: VectorChoice = .sum
 
         @Flag(help: "Print JSON instead of a table.")

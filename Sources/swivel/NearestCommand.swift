@@ -25,7 +25,7 @@ extension Swivel {
         @Option(help: "Neighbours per word.")
         var k: Int = 10
 
-        @Option(help: "With a model directory: row, col, or sum.")
+        @Option(name: [.customLong("vectors"), .customLong("use")], help: "With a model directory: row, col, or sum (as export --vectors).")
         var use: VectorChoice = .sum
 
         func validate() throws {

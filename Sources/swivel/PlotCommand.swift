@@ -29,7 +29,7 @@ extension Swivel {
         @Option(help: "Plot the N most frequent words (the first N of the file).")
         var top: Int = 100
 
-        @Option(help: "With a model directory: row, col, sum or concat.")
+        @Option(name: [.customLong("vectors"), .customLong("use")], help: "With a model directory: row, col, sum or concat (as export --vectors).")
         var use: VectorChoice = .sum
 
         @Option(help: "Plot loss (and logged evaluation scores) of this model directory against epochs.")

@@ -55,6 +55,12 @@ extension Swivel {
         @Option(help: "Count pairs up to this many tokens apart.")
         var window: Int = 10
 
+        @Option(help: "Subsample frequent words as word2vec does: keep an occurrence with probability sqrt(t/f) + t/f (f: the word's share of the corpus), e.g. 1e-4. (default: off)")
+        var subsample: Double?
+
+        @Option(help: "Seed of --subsample.")
+        var seed: UInt64 = 1
+
         @Option(help: "Features per shard (the block size of training).")
         var shardSize: Int = 4096
 
@@ -117,7 +123,7 @@ extension Swivel {
             let imported = counts != nil || gloveCooccurrence != nil
             config.vocabularyRules = VocabularyRules(minCount: minCount ?? (imported ? 1 : 5), maxSize: maxVocab)
             config.vocabularyFile = vocab
-            config.counting = CountingOptions(window: window)
+            config.counting = CountingOptions(window: window, subsample: subsample, seed: seed)
             config.shardSize = shardSize
             config.threads = threads
             config.force = force

@@ -63,6 +63,9 @@ extension Swivel {
         @Option(help: "Confidence exponent. (default: \(TrainingConfiguration().confidenceExponent))")
         var confidenceExponent: Float?
 
+        @Option(help: "Context distribution smoothing: column marginals raised to this power in the PMI. (default: \(TrainingConfiguration().contextSmoothing))")
+        var contextSmoothing: Float?
+
         @Option(help: "Worker threads. (default: all cores)")
         var threads: Int?
 
@@ -114,6 +117,7 @@ extension Swivel {
             if let confidenceBase { config.confidenceBase = confidenceBase }
             if let confidenceScale { config.confidenceScale = confidenceScale }
             if let confidenceExponent { config.confidenceExponent = confidenceExponent }
+            if let contextSmoothing { config.contextSmoothing = contextSmoothing }
             if let threads { config.threads = threads }
             if let seed { config.seed = seed }
         }

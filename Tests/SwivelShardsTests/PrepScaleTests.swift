@@ -120,4 +120,31 @@ private func zipfText(lines: Int, words: Int, seed: UInt64) -> [String] {
         #expect(summary.manifest.tokens == 8 && summary.manifest.rows == 5)   // start of the line end (+ of the line)
         #expect(summary.bytes == Int64(bytes.count))
     }
+
+    @Test func subsamplingIsDeterministicAndThinsOnlyFrequentWords() throws {
+        let path = try TemporaryFile.write(zipfText(lines: 400, words: 200, seed: 5).joined(separator: "\n"))
+        func prep(threads: Int, subsample: Double?, secondPass: Bool = false) throws -> String {
+            var config = PrepConfiguration(inputs: [path], output: TemporaryFile.path())
+            config.vocabularyRules = VocabularyRules(minCount: 1)
+            config.counting = CountingOptions(window: 5, subsample: subsample, seed: 9)
+            config.threads = threads
+            config.forceSecondPass = secondPass
+            _ = try Prep.run(config)
+            return config.output
+        }
+        let plain = try prep(threads: 1, subsample: nil)
+        let thinned = try prep(threads: 1, subsample: 0.01)
+        #expect(try outputs(prep(threads: 2, subsample: 0.01)) == outputs(thinned))
+        #expect(try outputs(prep(threads: 3, subsample: 0.01, secondPass: true)) == outputs(thinned))
+        // The vocabulary and its counts come from every occurrence; the co-occurrences of frequent words shrink.
+        let vocabulary = try Vocabulary.read(from: thinned + "/row_vocab.txt")
+        #expect(vocabulary == (try Vocabulary.read(from: plain + "/row_vocab.txt")))
+        let total = Double(vocabulary.counts.reduce(0, +))
+        let before = try MarginalsFile.read(from: plain + "/row_sums.txt", expected: vocabulary.count)
+        let after = try MarginalsFile.read(from: thinned + "/row_sums.txt", expected: vocabulary.count)
+        let top = 0
+        let keep = min(1, (0.01 * total / Double(vocabulary.counts[top])).squareRoot() + 0.01 * total / Double(vocabulary.counts[top]))
+        #expect(keep < 0.6 && after[top] < before[top] * (keep + 0.15), "the most frequent word keeps about \(keep) of its occurrences")
+        #expect(after.reduce(0, +) < before.reduce(0, +))
+    }
 }

@@ -191,6 +191,33 @@ private struct Problem {
     }
 }
 
+@Suite struct ContextSmoothingTests {
+    @Test func pmiTermsFollowTheSmoothedContextDistribution() {
+        let config = TrainingConfiguration()
+        func terms(_ alpha: Double) -> ([Float], [Float]) {
+            let model = TrainingModel(rowEmbeddings: ParameterMatrix(rows: 2, dimension: 1, values: [0, 0]),
+                                      columnEmbeddings: ParameterMatrix(rows: 2, dimension: 1, values: [0, 0]),
+                                      rowOptimizer: OptimizerState(rows: 2, dimension: 1, config: config),
+                                      columnOptimizer: OptimizerState(rows: 2, dimension: 1, config: config),
+                                      rowSums: [2, 6], columnSums: [4, 4], total: 8, contextSmoothing: alpha,
+                                      rowShards: 1, columnShards: 1, largestRowShard: 2, largestColumnShard: 2)
+            return (model.rowTerms, model.columnTerms)
+        }
+        // alpha 1: pmi = log x - log rowSum - log colSum + log total.
+        #expect(terms(1).0 == [Float(log(8.0) - log(2.0)), Float(log(8.0) - log(6.0))])
+        #expect(terms(1).1 == [Float(log(4.0)), Float(log(4.0))])
+        // alpha 1/2: Z = 4^0.5 + 4^0.5 = 4; pmi = log x - log rowSum - 0.5 log colSum + log 4.
+        let (rowTerms, columnTerms) = terms(0.5)
+        #expect(abs(rowTerms[0] - Float(log(4.0) - log(2.0))) < 1e-6 && abs(rowTerms[1] - Float(log(4.0) - log(6.0))) < 1e-6)
+        #expect(abs(columnTerms[0] - Float(0.5 * log(4.0))) < 1e-6)
+        // A configuration written before the option existed decodes to plain PMI.
+        var json = String(decoding: try! JSONEncoder().encode(config), as: UTF8.self)
+        json = json.replacingOccurrences(of: "\"contextSmoothing\":1,", with: "")
+        #expect(!json.contains("contextSmoothing"))
+        #expect(try! JSONDecoder().decode(TrainingConfiguration.self, from: Data(json.utf8)) == config)
+    }
+}
+
 @Suite struct OptimizerTests {
     /// Two steps on w = [0.3, -0.2] with gradients [1, -2] then [0.5, 0.25], worked by hand:
     /// AdaGrad (lr 0.5, a0 0.1): a = [1.1, 4.1], w = [0.3 - 0.5/sqrt(1.1), -0.2 + 1/sqrt(4.1)];
