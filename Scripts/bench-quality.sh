@@ -2,7 +2,8 @@
 # Side-by-side quality and wall-clock on the shared corpus: swivel (defaults), gensim Word2Vec (skip-gram,
 # negative sampling) and fastText (skipgram, -maxn 0), same corpus, window 10, 300 d, 2 threads, min-count 5,
 # vocabulary capped to the same V. Scores: swivel eval on every tool's vectors (WS353 and its splits, Google
-# analogy 3CosAdd over the 30,000 most frequent words). Writes and prints a TSV table.
+# analogy 3CosAdd over the 30,000 most frequent words; WS353 also split in halves by the corpus count of each
+# pair's rarer word, the same pairs for every tool). Writes and prints a TSV table.
 # Usage: Scripts/bench-quality.sh [V=32768] [OUT=/tmp/swivel-quality]
 # Needs ../shared (skips without it); installs gensim (pip) and fasttext (Debian) when missing.
 set -euo pipefail
@@ -42,17 +43,20 @@ t_ft=$(seconds fasttext skipgram -input "$out/main.txt" -output "$out/fasttext" 
 head -n $((V + 1)) "$out/fasttext.vec" | awk -v v="$V" 'NR==1 {print v, $2; next} {print}' > "$out/fasttext-cut.txt"
 
 table="$out/quality.tsv"
-printf "tool\twall_s\tws353\tws353_sim\tws353_rel\tanalogy_covered\tanalogy_all\tws353_pairs\n" > "$table"
+printf "tool\twall_s\tws353\tws353_sim\tws353_rel\tws353_rare_half\tws353_frequent_half\tanalogy_covered\tanalogy_all\tws353_pairs\n" > "$table"
 for entry in "swivel:$out/swivel.txt:$(awk -v a="$t_swivel_prep" -v b="$t_swivel_train" 'BEGIN {print a + b}')" \
              "word2vec:$out/word2vec.txt:$t_w2v" "fasttext:$out/fasttext-cut.txt:$t_ft"; do
   IFS=: read -r tool file wall <<<"$entry"
-  "$bin" eval "$file" "${eval_sets[@]}" --json --keep-blas-kernel > "$out/$tool-eval.json"
+  "$bin" eval "$file" "${eval_sets[@]}" --frequencies "$out/swivel-prep/row_vocab.txt" --json --keep-blas-kernel \
+    > "$out/$tool-eval.json"
   python3 - "$out/$tool-eval.json" "$tool" "$wall" >> "$table" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 s = {x["file"].split("/")[-1]: x for x in r["similarity"]}
 a = list(r["analogy"].values())[0][0]
+w = s["ws353.tsv"]
 print("\t".join([sys.argv[2], sys.argv[3]] + [f"{s[k]['spearman']:.4f}" for k in ("ws353.tsv", "ws353-sim.tsv", "ws353-rel.tsv")]
+                + [f"{w['rare']['spearman']:.4f}", f"{w['frequent']['spearman']:.4f}"]
                 + [f"{a['add']['accuracyCovered']:.4f}", f"{a['add']['accuracyAll']:.4f}", f"{s['ws353.tsv']['covered']}"]))
 PY
 done

@@ -25,6 +25,24 @@ public struct SimilarityResult: Codable, Equatable, Sendable {
     public var spearman: Double
     /// Pearson's correlation.
     public var pearson: Double
+    /// The half of the pairs with the rarer words (when word frequencies were given).
+    public var rare: SimilarityHalf?
+    /// The half with the more frequent words.
+    public var frequent: SimilarityHalf?
+}
+
+/// Spearman's correlation on one half of a similarity benchmark split by word frequency.
+public struct SimilarityHalf: Codable, Equatable, Sendable {
+    /// Pairs in this half (with both words in the frequency list).
+    public var pairs: Int
+    /// Of those, pairs with both words in the vectors.
+    public var covered: Int
+    /// Spearman's correlation on the covered pairs.
+    public var spearman: Double
+    /// Smallest and largest corpus count of the rarer word of a pair in this half.
+    public var minCount: Int64
+    /// Largest such count.
+    public var maxCount: Int64
 }
 
 /// A word-similarity benchmark: `word1<TAB>word2<TAB>score` lines (WordSim-353 style).
@@ -50,7 +68,37 @@ public struct SimilarityBenchmark: Sendable {
     }
 
     /// Scores `embeddings` on the pairs whose words are both known.
-    public func evaluate(_ embeddings: Embeddings) -> SimilarityResult {
+    ///
+    /// With `frequencies` (corpus counts, e.g. a prep's `row_vocab.txt`), the pairs whose words both have a
+    /// count are also split in two halves by the count of their rarer word (the rarer half first; ties by
+    /// file order), and each half is scored on its own. The split depends on the corpus only, not on the
+    /// vectors, so that several tools are compared on the same pairs.
+    public func evaluate(_ embeddings: Embeddings, frequencies: [String: Int64]? = nil) -> SimilarityResult {
+        let (human, model) = scores(embeddings, pairs: pairs)
+        var result = SimilarityResult(file: path, pairs: pairs.count, covered: human.count,
+                                      spearman: Statistics.pearson(Statistics.ranks(human), Statistics.ranks(model)),
+                                      pearson: Statistics.pearson(human, model))
+        if let frequencies {
+            let counted = pairs.compactMap { pair -> ((String, String, Double), Int64)? in
+                guard let a = frequencies[pair.0], let b = frequencies[pair.1] else { return nil }
+                return (pair, min(a, b))
+            }
+            let ordered = counted.enumerated().sorted { ($0.element.1, $0.offset) < ($1.element.1, $1.offset) }.map(\.element)
+            let half = ordered.count / 2
+            func score(_ part: ArraySlice<((String, String, Double), Int64)>) -> SimilarityHalf {
+                let (h, m) = scores(embeddings, pairs: part.map(\.0))
+                return SimilarityHalf(pairs: part.count, covered: h.count,
+                                      spearman: Statistics.pearson(Statistics.ranks(h), Statistics.ranks(m)),
+                                      minCount: part.first?.1 ?? 0, maxCount: part.last?.1 ?? 0)
+            }
+            result.rare = score(ordered[..<half])
+            result.frequent = score(ordered[half...])
+        }
+        return result
+    }
+
+    /// Human scores and cosine similarities of the pairs whose words are both in `embeddings`.
+    private func scores(_ embeddings: Embeddings, pairs: [(String, String, Double)]) -> ([Double], [Double]) {
         var human: [Double] = [], model: [Double] = []
         let v = embeddings.vectors
         for (a, b, score) in pairs {
@@ -63,9 +111,7 @@ public struct SimilarityBenchmark: Sendable {
             human.append(score)
             model.append(na > 0 && nb > 0 ? dot / (na * nb).squareRoot() : 0)
         }
-        return SimilarityResult(file: path, pairs: pairs.count, covered: human.count,
-                                spearman: Statistics.pearson(Statistics.ranks(human), Statistics.ranks(model)),
-                                pearson: Statistics.pearson(human, model))
+        return (human, model)
     }
 }
 

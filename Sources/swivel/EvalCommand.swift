@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SwivelEmbeddings
+import SwivelText
 
 extension Swivel {
     struct Eval: ParsableCommand {
@@ -31,6 +32,9 @@ extension Swivel {
         @Option(name: [.customLong("vectors"), .customLong("use")], help: "With a model directory: row, col, or sum (as export --vectors).")
         var use: VectorChoice = .sum
 
+        @Option(help: ArgumentHelp("Corpus word counts (token<TAB>count lines, e.g. a prep's row_vocab.txt): also score the rare-word and frequent-word halves of each similarity set.", valueName: "file"))
+        var frequencies: String?
+
         @Flag(help: "Print JSON instead of a table.")
         var json = false
 
@@ -50,7 +54,11 @@ extension Swivel {
             kernel.relaunchIfSlow(quiet: json)
             let report = try reportingErrors { () -> Report in
                 let embeddings = try Embeddings.load(vectors, choice: use)
-                let sims = try similarity.map { try SimilarityBenchmark(path: $0).evaluate(embeddings) }
+                let counts = try frequencies.map { path -> [String: Int64] in
+                    let vocabulary = try Vocabulary.read(from: path)
+                    return Dictionary(zip(vocabulary.tokens, vocabulary.counts), uniquingKeysWith: { a, _ in a })
+                }
+                let sims = try similarity.map { try SimilarityBenchmark(path: $0).evaluate(embeddings, frequencies: counts) }
                 var analogies: [String: [AnalogySection]] = [:]
                 for path in analogy {
                     analogies[path] = try AnalogyBenchmark(path: path).evaluate(embeddings, restrict: restrict)
@@ -66,6 +74,11 @@ extension Swivel {
             for r in report.similarity {
                 print(String(format: "%@: spearman %.4f  pearson %.4f  covered %d/%d (%d missing)",
                              r.file as NSString, r.spearman, r.pearson, r.covered, r.pairs, r.pairs - r.covered))
+                for (name, half) in [("rare", r.rare), ("frequent", r.frequent)] {
+                    guard let half else { continue }
+                    print(String(format: "  %@ half (rarer word seen %lld-%lld times): spearman %.4f  covered %d/%d",
+                                 name as NSString, half.minCount, half.maxCount, half.spearman, half.covered, half.pairs))
+                }
             }
             for path in analogy {
                 print("\(path):")

@@ -22,6 +22,22 @@ import Testing
         #expect(abs(r.spearman - 1) < 1e-12)   // cosines 0.99, 0, -0.98 are in the human order
     }
 
+    @Test func similarityHalvesSplitByTheRarerWordsCount() throws {
+        // Angles give cos(a,b) = cos 80°, cos(c,d) = cos 10°, cos(e,f) = cos 20°, cos(g,h) = cos 70°.
+        func unit(_ degrees: Double) -> [Float] { [Float(cos(degrees * .pi / 180)), Float(sin(degrees * .pi / 180))] }
+        let e = Embeddings(tokens: ["a", "b", "c", "d", "e", "f", "g", "h"],
+                           vectors: Matrix(rows: 8, columns: 2, values: unit(0) + unit(80) + unit(0) + unit(10)
+                                           + unit(0) + unit(20) + unit(0) + unit(70)))
+        let file = try TemporaryFile.write("a\tb\t1\nc\td\t2\ne\tf\t3\ng\th\t4\nx\ta\t5\n")
+        let counts: [String: Int64] = ["a": 1, "b": 100, "c": 2, "d": 100, "e": 50, "f": 60, "g": 70, "h": 80]
+        let r = try SimilarityBenchmark(path: file).evaluate(e, frequencies: counts)
+        // Rare half: pairs 1 and 2 (rarer words seen 1 and 2 times); human order agrees with cosine order.
+        #expect(r.rare == SimilarityHalf(pairs: 2, covered: 2, spearman: 1, minCount: 1, maxCount: 2))
+        // Frequent half: pairs 3 and 4 (50 and 70); human order is the reverse of cosine order.
+        #expect(r.frequent == SimilarityHalf(pairs: 2, covered: 2, spearman: -1, minCount: 50, maxCount: 70))
+        #expect(try r.covered == 4 && SimilarityBenchmark(path: file).evaluate(e).rare == nil)
+    }
+
     @Test func analogiesMatchABruteForceSearch() throws {
         // Random vectors: the batched SGEMM answers must equal a plain loop over every word.
         var state: UInt64 = 99
