@@ -401,35 +401,62 @@ final class RowPartition: @unchecked Sendable {
         var shards: [ShardEntry] = []
         var nonzeros = 0
         let ownedShards = (0..<nRow).filter { $0 % workers == worker }
+        // Every source is sorted in block order, so one cursor per source walks forward block by block and
+        // row by row; a row's cells from all sources (and the dense array) are summed in a row-wide array.
+        let localBits = UInt64(keys.localBits)
+        let largestColumnShard = keys.columns.size(of: 0)
+        var accumulator = [UInt64](repeating: 0, count: largestColumnShard)
+        var touched: [Int] = []
         try table.drainSorted { sorted in
-            var sources: [CellSource] = [DenseRegionSource(partition: self, ownedShards: ownedShards),
-                                         BufferCellSource(sorted)]
-            for path in runs { sources.append(try SpillRunReader(path: path)) }
-            for run in memoryRuns { sources.append(SortedCellArray(run)) }
-            let merged = CellMerger(sources)
-            var pending = try merged.next()
+            var cursors = [CellCursor(Array(sorted))]
+            for run in memoryRuns { cursors.append(CellCursor(run)) }
+            memoryRuns = []
+            for path in runs { cursors.append(try CellCursor(reader: SpillRunReader(path: path))) }
             for rowShard in ownedShards {
                 let rows = keys.rows.size(of: rowShard)
                 var sums = [WideSum](repeating: WideSum(), count: rows)
                 for columnShard in 0..<nColumn {
                     let block = rowShard * nColumn + columnShard
+                    let columnCount = keys.columns.size(of: columnShard)
                     var rowStart = [Int32](repeating: 0, count: rows + 1)
                     var columns: [Int32] = []
                     var values: [Float] = []
-                    while let cell = pending, keys.block(of: cell.key) == block {
-                        let localRow = keys.localRow(of: cell.key), localColumn = keys.localColumn(of: cell.key)
-                        rowStart[localRow + 1] += 1
-                        columns.append(Int32(localColumn))
-                        values.append(scale.float(cell.units))
-                        sums[localRow].add(cell.units)
-                        columnSums[keys.columns.featureID(shard: columnShard, local: localColumn)].add(cell.units)
-                        pending = try merged.next()
+                    for l in 0..<rows {
+                        let row = keys.rows.featureID(shard: rowShard, local: l)
+                        let info = self.rows[row]
+                        var column = columnShard, k = 0
+                        while column < info.length {
+                            let units = dense.pointer[info.start + column]
+                            if units != 0 {
+                                if accumulator[k] == 0 { touched.append(k) }
+                                accumulator[k] &+= UInt64(units)
+                            }
+                            column += nColumn
+                            k += 1
+                        }
+                        let rowEnd = (UInt64(block) << (2 * localBits)) + (UInt64(l + 1) << localBits)
+                        for cursor in cursors {
+                            while let cell = try cursor.peek(), cell.key < rowEnd {
+                                let local = keys.localColumn(of: cell.key)
+                                if accumulator[local] == 0 { touched.append(local) }
+                                accumulator[local] &+= cell.units
+                                cursor.advance()
+                            }
+                        }
+                        if touched.count * 8 > columnCount { touched = (0..<columnCount).filter { accumulator[$0] != 0 } } else { touched.sort() }
+                        for k in touched {
+                            let units = accumulator[k]
+                            accumulator[k] = 0
+                            columns.append(Int32(k))
+                            values.append(scale.float(units))
+                            sums[l].add(units)
+                            columnSums[keys.columns.featureID(shard: columnShard, local: k)].add(units)
+                        }
+                        touched.removeAll(keepingCapacity: true)
+                        rowStart[l + 1] = Int32(columns.count)
                     }
-                    precondition(pending.map { keys.block(of: $0.key) > block } ?? true, "merged cells arrive in block order")
-                    for r in 0..<rows { rowStart[r + 1] += rowStart[r] }
                     let shard = ShardBlock(rowShard: rowShard, columnShard: columnShard, rows: rows,
-                                           columnCount: keys.columns.size(of: columnShard),
-                                           rowStart: rowStart, columns: columns, values: values)
+                                           columnCount: columnCount, rowStart: rowStart, columns: columns, values: values)
                     let file = ShardFile.fileName(rowShard: rowShard, columnShard: columnShard)
                     // A shard takes at most about 6 bytes a nonzero; check before writing, naming the directory.
                     try SystemResources.requireDiskSpace(Int64(values.count) * 6 + (1 << 20), in: directory, for: "shard files")
@@ -442,6 +469,10 @@ final class RowPartition: @unchecked Sendable {
                     rowSums.append((keys.rows.featureID(shard: rowShard, local: local), sum))
                 }
             }
+            for cursor in cursors {
+                let left = try cursor.peek()
+                precondition(left == nil, "every counted cell belongs to an owned block")
+            }
         }
         for path in runs { unlink(path) }
         runs = []
@@ -449,65 +480,35 @@ final class RowPartition: @unchecked Sendable {
         return PartitionOutput(shards: shards, rowSums: rowSums, columnSums: columnSums, nonzeros: nonzeros,
                                runs: spilledRuns, runBytes: spilledBytes)
     }
-
-    /// Yields the nonzero dense cells of the owned row shards in key order, one block at a time.
-    final class DenseRegionSource: CellSource {
-        private let partition: RowPartition
-        private var cells: [CountedCell] = []
-        private var index = 0
-        private var shardIndex = 0
-        private var columnShard = 0
-        private let ownedShards: [Int]
-
-        init(partition: RowPartition, ownedShards: [Int]) {
-            self.partition = partition
-            self.ownedShards = ownedShards
-        }
-
-        func next() throws -> CountedCell? {
-            while index == cells.count {
-                guard fillNextBlock() else { return nil }
-            }
-            defer { index += 1 }
-            return cells[index]
-        }
-
-        private func fillNextBlock() -> Bool {
-            let p = partition
-            let nRow = p.keys.rows.shardCount, nColumn = p.keys.columns.shardCount
-            while shardIndex < ownedShards.count {
-                let rowShard = ownedShards[shardIndex]
-                let cs = columnShard
-                columnShard += 1
-                if columnShard == nColumn { columnShard = 0; shardIndex += 1 }
-                cells.removeAll(keepingCapacity: true)
-                index = 0
-                var row = rowShard
-                while row < p.rows.count, p.rows[row].length > cs {
-                    let info = p.rows[row]
-                    var column = cs
-                    while column < info.length {
-                        let units = p.dense.pointer[info.start + column]
-                        if units != 0 { cells.append(CountedCell(key: p.keys.key(row: row, column: column), units: UInt64(units))) }
-                        column += nColumn
-                    }
-                    row += nRow
-                }
-                if !cells.isEmpty { return true }
-            }
-            return false
-        }
-    }
 }
 
-/// Cells from a sorted buffer that outlives the merge.
-final class BufferCellSource: CellSource {
-    private let cells: UnsafeBufferPointer<CountedCell>
+/// A forward cursor over sorted cells: an in-memory run, or a spilled run read frame by frame.
+final class CellCursor {
+    private var cells: [CountedCell]
     private var index = 0
-    init(_ cells: UnsafeBufferPointer<CountedCell>) { self.cells = cells }
-    func next() throws -> CountedCell? {
-        guard index < cells.count else { return nil }
-        defer { index += 1 }
-        return cells[index]
+    private let reader: SpillRunReader?
+
+    init(_ cells: [CountedCell]) {
+        self.cells = cells
+        reader = nil
     }
+
+    init(reader: SpillRunReader) throws {
+        cells = []
+        self.reader = reader
+    }
+
+    /// The current cell, or nil at the end.
+    @inline(__always)
+    func peek() throws -> CountedCell? {
+        if index < cells.count { return cells[index] }
+        guard let reader, let frame = try reader.nextFrame() else { return nil }
+        cells = frame
+        index = 0
+        return cells.isEmpty ? try peek() : cells[0]
+    }
+
+    /// Moves past the current cell.
+    @inline(__always)
+    func advance() { index += 1 }
 }

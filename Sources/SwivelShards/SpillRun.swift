@@ -9,21 +9,6 @@ public protocol CellSource: AnyObject {
     func next() throws -> CountedCell?
 }
 
-/// Cells from a sorted in-memory array.
-public final class SortedCellArray: CellSource {
-    private let cells: [CountedCell]
-    private var index = 0
-
-    /// Wraps `cells`, which must be sorted by key with no repeated key.
-    public init(_ cells: [CountedCell]) { self.cells = cells }
-
-    public func next() throws -> CountedCell? {
-        guard index < cells.count else { return nil }
-        defer { index += 1 }
-        return cells[index]
-    }
-}
-
 /// A sorted run of cells spilled to a temporary file, written once and read once.
 ///
 /// Layout: magic `SWVRUN01`, then frames of `[raw size u32][compressed size u32][CRC-32 u32][zlib bytes]`,
@@ -157,6 +142,17 @@ public final class SpillRunReader: CellSource {
         }
         defer { index += 1 }
         return cells[index]
+    }
+
+    /// The remaining cells of the current frame, or of the next one; nil at the end of the run.
+    public func nextFrame() throws -> [CountedCell]? {
+        while index == cells.count {
+            if finished { return nil }
+            try readFrame()
+        }
+        let rest = index == 0 ? cells : Array(cells[index...])
+        index = cells.count
+        return rest
     }
 
     private func readFrame() throws {
