@@ -104,3 +104,16 @@ public enum TrainingBenchmark {
                       gigaflops: 6 * Double(d) * cells / seconds / 1e9, cellsPerSecond: cells / seconds)
     }
 }
+
+/// How this build's training module was compiled, for benchmarks and bug reports.
+public enum TrainingBuild {
+    /// The CPU the loss pass was compiled for: "haswell (AVX2, FMA)" when the building machine had them
+    /// (see Package.swift), else Swift's baseline target.
+    public static var cpuTarget: String {
+        #if SWIVEL_CPU_HASWELL
+        return "haswell (AVX2, FMA)"
+        #else
+        return "baseline (SSE2; set by SWIVEL_PORTABLE_BUILD or a CPU without AVX2/FMA)"
+        #endif
+    }
+}

@@ -44,6 +44,7 @@ extension Swivel {
             kernel.relaunchIfSlow(quiet: false)
             print("OpenBLAS: \(BLAS.configuration)")
             print("kernel: \(BLAS.coreName) (OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "<unset>"))")
+            print("loss pass built for: \(TrainingBuild.cpuTarget)")
             let rates = TrainingBenchmark.sgemmRates(block: block, dimension: dim, workers: threads, repeats: repeats)
             for r in rates { print(String(format: "sgemm %@: %.1f GF/s", r.name as NSString, r.gigaflops ?? 0)) }
             // The floor uses the training plan's rate: independent workers, the mean of the three products.
