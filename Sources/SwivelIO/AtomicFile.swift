@@ -28,6 +28,20 @@ public enum FileError: Error, CustomStringConvertible, Equatable {
     }
 }
 
+/// Writes all of `bytes` to `descriptor`, retrying short writes and EINTR; on failure throws
+/// `FileError.ioFailed` naming `path`, with `what` before the system's message.
+public func writeFully(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, path: String, what: String) throws {
+    var offset = 0
+    while offset < bytes.count {
+        let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+        if written < 0 {
+            if errno == EINTR { continue }
+            throw FileError.ioFailed(path: path, reason: "\(what): \(systemErrorMessage())")
+        }
+        offset += written
+    }
+}
+
 /// The system's message for the current `errno`.
 public func systemErrorMessage(_ code: Int32 = errno) -> String {
     String(cString: strerror(code))
@@ -116,15 +130,7 @@ public final class AtomicFileWriter {
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw FileError.ioFailed(path: path, reason: "write failed: \(systemErrorMessage())")
-            }
-            offset += written
-        }
+        try writeFully(descriptor, bytes, path: path, what: "write failed")
     }
 
     /// Writes `bytes` to `path` atomically.

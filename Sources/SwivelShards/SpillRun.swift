@@ -24,37 +24,30 @@ public enum SpillRun {
     /// - Returns: the bytes written.
     @discardableResult
     public static func write(_ cells: UnsafeBufferPointer<CountedCell>, to path: String, directory: String) throws -> Int64 {
-        // Varints of sorted keys and weights take about 4-6 bytes a cell before compression.
-        try SystemResources.requireDiskSpace(Int64(cells.count) * 6 + (16 << 20), in: directory, for: "temporary counts")
-        let writer = try RunFileWriter(path: path)
-        try writer.append(magic)
-        var frame = ByteWriter(capacity: frameBytes + 32)
-        var previous: UInt64 = 0
-        for cell in cells {
-            frame.appendVarint(cell.key &- previous)
-            frame.appendVarint(cell.units)
-            previous = cell.key
-            if frame.bytes.count >= frameBytes {
-                try writer.appendFrame(frame.bytes)
-                frame = ByteWriter(capacity: frameBytes + 32)
-                previous = 0
-            }
+        var index = 0
+        return try writeRun(to: path, directory: directory, expectedCells: cells.count) {
+            defer { index += 1 }
+            return index < cells.count ? cells[index] : nil
         }
-        if !frame.bytes.isEmpty { try writer.appendFrame(frame.bytes) }
-        try writer.appendFrame([])
-        return try writer.close()
     }
 
     /// Merges `sources` into one run file at `path` (summing equal keys).
     @discardableResult
     public static func merge(_ sources: [CellSource], to path: String, directory: String, expectedCells: Int) throws -> Int64 {
-        try SystemResources.requireDiskSpace(Int64(expectedCells) * 6 + (16 << 20), in: directory, for: "temporary counts")
         let merger = CellMerger(sources)
+        return try writeRun(to: path, directory: directory, expectedCells: expectedCells) { try merger.next() }
+    }
+
+    /// Writes the cells `next` yields (sorted, distinct keys) as a run file, checking free space first.
+    private static func writeRun(to path: String, directory: String, expectedCells: Int,
+                                 next: () throws -> CountedCell?) throws -> Int64 {
+        // Varints of sorted keys and weights take about 4-6 bytes a cell before compression.
+        try SystemResources.requireDiskSpace(Int64(expectedCells) * 6 + (16 << 20), in: directory, for: "temporary counts")
         let writer = try RunFileWriter(path: path)
         try writer.append(magic)
         var frame = ByteWriter(capacity: frameBytes + 32)
         var previous: UInt64 = 0
-        while let cell = try merger.next() {
+        while let cell = try next() {
             frame.appendVarint(cell.key &- previous)
             frame.appendVarint(cell.units)
             previous = cell.key
@@ -85,17 +78,7 @@ final class RunFileWriter {
     deinit { if fd >= 0 { Glibc.close(fd) } }
 
     func append(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw FileError.ioFailed(path: path, reason: "cannot write temporary counts: \(systemErrorMessage())")
-                }
-                offset += n
-            }
-        }
+        try bytes.withUnsafeBytes { try writeFully(fd, $0, path: path, what: "cannot write temporary counts") }
         written += Int64(bytes.count)
     }
 

@@ -55,19 +55,6 @@ public enum CorpusInputs {
         }
     }
 
-    /// Total bytes of the inputs when all are plain files (nil when any is stdin or compressed).
-    public static func plainBytes(_ files: [String]) -> Int64? {
-        var total: Int64 = 0
-        for path in files {
-            if path == "-" { return nil }
-            var info = stat()
-            guard stat(path, &info) == 0 else { return nil }
-            if path.hasSuffix(".gz") { return nil }
-            total += Int64(info.st_size)
-        }
-        return total
-    }
-
     /// Total bytes of the inputs on disk (compressed size for `.gz`), or nil when stdin is among them.
     public static func storedBytes(_ files: [String]) -> Int64? {
         var total: Int64 = 0
@@ -200,13 +187,8 @@ public final class CorpusChunkReader {
 
     private func writeCopy(_ buffer: [UInt8], count: Int) throws {
         try buffer.withUnsafeBytes { raw in
-            var at = 0
-            while at < count {
-                let n = write(copy, raw.baseAddress! + at, count - at)
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { throw FileError.ioFailed(path: copyPath ?? "-", reason: "cannot keep a copy of standard input: \(systemErrorMessage())") }
-                at += n
-            }
+            try writeFully(copy, UnsafeRawBufferPointer(rebasing: raw[0..<count]), path: copyPath ?? "-",
+                           what: "cannot keep a copy of standard input")
         }
     }
 }

@@ -6,12 +6,7 @@ import Testing
 private func tokens(_ text: String, _ options: TokenizerOptions) throws -> [[String]] {
     var corpus = TokenizedCorpus()
     try Tokenizer(options: options).tokenize(text, into: &corpus)
-    var result: [[String]] = [[]]
-    for id in corpus.ids {
-        if id == TokenizedCorpus.lineBreak { result.append([]) } else { result[result.count - 1].append(corpus.table.token(Int(id))) }
-    }
-    result.removeLast()
-    return result
+    return lines(corpus)
 }
 
 @Suite struct TokenizerOptionTests {

@@ -4,7 +4,7 @@ import SwivelTestSupport
 import Foundation
 
 /// The tokens of each line of `corpus`, as strings.
-private func lines(_ corpus: TokenizedCorpus) -> [[String]] {
+func lines(_ corpus: TokenizedCorpus) -> [[String]] {
     var result: [[String]] = [[]]
     for id in corpus.ids {
         if id == TokenizedCorpus.lineBreak { result.append([]) } else { result[result.count - 1].append(corpus.table.token(Int(id))) }
