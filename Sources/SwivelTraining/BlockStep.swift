@@ -25,18 +25,18 @@ public struct TrainingModel: Sendable {
     /// Creates the context. Marginals of zero (features never seen) are floored at 1 so that logs stay finite.
     public init(rowEmbeddings: ParameterMatrix, columnEmbeddings: ParameterMatrix,
                 rowOptimizer: OptimizerState, columnOptimizer: OptimizerState,
-                rowSums: [Double], columnSums: [Double], total: Double, contextSmoothing: Double = 1, pmiShift: Double = 0,
+                rowSums: [Double], columnSums: [Double], total: Double, contextSmoothing: Double = 1,
                 rowShards: Int, columnShards: Int, largestRowShard: Int, largestColumnShard: Int) {
         self.rowEmbeddings = rowEmbeddings
         self.columnEmbeddings = columnEmbeddings
         self.rowOptimizer = rowOptimizer
         self.columnOptimizer = columnOptimizer
-        // pmi = log x + rowTerm - columnTerm, rowTerm = log Z - log rowSum - shift, columnTerm = alpha log colSum,
+        // pmi = log x + rowTerm - columnTerm, rowTerm = log Z - log rowSum, columnTerm = alpha log colSum,
         // Z = sum_c colSum_c^alpha (= total when alpha is 1).
         let alpha = contextSmoothing
         let logZ = alpha == 1 ? naturalLog(total)
             : naturalLog(columnSums.reduce(0) { $0 + Glibc.pow(max($1, 1), alpha) })
-        rowTerms = rowSums.map { Float(logZ - naturalLog(max($0, 1)) - pmiShift) }
+        rowTerms = rowSums.map { Float(logZ - naturalLog(max($0, 1))) }
         columnTerms = columnSums.map { Float(alpha * naturalLog(max($0, 1))) }
         self.rowShards = rowShards
         self.columnShards = columnShards

@@ -38,9 +38,6 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// marginals raised to `alpha`, `pmi = log x - log rowSum - alpha log colSum + log sum_c colSum_c^alpha`.
     /// 1 is the paper's plain PMI; below 1 it raises the PMI of rare contexts less than plain PMI does.
     public var contextSmoothing: Float = 1
-    /// A constant subtracted from every PMI target (observed and unobserved cells), as skip-gram with `k`
-    /// negative samples implicitly factorizes `PMI - log k` (Levy and Goldberg 2014). 0 is the paper's target.
-    public var pmiShift: Float = 0
     /// Worker threads (independent blocks at once; BLAS threads when a wave has one block).
     public var threads = 2
     /// Seed of the initial vectors and the block order.
@@ -51,11 +48,11 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case dimension, epochs, optimizer, learningRate, adagradInitialAccumulator, momentum, rmspropDecay,
-             confidenceBase, confidenceScale, confidenceExponent, contextSmoothing, pmiShift, threads, seed
+             confidenceBase, confidenceScale, confidenceExponent, contextSmoothing, threads, seed
     }
 
     /// Decodes a configuration; settings added after a checkpoint or model was written take the value that
-    /// reproduces the old behaviour (`contextSmoothing` 1, `pmiShift` 0).
+    /// reproduces the old behaviour (`contextSmoothing` 1).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         dimension = try c.decode(Int.self, forKey: .dimension)
@@ -69,7 +66,6 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         confidenceScale = try c.decode(Float.self, forKey: .confidenceScale)
         confidenceExponent = try c.decode(Float.self, forKey: .confidenceExponent)
         contextSmoothing = try c.decodeIfPresent(Float.self, forKey: .contextSmoothing) ?? 1
-        pmiShift = try c.decodeIfPresent(Float.self, forKey: .pmiShift) ?? 0
         threads = try c.decode(Int.self, forKey: .threads)
         seed = try c.decode(UInt64.self, forKey: .seed)
     }
@@ -90,7 +86,6 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
             ("confidence-scale", \.confidenceScale, { String($0.confidenceScale) }),
             ("confidence-exponent", \.confidenceExponent, { String($0.confidenceExponent) }),
             ("context-smoothing", \.contextSmoothing, { String($0.contextSmoothing) }),
-            ("pmi-shift", \.pmiShift, { String($0.pmiShift) }),
             ("threads", \.threads, { String($0.threads) }),
             ("seed", \.seed, { String($0.seed) }),
         ]
@@ -111,7 +106,6 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
             try fail("--confidence-base and --confidence-scale must be non-negative and not both zero")
         }
         if !confidenceExponent.isFinite { try fail("--confidence-exponent must be finite") }
-        if !pmiShift.isFinite { try fail("--pmi-shift must be finite") }
         if !(contextSmoothing > 0 && contextSmoothing <= 1) { try fail("--context-smoothing must be in (0, 1] (got \(contextSmoothing))") }
         if !(momentum >= 0 && momentum < 1) { try fail("--momentum must be in [0, 1) (got \(momentum))") }
     }

@@ -66,9 +66,6 @@ extension Swivel {
         @Option(help: "Context distribution smoothing: column marginals raised to this power in the PMI. (default: \(TrainingConfiguration().contextSmoothing))")
         var contextSmoothing: Float?
 
-        @Option(help: "Subtract this from every PMI target (skip-gram with k negatives fits PMI - log k). (default: \(TrainingConfiguration().pmiShift))")
-        var pmiShift: Float?
-
         @Option(help: "Worker threads. (default: all cores)")
         var threads: Int?
 
@@ -121,7 +118,6 @@ extension Swivel {
             if let confidenceScale { config.confidenceScale = confidenceScale }
             if let confidenceExponent { config.confidenceExponent = confidenceExponent }
             if let contextSmoothing { config.contextSmoothing = contextSmoothing }
-            if let pmiShift { config.pmiShift = pmiShift }
             if let threads { config.threads = threads }
             if let seed { config.seed = seed }
         }

@@ -194,12 +194,12 @@ private struct Problem {
 @Suite struct ContextSmoothingTests {
     @Test func pmiTermsFollowTheSmoothedContextDistribution() {
         let config = TrainingConfiguration()
-        func terms(_ alpha: Double, shift: Double = 0) -> ([Float], [Float]) {
+        func terms(_ alpha: Double) -> ([Float], [Float]) {
             let model = TrainingModel(rowEmbeddings: ParameterMatrix(rows: 2, dimension: 1, values: [0, 0]),
                                       columnEmbeddings: ParameterMatrix(rows: 2, dimension: 1, values: [0, 0]),
                                       rowOptimizer: OptimizerState(rows: 2, dimension: 1, config: config),
                                       columnOptimizer: OptimizerState(rows: 2, dimension: 1, config: config),
-                                      rowSums: [2, 6], columnSums: [4, 4], total: 8, contextSmoothing: alpha, pmiShift: shift,
+                                      rowSums: [2, 6], columnSums: [4, 4], total: 8, contextSmoothing: alpha,
                                       rowShards: 1, columnShards: 1, largestRowShard: 2, largestColumnShard: 2)
             return (model.rowTerms, model.columnTerms)
         }
@@ -210,14 +210,10 @@ private struct Problem {
         let (rowTerms, columnTerms) = terms(0.5)
         #expect(abs(rowTerms[0] - Float(log(4.0) - log(2.0))) < 1e-6 && abs(rowTerms[1] - Float(log(4.0) - log(6.0))) < 1e-6)
         #expect(abs(columnTerms[0] - Float(0.5 * log(4.0))) < 1e-6)
-        // A shift of log 5 lowers every target by log 5 (the row term carries it).
-        #expect(abs(terms(1, shift: log(5.0)).0[1] - Float(log(8.0) - log(6.0) - log(5.0))) < 1e-6)
-        #expect(terms(1, shift: log(5.0)).1 == terms(1).1)
-        // A configuration written before the options existed decodes to plain PMI.
+        // A configuration written before the option existed decodes to plain PMI.
         var json = String(decoding: try! JSONEncoder().encode(config), as: UTF8.self)
         json = json.replacingOccurrences(of: "\"contextSmoothing\":1,", with: "")
-        json = json.replacingOccurrences(of: "\"pmiShift\":0,", with: "")
-        #expect(!json.contains("contextSmoothing") && !json.contains("pmiShift"))
+        #expect(!json.contains("contextSmoothing"))
         #expect(try! JSONDecoder().decode(TrainingConfiguration.self, from: Data(json.utf8)) == config)
     }
 }
