@@ -89,7 +89,7 @@ public final class Trainer {
             rowOptimizer: OptimizerState(rows: manifest.rows, dimension: d, config: config),
             columnOptimizer: OptimizerState(rows: manifest.columns, dimension: d, config: config),
             rowSums: rowSums, columnSums: columnSums, total: manifest.total,
-            contextSmoothing: Double(config.contextSmoothing)
+            contextSmoothing: Double(config.contextSmoothing),
             rowShards: manifest.rowShards, columnShards: manifest.columnShards,
             largestRowShard: manifest.rowLayout.size(of: 0), largestColumnShard: manifest.columnLayout.size(of: 0))
     }
