@@ -67,6 +67,9 @@ public final class Trainer {
         self.config = config
         self.prepDirectory = prepDirectory
         let manifest = try Manifest.read(directory: prepDirectory)
+        guard config.strata <= min(manifest.rowShards, manifest.columnShards) else {
+            throw TrainingError.invalidOption("--strata \(config.strata) needs at least \(config.strata) row and column shards; \(prepDirectory) has \(manifest.rowShards) x \(manifest.columnShards) (lower --strata, or prep with a smaller --shard-size)")
+        }
         self.manifest = manifest
         shardSetIdentity = try ShardSetIdentity.compute(directory: prepDirectory, manifest: manifest)
         let rowSums = try MarginalsFile.read(from: prepDirectory + "/" + manifest.rowSums, expected: manifest.rows)
@@ -194,7 +197,8 @@ public final class Trainer {
         let workers = self.workers
         let blasThreads = workers == 1 ? config.threads : 1
         BLAS.setThreads(blasThreads)
-        let schedule = BlockSchedule(rowShards: manifest.rowShards, columnShards: manifest.columnShards, waveSize: workers)
+        let schedule = BlockSchedule(rowShards: manifest.rowShards, columnShards: manifest.columnShards, waveSize: workers,
+                                     strata: config.strata)
         let workspaces = (0..<workers).map { _ in StepWorkspace(shardSize: max(manifest.rowLayout.size(of: 0), manifest.columnLayout.size(of: 0)),
                                                             dimension: config.dimension) }
         let cellsPerEpoch = Double(manifest.rows) * Double(manifest.columns)

@@ -38,6 +38,10 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// marginals raised to `alpha`, `pmi = log x - log rowSum - alpha log colSum + log sum_c colSum_c^alpha`.
     /// 1 is the paper's plain PMI; below 1 it raises the PMI of rare contexts less than plain PMI does.
     public var contextSmoothing: Float = 1
+    /// Strata of the block schedule (1: wrapped diagonals; p > 1: the stratified schedule of distributed
+    /// training, see ``BlockSchedule``). Results depend on the seed and the strata; with single-threaded BLAS
+    /// per block they do not depend on the thread count.
+    public var strata = 1
     /// Worker threads (independent blocks at once; BLAS threads when a wave has one block).
     public var threads = 2
     /// Seed of the initial vectors and the block order.
@@ -48,11 +52,11 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case dimension, epochs, optimizer, learningRate, adagradInitialAccumulator, momentum, rmspropDecay,
-             confidenceBase, confidenceScale, confidenceExponent, contextSmoothing, threads, seed
+             confidenceBase, confidenceScale, confidenceExponent, contextSmoothing, strata, threads, seed
     }
 
     /// Decodes a configuration; settings added after a checkpoint or model was written take the value that
-    /// reproduces the old behaviour (`contextSmoothing` 1).
+    /// reproduces the old behaviour (`contextSmoothing` 1, `strata` 1).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         dimension = try c.decode(Int.self, forKey: .dimension)
@@ -66,6 +70,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         confidenceScale = try c.decode(Float.self, forKey: .confidenceScale)
         confidenceExponent = try c.decode(Float.self, forKey: .confidenceExponent)
         contextSmoothing = try c.decodeIfPresent(Float.self, forKey: .contextSmoothing) ?? 1
+        strata = try c.decodeIfPresent(Int.self, forKey: .strata) ?? 1
         threads = try c.decode(Int.self, forKey: .threads)
         seed = try c.decode(UInt64.self, forKey: .seed)
     }
@@ -86,6 +91,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
             ("confidence-scale", \.confidenceScale, { String($0.confidenceScale) }),
             ("confidence-exponent", \.confidenceExponent, { String($0.confidenceExponent) }),
             ("context-smoothing", \.contextSmoothing, { String($0.contextSmoothing) }),
+            ("strata", \.strata, { String($0.strata) }),
             ("threads", \.threads, { String($0.threads) }),
             ("seed", \.seed, { String($0.seed) }),
         ]
@@ -102,6 +108,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         if epochs < 0 { try fail("--epochs must be 0 or more (got \(epochs))") }
         if !(learningRate > 0) || !learningRate.isFinite { try fail("--learning-rate must be a positive number (got \(learningRate))") }
         if threads < 1 { try fail("--threads must be at least 1 (got \(threads))") }
+        if strata < 1 { try fail("--strata must be at least 1 (got \(strata))") }
         if !(confidenceBase >= 0) || !(confidenceScale >= 0) || confidenceBase + confidenceScale <= 0 {
             try fail("--confidence-base and --confidence-scale must be non-negative and not both zero")
         }

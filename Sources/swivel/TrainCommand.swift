@@ -63,6 +63,9 @@ extension Swivel {
         @Option(help: "Confidence exponent. (default: \(TrainingConfiguration().confidenceExponent))")
         var confidenceExponent: Float?
 
+        @Option(help: "Strata of the block schedule: 1 for wrapped diagonals, p for the stratified schedule of distributed training (results then do not depend on --threads). (default: 1)")
+        var strata: Int?
+
         @Option(help: "Context distribution smoothing: column marginals raised to this power in the PMI. (default: \(TrainingConfiguration().contextSmoothing))")
         var contextSmoothing: Float?
 
@@ -118,6 +121,7 @@ extension Swivel {
             if let confidenceScale { config.confidenceScale = confidenceScale }
             if let confidenceExponent { config.confidenceExponent = confidenceExponent }
             if let contextSmoothing { config.contextSmoothing = contextSmoothing }
+            if let strata { config.strata = strata }
             if let threads { config.threads = threads }
             if let seed { config.seed = seed }
         }

@@ -71,6 +71,28 @@ private func plantedPrep(groups: Int = 10, size: Int = 5, seed: UInt64 = 5) thro
         #expect(a != c)
     }
 
+    @Test func stratifiedTrainingDoesNotDependOnTheThreadCount() throws {
+        // 6 groups of 6 words + 3 stop words = 39 features, 3 x 3 shards of 16.
+        let prep = try plantedPrep(groups: 6, size: 6, seed: 9)
+        var config = TrainingConfiguration()
+        config.dimension = 8
+        config.epochs = 3
+        config.strata = 3
+        func vectors(threads: Int) throws -> [Float] {
+            config.threads = threads
+            let trainer = try Trainer(prepDirectory: prep, config: config)
+            _ = try trainer.train()
+            return trainer.model.rowEmbeddings.values + trainer.model.columnEmbeddings.values
+        }
+        // Every block runs with single-threaded BLAS whether 1, 2 or 3 workers share a wave, as one MPI rank
+        // per stratum would run it.
+        let one = try vectors(threads: 1)
+        #expect(try vectors(threads: 2) == one)
+        #expect(try vectors(threads: 3) == one)
+        config.strata = 4
+        #expect(throws: TrainingError.self) { try Trainer(prepDirectory: prep, config: config) }
+    }
+
     @Test func rejectsShardsThatDisagreeWithTheManifest() throws {
         let prep = try plantedPrep(groups: 4, size: 4, seed: 1)
         let manifest = try Manifest.read(directory: prep)
