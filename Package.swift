@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "SwivelTextTests", dependencies: ["SwivelText", "SwivelTestSupport"]),
         .testTarget(name: "SwivelShardsTests", dependencies: ["SwivelShards", "SwivelText", "SwivelIO", "SwivelTestSupport"]),
         .testTarget(name: "SwivelTrainingTests",
-                    dependencies: ["SwivelTraining", "SwivelShards", "SwivelLinearAlgebra", "SwivelEmbeddings",
+                    dependencies: ["SwivelTraining", "SwivelShards", "SwivelLinearAlgebra", "SwivelEmbeddings", "SwivelIO", "SwivelText",
                                    "SwivelTestSupport"]),
         .testTarget(name: "SwivelEmbeddingsTests", dependencies: ["SwivelEmbeddings", "SwivelTestSupport"]),
         .testTarget(name: "SwivelCLITests", dependencies: ["swivel", "SwivelTestSupport"]),

@@ -51,7 +51,7 @@ public final class Trainer {
     /// Fingerprint of the prep directory's shards (see ``ShardSetIdentity``).
     public let shardSetIdentity: String
     /// Where the run is in its schedule (the start, or where a checkpoint left it).
-    public private(set) var position = TrainingPosition()
+    public internal(set) var position = TrainingPosition()
     /// The background checkpoint writer.
     private let writing = CheckpointWriting()
 

@@ -1,0 +1,152 @@
+import SwivelIO
+import SwivelLinearAlgebra
+
+/// What one rank of a distributed run needs from the message-passing layer (MPI in `swivel` built with the
+/// `MPI` trait). Ranks are `0..<size`; every call is collective or paired as documented.
+public protocol RankCommunicator: AnyObject {
+    /// This process's rank.
+    var rank: Int { get }
+    /// Number of ranks.
+    var size: Int { get }
+    /// Sends `outgoing` to `destination` and at the same time fills `incoming` with what `source` sends
+    /// (the lengths may differ; each side knows both).
+    func sendReceive(_ outgoing: UnsafeBufferPointer<Float>, to destination: Int,
+                     _ incoming: UnsafeMutableBufferPointer<Float>, from source: Int) throws
+    /// The sum of `value` over all ranks, on every rank.
+    func sumAll(_ value: Double) throws -> Double
+    /// Sends `buffer` to rank `destination` (paired with its ``receive(_:from:)``).
+    func send(_ buffer: UnsafeBufferPointer<Float>, to destination: Int) throws
+    /// Receives into `buffer` from rank `source`.
+    func receive(_ buffer: UnsafeMutableBufferPointer<Float>, from source: Int) throws
+}
+
+extension Trainer {
+    /// Trains as rank `communicator.rank` of `communicator.size` on the stratified schedule (``BlockSchedule``
+    /// with `strata` = the number of ranks), with no parameter server.
+    ///
+    /// Rank k keeps row group k; in sub-epoch s it trains the blocks of row group k x column group
+    /// `(k + s) mod p` one after the other with single-threaded BLAS, then passes that column group's
+    /// embeddings and optimizer state to rank `k - 1` and receives the next one from rank `k + 1`. Blocks run
+    /// exactly as in `train()` with `strata = p`, so the vectors are bitwise those of a single process.
+    /// At the end rank 0 holds every row and column vector (the others send theirs) and may write the model.
+    /// Checkpoints are not written in this mode.
+    public func trainAsRank(_ communicator: RankCommunicator, progress: ProgressHandler? = nil) throws -> TrainingSummary {
+        let p = communicator.size, k = communicator.rank
+        precondition(config.strata == p, "the strata must equal the number of ranks")
+        BLAS.setThreads(1)
+        let schedule = BlockSchedule(rowShards: manifest.rowShards, columnShards: manifest.columnShards, waveSize: 1,
+                                     strata: p)
+        let workspace = StepWorkspace(shardSize: max(manifest.rowLayout.size(of: 0), manifest.columnLayout.size(of: 0)),
+                                      dimension: config.dimension)
+        let columnShards = manifest.columnShards
+        let cellsPerEpoch = Double(manifest.rows) * Double(manifest.columns)
+        let start = monotonicSeconds()
+        for epoch in 1...max(config.epochs, 1) where epoch <= config.epochs {
+            var loss = 0.0
+            for s in 0..<p {
+                for b in schedule.stratumBlocks(epoch: epoch, subEpoch: s, stratum: k, seed: config.seed) {
+                    let blockLoss = BlockStep.run(blocks[b.row * columnShards + b.column], model: model, workspace: workspace)
+                    guard blockLoss.isFinite else {
+                        throw TrainingError.diverged(epoch: epoch, rowShard: b.row, columnShard: b.column,
+                                                     learningRate: config.learningRate)
+                    }
+                    loss += blockLoss
+                }
+                // Pass the column group just trained to rank k - 1; receive the next one from rank k + 1.
+                if p > 1 {
+                    let outgoing = packColumnGroup((k + s) % p, of: p, withOptimizer: true)
+                    var incoming = packColumnGroup((k + s + 1) % p, of: p, withOptimizer: true)   // sized; overwritten
+                    try outgoing.withUnsafeBufferPointer { out in
+                        try incoming.withUnsafeMutableBufferPointer { into in
+                            try communicator.sendReceive(out, to: (k + p - 1) % p, into, from: (k + 1) % p)
+                        }
+                    }
+                    unpackColumnGroup((k + s + 1) % p, of: p, from: incoming, withOptimizer: true)
+                }
+                progress?(ProgressUpdate(phase: "epoch \(epoch)/\(config.epochs)", done: Double((epoch - 1) * p + s + 1),
+                                         total: Double(config.epochs * p), unit: "sub-epochs"))
+            }
+            let total = try communicator.sumAll(loss)
+            position.log.append(EpochRecord(epoch: epoch, meanLoss: total / cellsPerEpoch, seconds: monotonicSeconds() - start))
+            position.epochsDone = epoch
+        }
+        // Rank k now holds row group k and column group k: gather both on rank 0.
+        if p > 1 {
+            if k == 0 {
+                for source in 1..<p {
+                    var rows = packRowGroup(source, of: p)
+                    try rows.withUnsafeMutableBufferPointer { try communicator.receive($0, from: source) }
+                    unpackRowGroup(source, of: p, from: rows)
+                    var columns = packColumnGroup(source, of: p, withOptimizer: false)
+                    try columns.withUnsafeMutableBufferPointer { try communicator.receive($0, from: source) }
+                    unpackColumnGroup(source, of: p, from: columns, withOptimizer: false)
+                }
+            } else {
+                try packRowGroup(k, of: p).withUnsafeBufferPointer { try communicator.send($0, to: 0) }
+                try packColumnGroup(k, of: p, withOptimizer: false).withUnsafeBufferPointer { try communicator.send($0, to: 0) }
+            }
+        }
+        let seconds = monotonicSeconds() - start
+        return TrainingSummary(epochs: config.epochs, seconds: seconds,
+                               cellsPerSecond: seconds > 0 ? cellsPerEpoch * Double(config.epochs) / seconds : 0,
+                               finalMeanLoss: position.log.last?.meanLoss, blasCore: BLAS.coreName, workers: p,
+                               blasThreads: 1, log: position.log)
+    }
+
+    /// Row features of row group `g` (row shards `s` with `s mod p == g`), in id order.
+    private func rowGroup(_ g: Int, of p: Int) -> [Int] {
+        (0..<manifest.rows).filter { manifest.rowLayout.shard(of: $0) % p == g }
+    }
+
+    /// Column features of column group `g`, in id order.
+    private func columnGroup(_ g: Int, of p: Int) -> [Int] {
+        (0..<manifest.columns).filter { manifest.columnLayout.shard(of: $0) % p == g }
+    }
+
+    /// The matrices that travel with a group: embeddings, then (with the optimizer) its per-row state.
+    private func columnMatrices(withOptimizer: Bool) -> [ParameterMatrix] {
+        var matrices = [model.columnEmbeddings]
+        if withOptimizer {
+            matrices.append(model.columnOptimizer.accumulator)
+            if config.optimizer == .rmsprop { matrices.append(model.columnOptimizer.momentumBuffer) }
+        }
+        return matrices
+    }
+
+    private static func pack(_ features: [Int], _ matrices: [ParameterMatrix], dimension d: Int) -> [Float] {
+        var buffer = [Float]()
+        buffer.reserveCapacity(features.count * d * matrices.count)
+        for m in matrices {
+            for f in features { buffer.append(contentsOf: UnsafeBufferPointer(start: m.storage + f * d, count: d)) }
+        }
+        return buffer
+    }
+
+    private static func unpack(_ features: [Int], _ matrices: [ParameterMatrix], dimension d: Int, from buffer: [Float]) {
+        var offset = 0
+        buffer.withUnsafeBufferPointer { source in
+            for m in matrices {
+                for f in features {
+                    (m.storage + f * d).update(from: source.baseAddress! + offset, count: d)
+                    offset += d
+                }
+            }
+        }
+    }
+
+    private func packColumnGroup(_ g: Int, of p: Int, withOptimizer: Bool) -> [Float] {
+        Self.pack(columnGroup(g, of: p), columnMatrices(withOptimizer: withOptimizer), dimension: config.dimension)
+    }
+
+    private func unpackColumnGroup(_ g: Int, of p: Int, from buffer: [Float], withOptimizer: Bool) {
+        Self.unpack(columnGroup(g, of: p), columnMatrices(withOptimizer: withOptimizer), dimension: config.dimension, from: buffer)
+    }
+
+    private func packRowGroup(_ g: Int, of p: Int) -> [Float] {
+        Self.pack(rowGroup(g, of: p), [model.rowEmbeddings], dimension: config.dimension)
+    }
+
+    private func unpackRowGroup(_ g: Int, of p: Int, from buffer: [Float]) {
+        Self.unpack(rowGroup(g, of: p), [model.rowEmbeddings], dimension: config.dimension, from: buffer)
+    }
+}

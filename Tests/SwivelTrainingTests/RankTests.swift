@@ -1,0 +1,116 @@
+import Foundation
+import SwivelIO
+import SwivelShards
+import SwivelTestSupport
+import SwivelText
+@testable import SwivelTraining
+import Testing
+
+/// Ranks as threads of one process, exchanging through mailboxes: the message pattern of MPI, no network.
+private final class ThreadRanks: @unchecked Sendable {
+    let size: Int
+    private let condition = NSCondition()
+    private var mailboxes: [[Int: [[Float]]]]      // [to][from] -> queue
+    private var sums: [Int: (count: Int, total: Double, taken: Int)] = [:]
+    private var rounds: [Int]
+
+    init(size: Int) {
+        self.size = size
+        mailboxes = Array(repeating: [:], count: size)
+        rounds = Array(repeating: 0, count: size)
+    }
+
+    func post(_ values: [Float], from: Int, to: Int) {
+        condition.lock()
+        mailboxes[to][from, default: []].append(values)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func take(to: Int, from: Int) -> [Float] {
+        condition.lock()
+        defer { condition.unlock() }
+        while mailboxes[to][from]?.isEmpty ?? true { condition.wait() }
+        return mailboxes[to][from]!.removeFirst()
+    }
+
+    func sum(_ value: Double, rank: Int) -> Double {
+        condition.lock()
+        defer { condition.unlock() }
+        let round = rounds[rank]
+        rounds[rank] += 1
+        var entry = sums[round] ?? (0, 0, 0)
+        entry.count += 1
+        entry.total += value
+        sums[round] = entry
+        condition.broadcast()
+        while sums[round]!.count < size { condition.wait() }
+        return sums[round]!.total
+    }
+
+    final class Rank: RankCommunicator {
+        let ranks: ThreadRanks
+        let rank: Int
+        var size: Int { ranks.size }
+        init(_ ranks: ThreadRanks, _ rank: Int) { self.ranks = ranks; self.rank = rank }
+
+        func sendReceive(_ outgoing: UnsafeBufferPointer<Float>, to destination: Int,
+                         _ incoming: UnsafeMutableBufferPointer<Float>, from source: Int) throws {
+            ranks.post(Array(outgoing), from: rank, to: destination)
+            try receive(incoming, from: source)
+        }
+        func sumAll(_ value: Double) throws -> Double { ranks.sum(value, rank: rank) }
+        func send(_ buffer: UnsafeBufferPointer<Float>, to destination: Int) throws {
+            ranks.post(Array(buffer), from: rank, to: destination)
+        }
+        func receive(_ buffer: UnsafeMutableBufferPointer<Float>, from source: Int) throws {
+            let received = ranks.take(to: rank, from: source)
+            precondition(received.count == buffer.count)
+            for i in 0..<buffer.count { buffer[i] = received[i] }
+        }
+    }
+}
+
+@Suite(.serialized) struct RankTests {
+    @Test func ranksOnARingGiveTheVectorsOfOneStratifiedProcess() throws {
+        // The planted fixture in 4 x 4 shards; 3 ranks (rows and columns in groups of 2, 1 and 1 shards).
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/planted-corpus.txt").path
+        var prepConfig = PrepConfiguration(inputs: [fixtures], output: TemporaryFile.path())
+        prepConfig.vocabularyRules = VocabularyRules(minCount: 1)
+        let vocabularySize = try { () -> Int in
+            var probe = prepConfig
+            probe.output = TemporaryFile.path()
+            return try Prep.run(probe).manifest.rows
+        }()
+        prepConfig.shardSize = (vocabularySize + 3) / 4
+        _ = try Prep.run(prepConfig)
+        for (p, optimizer) in [(3, OptimizerKind.adagrad), (2, .rmsprop)] {
+            var config = TrainingConfiguration()
+            config.dimension = 8
+            config.epochs = 3
+            config.strata = p
+            config.optimizer = optimizer
+            config.threads = 2
+            let single = try Trainer(prepDirectory: prepConfig.output, config: config)
+            _ = try single.train()
+
+            let ranks = ThreadRanks(size: p)
+            nonisolated(unsafe) let trainers = try (0..<p).map { _ in try Trainer(prepDirectory: prepConfig.output, config: config) }
+            let failures = Locked<[String]>([])
+            // One thread a rank, all started at once (a pool narrower than p would deadlock the ring).
+            let done = DispatchSemaphore(value: 0)
+            for k in 0..<p {
+                Thread {
+                    do { _ = try trainers[k].trainAsRank(ThreadRanks.Rank(ranks, k)) } catch { failures.withValue { $0.append("\(error)") } }
+                    done.signal()
+                }.start()
+            }
+            for _ in 0..<p { done.wait() }
+            #expect(failures.withValue { $0 }.isEmpty)
+            #expect(trainers[0].model.rowEmbeddings.values == single.model.rowEmbeddings.values, "p \(p), \(optimizer)")
+            #expect(trainers[0].model.columnEmbeddings.values == single.model.columnEmbeddings.values, "p \(p), \(optimizer)")
+            #expect(trainers[0].position.log.count == 3)
+        }
+    }
+}
