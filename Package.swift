@@ -41,6 +41,9 @@ let package = Package(
     products: [
         .executable(name: "swivel", targets: ["swivel"]),
     ],
+    traits: [
+        .trait(name: "MPI", description: "Distributed training with mpirun (needs Open MPI: Debian libopenmpi-dev)."),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
@@ -52,6 +55,9 @@ let package = Package(
                        providers: [.apt(["liblapacke-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        // Only with `--traits MPI`.
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
 
         // MARK: Modules
         .target(name: "SwivelIO", dependencies: ["CZlib"]),
@@ -64,11 +70,13 @@ let package = Package(
                 swiftSettings: trainingSettings),
         .target(name: "SwivelEmbeddings", dependencies: ["SwivelIO", "SwivelLinearAlgebra"],
                 swiftSettings: numericSettings),
+        .target(name: "SwivelMPI", dependencies: ["CMPI", "SwivelTraining"]),
 
         // MARK: CLI
         .executableTarget(name: "swivel", dependencies: [
             "SwivelIO", "SwivelText", "SwivelShards", "SwivelLinearAlgebra",
             "SwivelTraining", "SwivelEmbeddings",
+            .target(name: "SwivelMPI", condition: .when(traits: ["MPI"])),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -3,6 +3,9 @@ import Foundation
 import SwivelEmbeddings
 import SwivelLinearAlgebra
 import SwivelTraining
+#if MPI
+import SwivelMPI
+#endif
 
 extension Swivel {
     struct Train: ParsableCommand {
@@ -128,6 +131,13 @@ extension Swivel {
 
         func run() throws {
             kernel.relaunchIfSlow(quiet: outputOptions.quiet)
+            if let ranks = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"].flatMap(Int.init), ranks > 1 {
+                #if MPI
+                return try runAsRank()
+                #else
+                throw ValidationError("started by mpirun with \(ranks) ranks, but this swivel was built without MPI; build it with 'swift build -c release --traits MPI' (needs Debian's libopenmpi-dev)")
+                #endif
+            }
             let quiet = outputOptions.quiet
             let progress = TerminalProgress(quiet: quiet)
             let stop = StopRequest.install()
@@ -182,6 +192,50 @@ extension Swivel {
         }
     }
 }
+
+#if MPI
+extension Swivel.Train {
+    /// One rank of `mpirun -np p swivel train PREP --output MODEL ...`: the stratified ring with p strata;
+    /// rank 0 writes the model. Every rank reads the prep directory (a shared file system, or identical
+    /// copies at the same path).
+    func runAsRank() throws {
+        let communicator = try MPICommunicator()
+        let rank = communicator.rank
+        do {
+            guard resume == nil else {
+                throw ValidationError("--resume is not supported under mpirun yet: MPI runs write no checkpoints")
+            }
+            if let strata, strata != communicator.size {
+                throw ValidationError("--strata \(strata) differs from the \(communicator.size) ranks mpirun started; leave it out")
+            }
+            var config = TrainingConfiguration()
+            config.threads = 1
+            apply(to: &config)
+            config.strata = communicator.size
+            if rank == 0 {
+                try Trainer.prepareModelDirectory(output!, force: force)
+                if force { unlink(output! + "/" + Checkpoint.fileName) }
+            }
+            let trainer = try Trainer(prepDirectory: prepDirectory!, config: config)
+            let progress = TerminalProgress(quiet: outputOptions.quiet || rank != 0)
+            let summary = try trainer.trainAsRank(communicator, progress: progress.handler)
+            progress.finish()
+            if rank == 0 {
+                try trainer.writeModel(to: output!, summary: summary, force: true)
+                print(String(format: "train: %d x %d, dim %d, %d epochs in %.1f s, %.1fM cells/s, final mean loss %@ (OpenBLAS %@, MPI: %d ranks x 1 BLAS thread)",
+                             trainer.manifest.rows, trainer.manifest.columns, config.dimension, config.epochs, summary.seconds,
+                             summary.cellsPerSecond / 1e6, summary.finalMeanLoss.map { String(format: "%.5f", $0) } ?? "n/a",
+                             summary.blasCore, communicator.size))
+            }
+        } catch {
+            // One rank failing would leave the others waiting in MPI calls: report and end them all.
+            printError("swivel: error (rank \(rank)): \(error)")
+            communicator.abort(code: 1)
+        }
+        communicator.finish()
+    }
+}
+#endif
 
 extension OptimizerKind: ExpressibleByArgument {}
 

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Issue #7's main test: `mpirun -np P swivel train` (P ranks on this machine, loopback only) must give
+# bitwise the vectors of one process with `swivel train --strata P`, for P = 2 and 3.
+# Installs Open MPI (Debian: libopenmpi-dev, openmpi-bin) when missing and builds swivel with the MPI trait
+# into .build-mpi (the default build needs no MPI). Usage: Scripts/test-mpi.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+Scripts/setup.sh libopenmpi-dev openmpi-bin
+swift build >/dev/null
+swift build --traits MPI --build-path .build-mpi >/dev/null
+bin=.build-mpi/debug/swivel
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+# Nothing but loopback: TCP between ranks on lo, the runtime's own channel on lo too.
+mpi=(mpirun --allow-run-as-root --oversubscribe --mca btl self,tcp --mca btl_tcp_if_include lo
+     --mca oob_tcp_if_include lo)
+"$bin" prep Fixtures/planted-corpus.txt --output "$out/prep" --min-count 1 --shard-size 16 --quiet
+status=0
+for p in 2 3; do
+  "${mpi[@]}" -np "$p" "$bin" train "$out/prep" --output "$out/mpi-$p" --dim 16 --epochs 5 --quiet
+  "$bin" train "$out/prep" --output "$out/single-$p" --dim 16 --epochs 5 --strata "$p" --threads 2 --quiet
+  if cmp -s "$out/mpi-$p/row_embeddings.bin" "$out/single-$p/row_embeddings.bin" \
+     && cmp -s "$out/mpi-$p/col_embeddings.bin" "$out/single-$p/col_embeddings.bin"; then
+    echo "test-mpi: $p ranks: row and column vectors identical to --strata $p in one process"
+  else
+    echo "test-mpi: $p ranks: vectors DIFFER from --strata $p in one process"; status=1
+  fi
+done
+# Without the MPI trait, an mpirun launch is refused with a clear message.
+if "${mpi[@]}" -np 2 .build/debug/swivel train "$out/prep" --output "$out/refused" --quiet 2>"$out/err"; then
+  echo "test-mpi: a build without MPI ran under mpirun"; status=1
+elif grep -q "built without MPI" "$out/err"; then
+  echo "test-mpi: a build without MPI refuses mpirun with a clear message"
+else
+  echo "test-mpi: unexpected error from a build without MPI:"; cat "$out/err"; status=1
+fi
+exit $status

@@ -1,0 +1,82 @@
+// Compiled only with the MPI trait (`swift build --traits MPI`); without it this module is empty, so the default
+// build needs no MPI.
+#if MPI
+import CMPI
+import SwivelTraining
+
+/// Errors from the MPI layer.
+public enum MPIError: Error, CustomStringConvertible {
+    /// An MPI call returned an error code.
+    case failed(call: String, code: Int32)
+
+    public var description: String {
+        switch self {
+        case let .failed(call, code): return "MPI: \(call) failed with error code \(code)"
+        }
+    }
+}
+
+/// The ``RankCommunicator`` of a process started by `mpirun`: MPI_COMM_WORLD, float32 messages cut into
+/// pieces of at most 2^30 values (MPI counts are 32-bit).
+public final class MPICommunicator: RankCommunicator {
+    /// This process's rank.
+    public let rank: Int
+    /// Number of ranks.
+    public let size: Int
+    private static let piece = 1 << 30
+
+    /// Initializes MPI (once per process).
+    public init() throws {
+        let code = swivel_mpi_init()
+        guard code == 0 else { throw MPIError.failed(call: "MPI_Init_thread", code: code) }
+        rank = Int(swivel_mpi_rank())
+        size = Int(swivel_mpi_size())
+    }
+
+    /// Finalizes MPI; call once at the end.
+    public func finish() { _ = swivel_mpi_finalize() }
+
+    /// Ends every rank at once (after an error on one of them).
+    public func abort(code: Int32) { swivel_mpi_abort(code) }
+
+    private func check(_ code: Int32, _ call: String) throws {
+        guard code == 0 else { throw MPIError.failed(call: call, code: code) }
+    }
+
+    public func sendReceive(_ outgoing: UnsafeBufferPointer<Float>, to destination: Int,
+                            _ incoming: UnsafeMutableBufferPointer<Float>, from source: Int) throws {
+        // Both sides cut their messages the same way: piece i of the outgoing pairs with piece i of the incoming.
+        let pieces = max((outgoing.count + Self.piece - 1) / Self.piece, (incoming.count + Self.piece - 1) / Self.piece, 1)
+        for i in 0..<pieces {
+            let outStart = min(i * Self.piece, outgoing.count), outEnd = min(outStart + Self.piece, outgoing.count)
+            let inStart = min(i * Self.piece, incoming.count), inEnd = min(inStart + Self.piece, incoming.count)
+            try check(swivel_mpi_sendrecv_floats(outgoing.baseAddress.map { $0 + outStart }, Int32(outEnd - outStart),
+                                                 Int32(destination),
+                                                 incoming.baseAddress.map { $0 + inStart }, Int32(inEnd - inStart),
+                                                 Int32(source), 1), "MPI_Sendrecv")
+        }
+    }
+
+    public func sumAll(_ value: Double) throws -> Double {
+        var v = value
+        try check(swivel_mpi_sum_double(&v), "MPI_Allreduce")
+        return v
+    }
+
+    public func send(_ buffer: UnsafeBufferPointer<Float>, to destination: Int) throws {
+        for start in stride(from: 0, to: max(buffer.count, 1), by: Self.piece) {
+            let end = min(start + Self.piece, buffer.count)
+            try check(swivel_mpi_send_floats(buffer.baseAddress.map { $0 + start }, Int32(end - start), Int32(destination), 2),
+                      "MPI_Send")
+        }
+    }
+
+    public func receive(_ buffer: UnsafeMutableBufferPointer<Float>, from source: Int) throws {
+        for start in stride(from: 0, to: max(buffer.count, 1), by: Self.piece) {
+            let end = min(start + Self.piece, buffer.count)
+            try check(swivel_mpi_recv_floats(buffer.baseAddress.map { $0 + start }, Int32(end - start), Int32(source), 2),
+                      "MPI_Recv")
+        }
+    }
+}
+#endif
