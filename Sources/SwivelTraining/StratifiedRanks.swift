@@ -29,7 +29,8 @@ extension Trainer {
     /// embeddings and optimizer state to rank `k - 1` and receives the next one from rank `k + 1`. Blocks run
     /// exactly as in `train()` with `strata = p`, so the vectors are bitwise those of a single process.
     /// At the end rank 0 holds every row and column vector (the others send theirs) and may write the model.
-    /// Checkpoints are not written in this mode.
+    /// Checkpoints are not written in this mode. The trainer may hold only its row group's shards
+    /// (``init(prepDirectory:config:rowGroup:of:)``).
     public func trainAsRank(_ communicator: RankCommunicator, progress: ProgressHandler? = nil) throws -> TrainingSummary {
         let p = communicator.size, k = communicator.rank
         precondition(config.strata == p, "the strata must equal the number of ranks")
@@ -45,7 +46,9 @@ extension Trainer {
             var loss = 0.0
             for s in 0..<p {
                 for b in schedule.stratumBlocks(epoch: epoch, subEpoch: s, stratum: k, seed: config.seed) {
-                    let blockLoss = BlockStep.run(blocks[b.row * columnShards + b.column], model: model, workspace: workspace)
+                    let block = blocks[b.row * columnShards + b.column]
+                    precondition(block.rowStart.count == block.rows + 1, "a rank trains only blocks of the row group it loaded")
+                    let blockLoss = BlockStep.run(block, model: model, workspace: workspace)
                     guard blockLoss.isFinite else {
                         throw TrainingError.diverged(epoch: epoch, rowShard: b.row, columnShard: b.column,
                                                      learningRate: config.learningRate)

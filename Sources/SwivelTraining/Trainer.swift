@@ -61,8 +61,17 @@ public final class Trainer {
         try self.init(prepDirectory: prepDirectory, config: config, randomInitialization: true)
     }
 
+    /// A trainer for one rank of a distributed run (``trainAsRank(_:progress:)``): it decodes only the shards
+    /// of row group `rowGroup` of `groups` (row shards `s` with `s mod groups == rowGroup`), the only blocks
+    /// that rank trains, so each rank holds about 1/groups of the counts.
+    public convenience init(prepDirectory: String, config: TrainingConfiguration, rowGroup: Int, of groups: Int) throws {
+        try self.init(prepDirectory: prepDirectory, config: config, randomInitialization: true,
+                      rowGroup: (rowGroup, groups))
+    }
+
     /// The shared initialiser; a resumed run skips drawing initial vectors that its checkpoint replaces.
-    private init(prepDirectory: String, config: TrainingConfiguration, randomInitialization: Bool) throws {
+    private init(prepDirectory: String, config: TrainingConfiguration, randomInitialization: Bool,
+                 rowGroup: (Int, Int)? = nil) throws {
         try config.validate()
         self.config = config
         self.prepDirectory = prepDirectory
@@ -74,7 +83,7 @@ public final class Trainer {
         shardSetIdentity = try ShardSetIdentity.compute(directory: prepDirectory, manifest: manifest)
         let rowSums = try MarginalsFile.read(from: prepDirectory + "/" + manifest.rowSums, expected: manifest.rows)
         let columnSums = try MarginalsFile.read(from: prepDirectory + "/" + manifest.columnSums, expected: manifest.columns)
-        blocks = try Self.loadBlocks(manifest: manifest, directory: prepDirectory, config: config)
+        blocks = try Self.loadBlocks(manifest: manifest, directory: prepDirectory, config: config, rowGroup: rowGroup)
 
         let d = config.dimension
         let rowEmbeddings = ParameterMatrix(rows: manifest.rows, dimension: d)
@@ -149,8 +158,11 @@ public final class Trainer {
         return list
     }
 
-    /// Reads every shard listed in the manifest, in parallel, checking each against the layout.
-    static func loadBlocks(manifest: Manifest, directory: String, config: TrainingConfiguration) throws -> [TrainingBlock] {
+    /// Reads every shard listed in the manifest (or those of one row group), in parallel, checking each against
+    /// the layout. Blocks outside `rowGroup` are placeholders with no CSR offsets (`rowStart` empty), never
+    /// trained.
+    static func loadBlocks(manifest: Manifest, directory: String, config: TrainingConfiguration,
+                           rowGroup: (Int, Int)? = nil) throws -> [TrainingBlock] {
         let entries = manifest.shards
         let results = ConcurrentSlots<Result<TrainingBlock, Error>?>(repeating: nil, count: entries.count)
         let rowLayout = manifest.rowLayout, columnLayout = manifest.columnLayout
@@ -160,6 +172,17 @@ public final class Trainer {
             while index < entries.count {
                 let entry = entries[index]
                 let path = directory + "/shards/" + entry.file
+                if let (group, groups) = rowGroup, entry.row % groups != group {
+                    results[index] = .success(TrainingBlock(rowShard: entry.row, columnShard: entry.column,
+                                                            rows: rowLayout.size(of: entry.row),
+                                                            columns: columnLayout.size(of: entry.column),
+                                                            rowStart: [], columnIndex: [], counts: [],
+                                                            confidenceBase: config.confidenceBase,
+                                                            confidenceScale: config.confidenceScale,
+                                                            confidenceExponent: config.confidenceExponent))
+                    index += workers
+                    continue
+                }
                 results[index] = Result {
                     let shard = try ShardFile.read(from: path)
                     guard shard.rowShard == entry.row, shard.columnShard == entry.column,

@@ -197,7 +197,7 @@ extension Swivel {
 extension Swivel.Train {
     /// One rank of `mpirun -np p swivel train PREP --output MODEL ...`: the stratified ring with p strata;
     /// rank 0 writes the model. Every rank reads the prep directory (a shared file system, or identical
-    /// copies at the same path).
+    /// copies at the same path) and decodes only the shards of its row group.
     func runAsRank() throws {
         let communicator = try MPICommunicator()
         let rank = communicator.rank
@@ -216,7 +216,7 @@ extension Swivel.Train {
                 try Trainer.prepareModelDirectory(output!, force: force)
                 if force { unlink(output! + "/" + Checkpoint.fileName) }
             }
-            let trainer = try Trainer(prepDirectory: prepDirectory!, config: config)
+            let trainer = try Trainer(prepDirectory: prepDirectory!, config: config, rowGroup: rank, of: communicator.size)
             let progress = TerminalProgress(quiet: outputOptions.quiet || rank != 0)
             let summary = try trainer.trainAsRank(communicator, progress: progress.handler)
             progress.finish()

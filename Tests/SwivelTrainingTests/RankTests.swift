@@ -96,7 +96,11 @@ private final class ThreadRanks: @unchecked Sendable {
             _ = try single.train()
 
             let ranks = ThreadRanks(size: p)
-            nonisolated(unsafe) let trainers = try (0..<p).map { _ in try Trainer(prepDirectory: prepConfig.output, config: config) }
+            nonisolated(unsafe) let trainers = try (0..<p).map {
+                try Trainer(prepDirectory: prepConfig.output, config: config, rowGroup: $0, of: p)
+            }
+            // Each rank decoded only its row group's shards.
+            #expect(trainers[1].blocks.filter { !$0.rowStart.isEmpty }.map(\.rowShard).allSatisfy { $0 % p == 1 })
             let failures = Locked<[String]>([])
             // One thread a rank, all started at once (a pool narrower than p would deadlock the ring).
             let done = DispatchSemaphore(value: 0)
