@@ -135,7 +135,8 @@ extension Swivel {
                 #if MPI
                 return try runAsRank()
                 #else
-                throw ValidationError("started by mpirun with \(ranks) ranks, but this swivel was built without MPI; build it with 'swift build -c release --traits MPI' (needs Debian's libopenmpi-dev)")
+                printError("swivel: error: started by mpirun with \(ranks) ranks, but this swivel was built without MPI; build it with 'swift build -c release --traits MPI' (needs Debian's libopenmpi-dev)")
+                throw ExitCode(1)
                 #endif
             }
             let quiet = outputOptions.quiet
@@ -203,10 +204,10 @@ extension Swivel.Train {
         let rank = communicator.rank
         do {
             guard resume == nil else {
-                throw ValidationError("--resume is not supported under mpirun yet: MPI runs write no checkpoints")
+                throw SwivelCLIError.unsupportedUnderMPI("--resume is not supported under mpirun yet: MPI runs write no checkpoints")
             }
             if let strata, strata != communicator.size {
-                throw ValidationError("--strata \(strata) differs from the \(communicator.size) ranks mpirun started; leave it out")
+                throw SwivelCLIError.unsupportedUnderMPI("--strata \(strata) differs from the \(communicator.size) ranks mpirun started; leave it out")
             }
             var config = TrainingConfiguration()
             config.threads = 1
@@ -281,10 +282,13 @@ final class TrainingEvaluation {
 /// Errors of the command line itself.
 enum SwivelCLIError: Error, CustomStringConvertible {
     case cannotWrite(path: String)
+    /// An option or mode that a run under mpirun does not support (yet).
+    case unsupportedUnderMPI(String)
 
     var description: String {
         switch self {
         case let .cannotWrite(path): return "\(path): cannot open for writing"
+        case let .unsupportedUnderMPI(message): return message
         }
     }
 }
