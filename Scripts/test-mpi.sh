@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue #7's main test: `mpirun -np P swivel train` (P ranks on this machine, loopback only) must give
-# bitwise the vectors of one process with `swivel train --strata P`, for P = 2 and 3.
+# bitwise the vectors of one process with `swivel train --strata P`, for P = 2 and 3, also across a
+# checkpoint and `--resume` under MPI.
 # Installs Open MPI (Debian: libopenmpi-dev, openmpi-bin) when missing and builds swivel with the MPI trait
 # into .build-mpi (the default build needs no MPI). Usage: Scripts/test-mpi.sh
 set -euo pipefail
@@ -26,6 +27,15 @@ for p in 2 3; do
     echo "test-mpi: $p ranks: vectors DIFFER from --strata $p in one process"; status=1
   fi
 done
+# Checkpoint and resume under MPI: 3 epochs, then --resume to 5, equals 5 epochs of --strata 2 in one process.
+"${mpi[@]}" -np 2 "$bin" train "$out/prep" --output "$out/resumed" --dim 16 --epochs 3 --quiet
+"${mpi[@]}" -np 2 "$bin" train --resume "$out/resumed" --epochs 5 --quiet
+if cmp -s "$out/resumed/row_embeddings.bin" "$out/single-2/row_embeddings.bin" \
+   && cmp -s "$out/resumed/col_embeddings.bin" "$out/single-2/col_embeddings.bin"; then
+  echo "test-mpi: 2 ranks, 3 epochs then --resume to 5: identical to 5 epochs of --strata 2"
+else
+  echo "test-mpi: resumed MPI run DIFFERS from an uninterrupted one"; status=1
+fi
 # Without the MPI trait, an mpirun launch is refused with a clear message.
 if "${mpi[@]}" -np 2 .build/debug/swivel train "$out/prep" --output "$out/refused" --quiet 2>"$out/err"; then
   echo "test-mpi: a build without MPI ran under mpirun"; status=1

@@ -29,9 +29,14 @@ extension Trainer {
     /// embeddings and optimizer state to rank `k - 1` and receives the next one from rank `k + 1`. Blocks run
     /// exactly as in `train()` with `strata = p`, so the vectors are bitwise those of a single process.
     /// At the end rank 0 holds every row and column vector (the others send theirs) and may write the model.
-    /// Checkpoints are not written in this mode. The trainer may hold only its row group's shards
-    /// (``init(prepDirectory:config:rowGroup:of:)``).
-    public func trainAsRank(_ communicator: RankCommunicator, progress: ProgressHandler? = nil) throws -> TrainingSummary {
+    /// The trainer may hold only its row group's shards (``init(prepDirectory:config:rowGroup:of:)``).
+    ///
+    /// With `checkpoints`, every epoch ends with the whole state (vectors and optimizer state) gathered on rank
+    /// 0, which writes an ordinary checkpoint (the same file a single process with `strata = p` writes, so
+    /// either can resume it); a run resumed from it (``Trainer/resuming(modelDirectory:adjust:)`` on every
+    /// rank) continues with the next epoch and gives bitwise the vectors of an uninterrupted run.
+    public func trainAsRank(_ communicator: RankCommunicator, progress: ProgressHandler? = nil,
+                            checkpoints: CheckpointPolicy? = nil) throws -> TrainingSummary {
         let p = communicator.size, k = communicator.rank
         precondition(config.strata == p, "the strata must equal the number of ranks")
         BLAS.setThreads(1)
@@ -42,7 +47,9 @@ extension Trainer {
         let columnShards = manifest.columnShards
         let cellsPerEpoch = Double(manifest.rows) * Double(manifest.columns)
         let start = monotonicSeconds()
-        for epoch in 1...max(config.epochs, 1) where epoch <= config.epochs {
+        let firstEpoch = position.epochsDone + 1
+        precondition(position.wavesDone == 0, "ranks resume at epoch boundaries")
+        for epoch in firstEpoch...max(config.epochs, firstEpoch) where epoch <= config.epochs {
             var loss = 0.0
             for s in 0..<p {
                 for b in schedule.stratumBlocks(epoch: epoch, subEpoch: s, stratum: k, seed: config.seed) {
@@ -70,30 +77,41 @@ extension Trainer {
                                          total: Double(config.epochs * p), unit: "sub-epochs"))
             }
             let total = try communicator.sumAll(loss)
-            position.log.append(EpochRecord(epoch: epoch, meanLoss: total / cellsPerEpoch, seconds: monotonicSeconds() - start))
+            position.log.append(EpochRecord(epoch: epoch, meanLoss: total / cellsPerEpoch,
+                                            seconds: position.secondsBefore + monotonicSeconds() - start))
             position.epochsDone = epoch
-        }
-        // Rank k now holds row group k and column group k: gather both on rank 0.
-        if p > 1 {
-            if k == 0 {
-                for source in 1..<p {
-                    var rows = packRowGroup(source, of: p)
-                    try rows.withUnsafeMutableBufferPointer { try communicator.receive($0, from: source) }
-                    unpackRowGroup(source, of: p, from: rows)
-                    var columns = packColumnGroup(source, of: p, withOptimizer: false)
-                    try columns.withUnsafeMutableBufferPointer { try communicator.receive($0, from: source) }
-                    unpackColumnGroup(source, of: p, from: columns, withOptimizer: false)
-                }
-            } else {
-                try packRowGroup(k, of: p).withUnsafeBufferPointer { try communicator.send($0, to: 0) }
-                try packColumnGroup(k, of: p, withOptimizer: false).withUnsafeBufferPointer { try communicator.send($0, to: 0) }
+            if let checkpoints {
+                // Rank k holds row group k and column group k: gather the whole state on rank 0, which writes it.
+                try gatherOnRoot(communicator, withOptimizer: true)
+                if k == 0 { try save(checkpoints, start: start, wait: true) }
+                _ = try communicator.sumAll(0)   // no rank runs ahead of a checkpoint that may fail
             }
         }
+        if checkpoints == nil { try gatherOnRoot(communicator, withOptimizer: false) }
         let seconds = monotonicSeconds() - start
-        return TrainingSummary(epochs: config.epochs, seconds: seconds,
+        return TrainingSummary(epochs: config.epochs, seconds: position.secondsBefore + seconds,
                                cellsPerSecond: seconds > 0 ? cellsPerEpoch * Double(config.epochs) / seconds : 0,
                                finalMeanLoss: position.log.last?.meanLoss, blasCore: BLAS.coreName, workers: p,
                                blasThreads: 1, log: position.log)
+    }
+
+    /// Rank k sends row group k and column group k (with their optimizer state when asked) to rank 0.
+    private func gatherOnRoot(_ communicator: RankCommunicator, withOptimizer: Bool) throws {
+        let p = communicator.size, k = communicator.rank
+        guard p > 1 else { return }
+        if k == 0 {
+            for source in 1..<p {
+                var rows = packRowGroup(source, of: p, withOptimizer: withOptimizer)
+                try rows.withUnsafeMutableBufferPointer { try communicator.receive($0, from: source) }
+                unpackRowGroup(source, of: p, from: rows, withOptimizer: withOptimizer)
+                var columns = packColumnGroup(source, of: p, withOptimizer: withOptimizer)
+                try columns.withUnsafeMutableBufferPointer { try communicator.receive($0, from: source) }
+                unpackColumnGroup(source, of: p, from: columns, withOptimizer: withOptimizer)
+            }
+        } else {
+            try packRowGroup(k, of: p, withOptimizer: withOptimizer).withUnsafeBufferPointer { try communicator.send($0, to: 0) }
+            try packColumnGroup(k, of: p, withOptimizer: withOptimizer).withUnsafeBufferPointer { try communicator.send($0, to: 0) }
+        }
     }
 
     /// Row features of row group `g` (row shards `s` with `s mod p == g`), in id order.
@@ -145,11 +163,20 @@ extension Trainer {
         Self.unpack(columnGroup(g, of: p), columnMatrices(withOptimizer: withOptimizer), dimension: config.dimension, from: buffer)
     }
 
-    private func packRowGroup(_ g: Int, of p: Int) -> [Float] {
-        Self.pack(rowGroup(g, of: p), [model.rowEmbeddings], dimension: config.dimension)
+    private func rowMatrices(withOptimizer: Bool) -> [ParameterMatrix] {
+        var matrices = [model.rowEmbeddings]
+        if withOptimizer {
+            matrices.append(model.rowOptimizer.accumulator)
+            if config.optimizer == .rmsprop { matrices.append(model.rowOptimizer.momentumBuffer) }
+        }
+        return matrices
     }
 
-    private func unpackRowGroup(_ g: Int, of p: Int, from buffer: [Float]) {
-        Self.unpack(rowGroup(g, of: p), [model.rowEmbeddings], dimension: config.dimension, from: buffer)
+    private func packRowGroup(_ g: Int, of p: Int, withOptimizer: Bool) -> [Float] {
+        Self.pack(rowGroup(g, of: p), rowMatrices(withOptimizer: withOptimizer), dimension: config.dimension)
+    }
+
+    private func unpackRowGroup(_ g: Int, of p: Int, from buffer: [Float], withOptimizer: Bool) {
+        Self.unpack(rowGroup(g, of: p), rowMatrices(withOptimizer: withOptimizer), dimension: config.dimension, from: buffer)
     }
 }

@@ -300,7 +300,7 @@ public final class Trainer {
     /// Takes a snapshot of the current state (counting this process's training time) and writes it on a
     /// background queue while training goes on; the previous write is finished (and its error raised) first.
     /// With `wait`, returns only when this checkpoint is on disk.
-    private func save(_ policy: CheckpointPolicy, start: Double, wait: Bool = false) throws {
+    func save(_ policy: CheckpointPolicy, start: Double, wait: Bool = false) throws {
         try finishCheckpoint()
         var saved = position
         saved.secondsBefore += monotonicSeconds() - start
@@ -315,7 +315,7 @@ public final class Trainer {
     }
 
     /// Waits for the checkpoint being written, if any, and raises its error.
-    private func finishCheckpoint() throws {
+    func finishCheckpoint() throws {
         writing.group.wait()
         if let error = writing.error {
             writing.error = nil

@@ -196,33 +196,44 @@ extension Swivel {
 
 #if MPI
 extension Swivel.Train {
-    /// One rank of `mpirun -np p swivel train PREP --output MODEL ...`: the stratified ring with p strata;
-    /// rank 0 writes the model. Every rank reads the prep directory (a shared file system, or identical
+    /// One rank of `mpirun -np p swivel train PREP --output MODEL ...` (or `--resume MODEL`): the stratified
+    /// ring with p strata; rank 0 writes a checkpoint after every epoch and the model at the end. Every rank reads the prep directory (a shared file system, or identical
     /// copies at the same path) and decodes only the shards of its row group.
     func runAsRank() throws {
         let communicator = try MPICommunicator()
         let rank = communicator.rank
         do {
-            guard resume == nil else {
-                throw SwivelCLIError.unsupportedUnderMPI("--resume is not supported under mpirun yet: MPI runs write no checkpoints")
-            }
             if let strata, strata != communicator.size {
                 throw SwivelCLIError.unsupportedUnderMPI("--strata \(strata) differs from the \(communicator.size) ranks mpirun started; leave it out")
             }
-            var config = TrainingConfiguration()
-            config.threads = 1
-            apply(to: &config)
-            config.strata = communicator.size
-            if rank == 0 {
-                try Trainer.prepareModelDirectory(output!, force: force)
-                if force { unlink(output! + "/" + Checkpoint.fileName) }
+            let modelDirectory = resume ?? output!
+            let trainer: Trainer
+            if let resume {
+                trainer = try Trainer.resuming(modelDirectory: resume, adjust: apply)
+                guard trainer.config.strata == communicator.size else {
+                    throw SwivelCLIError.unsupportedUnderMPI("\(resume) was trained with \(trainer.config.strata) strata; resume it with mpirun -np \(trainer.config.strata) (or in one process with --strata \(trainer.config.strata))")
+                }
+                guard trainer.position.wavesDone == 0 else {
+                    throw SwivelCLIError.unsupportedUnderMPI("\(resume) stopped inside an epoch; resume it in one process (swivel train --resume), MPI ranks resume at epoch boundaries")
+                }
+            } else {
+                var config = TrainingConfiguration()
+                config.threads = 1
+                apply(to: &config)
+                config.strata = communicator.size
+                if rank == 0 {
+                    try Trainer.prepareModelDirectory(modelDirectory, force: force)
+                    if force { unlink(modelDirectory + "/" + Checkpoint.fileName) }
+                }
+                trainer = try Trainer(prepDirectory: prepDirectory!, config: config, rowGroup: rank, of: communicator.size)
             }
-            let trainer = try Trainer(prepDirectory: prepDirectory!, config: config, rowGroup: rank, of: communicator.size)
+            let config = trainer.config
+            let policy = CheckpointPolicy(directory: modelDirectory, intervalSeconds: .infinity, shouldStop: { false })
             let progress = TerminalProgress(quiet: outputOptions.quiet || rank != 0)
-            let summary = try trainer.trainAsRank(communicator, progress: progress.handler)
+            let summary = try trainer.trainAsRank(communicator, progress: progress.handler, checkpoints: policy)
             progress.finish()
             if rank == 0 {
-                try trainer.writeModel(to: output!, summary: summary, force: true)
+                try trainer.writeModel(to: modelDirectory, summary: summary, force: true)
                 print(String(format: "train: %d x %d, dim %d, %d epochs in %.1f s, %.1fM cells/s, final mean loss %@ (OpenBLAS %@, MPI: %d ranks x 1 BLAS thread)",
                              trainer.manifest.rows, trainer.manifest.columns, config.dimension, config.epochs, summary.seconds,
                              summary.cellsPerSecond / 1e6, summary.finalMeanLoss.map { String(format: "%.5f", $0) } ?? "n/a",

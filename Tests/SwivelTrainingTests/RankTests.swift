@@ -117,4 +117,49 @@ private final class ThreadRanks: @unchecked Sendable {
             #expect(trainers[0].position.log.count == 3)
         }
     }
+
+    @Test func ranksCheckpointEveryEpochAndResumeBitwise() throws {
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/planted-corpus.txt").path
+        var prepConfig = PrepConfiguration(inputs: [fixtures], output: TemporaryFile.path())
+        prepConfig.vocabularyRules = VocabularyRules(minCount: 1)
+        prepConfig.shardSize = 16
+        _ = try Prep.run(prepConfig)
+        let p = 2
+        var config = TrainingConfiguration()
+        config.dimension = 8
+        config.epochs = 4
+        config.strata = p
+        let single = try Trainer(prepDirectory: prepConfig.output, config: config)
+        _ = try single.train()
+
+        func runRanks(_ trainers: [Trainer], model: String) throws {
+            nonisolated(unsafe) let trainers = trainers
+            let ranks = ThreadRanks(size: p)
+            let failures = Locked<[String]>([])
+            let done = DispatchSemaphore(value: 0)
+            for k in 0..<p {
+                Thread {
+                    do {
+                        _ = try trainers[k].trainAsRank(ThreadRanks.Rank(ranks, k),
+                                                        checkpoints: CheckpointPolicy(directory: model, intervalSeconds: .infinity))
+                    } catch { failures.withValue { $0.append("\(error)") } }
+                    done.signal()
+                }.start()
+            }
+            for _ in 0..<p { done.wait() }
+            #expect(failures.withValue { $0 }.isEmpty)
+        }
+        // Two epochs, a checkpoint after each; then every rank resumes from the checkpoint for two more.
+        let model = TemporaryFile.path()
+        try Trainer.prepareModelDirectory(model, force: false)
+        config.epochs = 2
+        try runRanks(try (0..<p).map { try Trainer(prepDirectory: prepConfig.output, config: config, rowGroup: $0, of: p) }, model: model)
+        let resumed = try (0..<p).map { _ in try Trainer.resuming(modelDirectory: model) { $0.epochs = 4 } }
+        #expect(resumed[0].position.epochsDone == 2)
+        try runRanks(resumed, model: model)
+        #expect(resumed[0].model.rowEmbeddings.values == single.model.rowEmbeddings.values)
+        #expect(resumed[0].model.columnEmbeddings.values == single.model.columnEmbeddings.values)
+        #expect(resumed[0].position.log.count == 4)
+    }
 }
