@@ -10,10 +10,29 @@ static inline int swivel_mpi_finalize(void) { return MPI_Finalize(); }
 static inline int swivel_mpi_rank(void) { int r = 0; MPI_Comm_rank(MPI_COMM_WORLD, &r); return r; }
 static inline int swivel_mpi_size(void) { int s = 1; MPI_Comm_size(MPI_COMM_WORLD, &s); return s; }
 static inline void swivel_mpi_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
-static inline int swivel_mpi_sendrecv_floats(const float *out, int out_count, int destination,
-                                             float *in, int in_count, int source, int tag) {
-    return MPI_Sendrecv(out, out_count, MPI_FLOAT, destination, tag, in, in_count, MPI_FLOAT, source, tag,
-                        MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+#include <stdlib.h>
+
+/// Sends `out_count` floats to `destination` while receiving `in_count` floats from `source`, each side cut in
+/// pieces of at most 2^30 values posted as non-blocking calls, so each direction only needs its own two ends
+/// to agree on its length (sizes above 2^31 values do not fit one MPI count).
+static inline int swivel_mpi_exchange_floats(const float *out, long out_count, int destination,
+                                             float *in, long in_count, int source, int tag) {
+    const long piece = 1L << 30;
+    long out_pieces = (out_count + piece - 1) / piece, in_pieces = (in_count + piece - 1) / piece;
+    MPI_Request *requests = malloc(sizeof(MPI_Request) * (size_t)(out_pieces + in_pieces + 1));
+    if (!requests) return MPI_ERR_NO_MEM;
+    int n = 0, code = MPI_SUCCESS;
+    for (long i = 0; i < in_pieces && code == MPI_SUCCESS; i++) {
+        long count = in_count - i * piece < piece ? in_count - i * piece : piece;
+        code = MPI_Irecv(in + i * piece, (int)count, MPI_FLOAT, source, tag, MPI_COMM_WORLD, &requests[n++]);
+    }
+    for (long i = 0; i < out_pieces && code == MPI_SUCCESS; i++) {
+        long count = out_count - i * piece < piece ? out_count - i * piece : piece;
+        code = MPI_Isend(out + i * piece, (int)count, MPI_FLOAT, destination, tag, MPI_COMM_WORLD, &requests[n++]);
+    }
+    if (code == MPI_SUCCESS) code = MPI_Waitall(n, requests, MPI_STATUSES_IGNORE);
+    free(requests);
+    return code;
 }
 static inline int swivel_mpi_send_floats(const float *buffer, int count, int destination, int tag) {
     return MPI_Send(buffer, count, MPI_FLOAT, destination, tag, MPI_COMM_WORLD);

@@ -9,6 +9,7 @@ public enum MPIError: Error, CustomStringConvertible {
     /// An MPI call returned an error code.
     case failed(call: String, code: Int32)
 
+    /// One line naming the call and its error code.
     public var description: String {
         switch self {
         case let .failed(call, code): return "MPI: \(call) failed with error code \(code)"
@@ -43,26 +44,21 @@ public final class MPICommunicator: RankCommunicator {
         guard code == 0 else { throw MPIError.failed(call: call, code: code) }
     }
 
+    /// Sends `outgoing` to `destination` while receiving `incoming` from `source` (non-blocking pieces).
     public func sendReceive(_ outgoing: UnsafeBufferPointer<Float>, to destination: Int,
                             _ incoming: UnsafeMutableBufferPointer<Float>, from source: Int) throws {
-        // Both sides cut their messages the same way: piece i of the outgoing pairs with piece i of the incoming.
-        let pieces = max((outgoing.count + Self.piece - 1) / Self.piece, (incoming.count + Self.piece - 1) / Self.piece, 1)
-        for i in 0..<pieces {
-            let outStart = min(i * Self.piece, outgoing.count), outEnd = min(outStart + Self.piece, outgoing.count)
-            let inStart = min(i * Self.piece, incoming.count), inEnd = min(inStart + Self.piece, incoming.count)
-            try check(swivel_mpi_sendrecv_floats(outgoing.baseAddress.map { $0 + outStart }, Int32(outEnd - outStart),
-                                                 Int32(destination),
-                                                 incoming.baseAddress.map { $0 + inStart }, Int32(inEnd - inStart),
-                                                 Int32(source), 1), "MPI_Sendrecv")
-        }
+        try check(swivel_mpi_exchange_floats(outgoing.baseAddress, outgoing.count, Int32(destination),
+                                             incoming.baseAddress, incoming.count, Int32(source), 1), "MPI_Isend/MPI_Irecv")
     }
 
+    /// The sum of `value` over all ranks (MPI_Allreduce).
     public func sumAll(_ value: Double) throws -> Double {
         var v = value
         try check(swivel_mpi_sum_double(&v), "MPI_Allreduce")
         return v
     }
 
+    /// Sends `buffer` to `destination` in pieces of at most 2^30 values (paired with ``receive(_:from:)``).
     public func send(_ buffer: UnsafeBufferPointer<Float>, to destination: Int) throws {
         for start in stride(from: 0, to: max(buffer.count, 1), by: Self.piece) {
             let end = min(start + Self.piece, buffer.count)
@@ -71,6 +67,7 @@ public final class MPICommunicator: RankCommunicator {
         }
     }
 
+    /// Receives `buffer` from `source` in the pieces ``send(_:to:)`` cut.
     public func receive(_ buffer: UnsafeMutableBufferPointer<Float>, from source: Int) throws {
         for start in stride(from: 0, to: max(buffer.count, 1), by: Self.piece) {
             let end = min(start + Self.piece, buffer.count)

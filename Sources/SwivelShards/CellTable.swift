@@ -8,8 +8,9 @@ import Glibc
 /// A pair at distance `d` adds `1/d`. With `scale = lcm(1...window)` (window <= 22, so that it fits in
 /// 32 bits) every `1/d` is an exact integer number of units, so sums are exact and do not depend on the
 /// order of addition: any thread count, any spill pattern gives bitwise-identical shards. Larger windows
-/// use `scale = 2^32` with `1/d` rounded to the nearest unit (an error below 1.2e-10 per addition).
-/// Sums are `UInt64` units: at least 4.29e9 in weight per cell before overflow.
+/// (up to 1000) use `scale = 2^24` with `1/d` rounded to the nearest unit (an error below 3e-8 per addition,
+/// about float32's resolution). Sums are `UInt64` units: at least 1.1e12 in weight per cell (7.3e15 for
+/// window 10) before overflow.
 public struct CountScale: Sendable, Equatable {
     /// Units per 1.0 of weight.
     public let scale: UInt64
@@ -25,7 +26,7 @@ public struct CountScale: Sendable, Equatable {
             if next > 1 << 32 { exact = false; break }
             l = next
         }
-        scale = exact ? l : 1 << 32
+        scale = exact ? l : 1 << 24
         let s = scale
         weights = (0...max(window, 1)).map { d in
             d == 0 ? 0 : (exact ? s / UInt64(d) : UInt64((Double(s) / Double(d)).rounded()))
@@ -38,11 +39,15 @@ public struct CountScale: Sendable, Equatable {
         weights = [0]
     }
 
-    /// `value` (a non-negative finite weight) in units, rounded to the nearest unit.
+    /// `value` (a non-negative finite weight, at most ``maximumCount``) in units, rounded to the nearest unit.
     @inline(__always)
     public func units(_ value: Double) -> UInt64 {
         UInt64((value * Double(scale)).rounded())
     }
+
+    /// The largest single count ``units(_:)`` accepts from a file (1e12: far above any real co-occurrence
+    /// count, far below the 64-bit limit of the sums).
+    public static let maximumCount = 1e12
 
     /// A sum of units as the float stored in shards.
     @inline(__always)

@@ -293,7 +293,7 @@ final class RowPartition: @unchecked Sendable {
         self.fanIn = fanIn
         temporaryDirectory = plan.temporaryDirectory
         memoryRunLimit = plan.memoryRunBytes
-        // Dense cells hold UInt32 units with carries into the table; long windows (scale 2^32) skip them.
+        // Dense cells hold UInt32 units with carries into the table.
         let product = scale.scale <= 1 << 24 ? plan.denseProduct : 0
         var rows = [DenseRow](repeating: DenseRow(start: 0, length: -1), count: keys.rows.featureCount)
         var cells = 0
@@ -309,6 +309,7 @@ final class RowPartition: @unchecked Sendable {
 
     @inline(__always)
     private func add(_ info: DenseRow, row: Int, column: Int, units: UInt64) throws {
+        if units == 0 { return }   // a zero count is no cell (shards store positive counts only)
         if column < info.length && units <= UInt64(UInt32.max) {
             let cell = dense.pointer + (info.start + column)
             let (sum, carry) = cell.pointee.addingReportingOverflow(UInt32(truncatingIfNeeded: units))
@@ -438,7 +439,7 @@ final class RowPartition: @unchecked Sendable {
                         for cursor in cursors {
                             while let cell = try cursor.peek(), cell.key < rowEnd {
                                 let local = keys.localColumn(of: cell.key)
-                                if accumulator[local] == 0 { touched.append(local) }
+                                if accumulator[local] == 0 && cell.units != 0 { touched.append(local) }
                                 accumulator[local] &+= cell.units
                                 cursor.advance()
                             }
@@ -453,6 +454,9 @@ final class RowPartition: @unchecked Sendable {
                             columnSums[keys.columns.featureID(shard: columnShard, local: k)].add(units)
                         }
                         touched.removeAll(keepingCapacity: true)
+                        guard columns.count < Int(Int32.max) else {
+                            throw CountingError.failed("block (\(rowShard), \(columnShard)) has more than 2^31 nonzeros; use a smaller --shard-size")
+                        }
                         rowStart[l + 1] = Int32(columns.count)
                     }
                     let shard = ShardBlock(rowShard: rowShard, columnShard: columnShard, rows: rows,

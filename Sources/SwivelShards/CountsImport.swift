@@ -129,9 +129,12 @@ public enum CountsImport {
             var record: Int64 = 0, kept: Int64 = 0
             while true {
                 let n = buffer.withUnsafeMutableBytes { fread($0.baseAddress!, 1, $0.count, file) }
+                if ferror(file) != 0 {
+                    throw FileError.ioFailed(path: cooccurrence, reason: "read failed: \(systemErrorMessage())")
+                }
                 if n == 0 { break }
-                guard n % 16 == 0 || feof(file) == 0 else {
-                    throw CountsFileError.malformedGlove(path: cooccurrence, reason: "ends in the middle of a record")
+                guard n % 16 == 0 else {
+                    throw CountsFileError.malformedGlove(path: cooccurrence, reason: "ends in the middle of a record (truncated?)")
                 }
                 try buffer.withUnsafeBytes { raw in
                     for offset in stride(from: 0, to: n - n % 16, by: 16) {
@@ -141,8 +144,8 @@ public enum CountsImport {
                         guard a >= 1, a <= map.count, b >= 1, b <= map.count else {
                             throw CountsFileError.malformedGlove(path: cooccurrence, reason: "record \(record) has word ids (\(a), \(b)) outside 1...\(map.count) (the size of \(vocabularyPath)): wrong vocabulary file?")
                         }
-                        guard value.isFinite, value >= 0 else {
-                            throw CountsFileError.malformedGlove(path: cooccurrence, reason: "record \(record) has count \(value); counts must be finite and non-negative")
+                        guard value.isFinite, value >= 0, value <= CountScale.maximumCount else {
+                            throw CountsFileError.malformedGlove(path: cooccurrence, reason: "record \(record) has count \(value); counts must be finite, non-negative and at most 1e12")
                         }
                         record += 1
                         let r = map[a - 1], c = map[b - 1]
@@ -157,7 +160,7 @@ public enum CountsImport {
             let countSeconds = monotonicSeconds() - start
             return try Prep.writeOutputs(counter: counter, rows: rows, columns: columns, rowVocabulary: vocabulary,
                                          columnVocabulary: vocabulary, config: config, source: "glove",
-                                         tokens: gloveCounts.reduce(0, +), inVocabulary: vocabulary.counts.reduce(0, +),
+                                         tokens: gloveCounts.reduce(0, &+), inVocabulary: vocabulary.counts.reduce(0, +),
                                          distinct: gloveTokens.count, bytes: size,
                                          vocabularySeconds: vocabularySeconds, countSeconds: countSeconds,
                                          rereadCorpus: false, progress: progress)
@@ -200,7 +203,8 @@ public enum CountsImport {
         guard !kept.isEmpty else {
             throw VocabularyError.empty(reason: "no \(kind) feature has a total count of at least \(rules.minCount) (lower --min-count)")
         }
-        return Vocabulary(tokens: kept.map { table.token($0) }, counts: kept.map { Int64(totals[$0].rounded()) })
+        return Vocabulary(tokens: kept.map { table.token($0) },
+                          counts: kept.map { Int64(min(totals[$0], 9e18).rounded()) })
     }
 
     /// A table whose ids are the vocabulary's ids.
@@ -261,6 +265,9 @@ public enum CountsImport {
                     }
                     guard let count = Double(countText), count.isFinite, count >= 0 else {
                         throw CountsFileError.malformedLine(path: chunk.path, line: line, reason: "count '\(countText)' is not a non-negative number")
+                    }
+                    guard count <= CountScale.maximumCount else {
+                        throw CountsFileError.malformedLine(path: chunk.path, line: line, reason: "count \(countText) is above the largest count swivel takes (1e12)")
                     }
                     if let bad = Tokenizer.firstInvalidUTF8(UnsafeRawBufferPointer(rebasing: text[0..<(tab1 + 1 + tab2)])) {
                         throw CorpusError.invalidUTF8(path: chunk.path, byteOffset: Int(chunk.offset) + lineStart + bad)

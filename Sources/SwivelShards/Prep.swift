@@ -54,7 +54,9 @@ public struct PrepConfiguration: Sendable {
     /// Checks ranges; throws `PrepError.invalidOption` with a whole sentence.
     public func validate() throws {
         if inputs.isEmpty { throw PrepError.invalidOption("give at least one corpus file (or - for stdin)") }
-        if counting.window < 1 { throw PrepError.invalidOption("--window must be at least 1 (got \(counting.window))") }
+        if counting.window < 1 || counting.window > 1000 {
+            throw PrepError.invalidOption("--window must be between 1 and 1000 (got \(counting.window))")
+        }
         if shardSize < 1 { throw PrepError.invalidOption("--shard-size must be at least 1 (got \(shardSize))") }
         if shardSize > 1 << 20 { throw PrepError.invalidOption("--shard-size must be at most 1048576 (got \(shardSize))") }
         if vocabularyRules.minCount < 1 { throw PrepError.invalidOption("--min-count must be at least 1 (got \(vocabularyRules.minCount))") }
@@ -383,6 +385,10 @@ public enum Prep {
             guard force else { throw PrepError.outputNotEmpty(path: path) }
             // Remove the manifest first so that an interrupted clean-up never leaves a stale, valid-looking prep.
             unlink(path + "/manifest.json")
+            // Temporary directories of killed runs (SIGKILL leaves them) may hold gigabytes of spilled counts.
+            for name in entries where name.hasPrefix(".swivel-prep-tmp-") {
+                removeTemporaryDirectory(path + "/" + name)
+            }
             if FileReader.isDirectory(path + "/shards") {
                 for name in try FileReader.listDirectory(path + "/shards") where name.hasPrefix("shard-") {
                     unlink(path + "/shards/" + name)

@@ -23,6 +23,9 @@ public enum CorpusInputs {
     /// paths; names starting with `.` are skipped). Throws for paths that do not exist.
     public static func expand(_ paths: [String]) throws -> [String] {
         var files: [String] = []
+        if paths.filter({ $0 == "-" }).count > 1 {
+            throw CorpusError.unreadable(path: "-", reason: "standard input can be given only once")
+        }
         for path in paths {
             if path == "-" { files.append(path); continue }
             guard FileReader.exists(path) else {

@@ -32,8 +32,9 @@ extension Trainer {
     /// The trainer may hold only its row group's shards (``init(prepDirectory:config:rowGroup:of:)``).
     ///
     /// With `checkpoints`, every epoch ends with the whole state (vectors and optimizer state) gathered on rank
-    /// 0, which writes an ordinary checkpoint (the same file a single process with `strata = p` writes, so
-    /// either can resume it); a run resumed from it (``Trainer/resuming(modelDirectory:adjust:)`` on every
+    /// 0, which writes an ordinary checkpoint (holding the same vectors and optimizer state as a single process
+    /// with `strata = p` at that epoch, so either can resume it; the logged mean losses are summed per rank and
+    /// may differ from a single process's in the last digits); a run resumed from it (``Trainer/resuming(modelDirectory:adjust:)`` on every
     /// rank) continues with the next epoch and gives bitwise the vectors of an uninterrupted run.
     public func trainAsRank(_ communicator: RankCommunicator, progress: ProgressHandler? = nil,
                             checkpoints: CheckpointPolicy? = nil) throws -> TrainingSummary {
@@ -90,7 +91,7 @@ extension Trainer {
         if checkpoints == nil { try gatherOnRoot(communicator, withOptimizer: false) }
         let seconds = monotonicSeconds() - start
         return TrainingSummary(epochs: config.epochs, seconds: position.secondsBefore + seconds,
-                               cellsPerSecond: seconds > 0 ? cellsPerEpoch * Double(config.epochs) / seconds : 0,
+                               cellsPerSecond: seconds > 0 ? cellsPerEpoch * Double(config.epochs - firstEpoch + 1) / seconds : 0,
                                finalMeanLoss: position.log.last?.meanLoss, blasCore: BLAS.coreName, workers: p,
                                blasThreads: 1, log: position.log)
     }

@@ -217,6 +217,9 @@ public final class Trainer {
     ///   - onEpoch: called after each epoch with its record.
     public func train(progress: ProgressHandler? = nil, checkpoints: CheckpointPolicy? = nil,
                       onEpoch: ((EpochRecord) -> Void)? = nil) throws -> TrainingSummary {
+        guard blocks.allSatisfy({ $0.rowStart.count == $0.rows + 1 }) else {
+            throw TrainingError.invalidOption("this trainer decoded one row group only; train it as a rank (trainAsRank)")
+        }
         let workers = self.workers
         let blasThreads = workers == 1 ? config.threads : 1
         BLAS.setThreads(blasThreads)

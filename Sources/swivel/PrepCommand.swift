@@ -109,8 +109,17 @@ extension Swivel {
             if let maxTokenLength, maxTokenLength < 1 {
                 throw ValidationError("--max-token-length must be at least 1 (got \(maxTokenLength))")
             }
-            if let memory, !(memory >= 0.0625) || !memory.isFinite {
-                throw ValidationError("--memory must be at least 0.0625 GiB (got \(memory))")
+            if let memory, !(memory >= 0.0625 && memory <= 1_000_000) {
+                throw ValidationError("--memory must be between 0.0625 and 1000000 GiB (got \(memory))")
+            }
+            if window > 1000 { throw ValidationError("--window must be at most 1000 (got \(window))") }
+            if counts != nil || gloveCooccurrence != nil {
+                let corpusOnly = [("--vocab", vocab != nil), ("--subsample", subsample != nil), ("--lowercase", lowercase),
+                                  ("--normalize", normalize != .none), ("--split-punctuation", splitPunctuation),
+                                  ("--max-token-length", maxTokenLength != nil)]
+                if let (name, _) = corpusOnly.first(where: { $0.1 }) {
+                    throw ValidationError("\(name) applies to corpora; it has no effect with --counts or --glove-cooccurrence")
+                }
             }
         }
 
