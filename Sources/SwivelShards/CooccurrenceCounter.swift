@@ -276,8 +276,8 @@ final class RowPartition: @unchecked Sendable {
     private let rows: [DenseRow]
     private let dense: ZeroedMemory<UInt32>
     private let table: CellTable
-    private var runs: [String] = []
-    private var runCells: [Int] = []
+    /// Spilled runs on disk: file, cells, merge level (0 for a spilled table).
+    private var runs: [(path: String, cells: Int, level: Int)] = []
     private var memoryRuns: [[CountedCell]] = []
     private var memoryRunBytes: Int64 = 0
     private let memoryRunLimit: Int64
@@ -376,22 +376,27 @@ final class RowPartition: @unchecked Sendable {
         let bytes = try table.drainSorted { sorted in
             try SpillRun.write(sorted, to: path, directory: temporaryDirectory)
         }
-        runs.append(path)
-        runCells.append(cells)
+        runs.append((path, cells, 0))
         spilledRuns += 1
         spilledBytes += bytes
-        if runs.count >= fanIn { try mergeRuns() }
+        // Whenever `fanIn` runs share a level, merge them into one run of the next level: every cell is
+        // rewritten once per level, log_fanIn(runs) times in all.
+        while let level = Set(runs.map(\.level)).sorted().first(where: { l in runs.filter { $0.level == l }.count >= fanIn }) {
+            let group = runs.filter { $0.level == level }.prefix(fanIn)
+            try mergeRuns(Array(group), level: level + 1)
+        }
     }
 
-    /// Merges all current runs into one (a level of the multi-level merge).
-    private func mergeRuns() throws {
+    /// Merges `group` (at most `fanIn` runs) into one run of `level`.
+    private func mergeRuns(_ group: [(path: String, cells: Int, level: Int)], level: Int) throws {
         let path = nextRunPath()
-        let readers = try runs.map { try SpillRunReader(path: $0) }
-        spilledBytes += try SpillRun.merge(readers, to: path, directory: temporaryDirectory,
-                                           expectedCells: runCells.reduce(0, +))
-        for old in runs { unlink(old) }
-        runCells = [runCells.reduce(0, +)]
-        runs = [path]
+        let readers = try group.map { try SpillRunReader(path: $0.path) }
+        let cells = group.reduce(0) { $0 + $1.cells }
+        spilledBytes += try SpillRun.merge(readers, to: path, directory: temporaryDirectory, expectedCells: cells)
+        for old in group { unlink(old.path) }
+        let merged = Set(group.map(\.path))
+        runs.removeAll { merged.contains($0.path) }
+        runs.append((path, cells, level))
     }
 
     /// Merges dense array, table and runs, and writes the shard files of the owned row shards in order.
@@ -408,11 +413,16 @@ final class RowPartition: @unchecked Sendable {
         let largestColumnShard = keys.columns.size(of: 0)
         var accumulator = [UInt64](repeating: 0, count: largestColumnShard)
         var touched: [Int] = []
+        // At most `fanIn` runs may be open while merging: fold the smallest ones together first.
+        while runs.count > fanIn {
+            let smallest = runs.sorted { $0.cells < $1.cells }.prefix(min(fanIn, runs.count - fanIn + 1))
+            try mergeRuns(Array(smallest), level: (smallest.map(\.level).max() ?? 0) + 1)
+        }
         try table.drainSorted { sorted in
             var cursors = [CellCursor(Array(sorted))]
             for run in memoryRuns { cursors.append(CellCursor(run)) }
             memoryRuns = []
-            for path in runs { cursors.append(try CellCursor(reader: SpillRunReader(path: path))) }
+            for run in runs { cursors.append(try CellCursor(reader: SpillRunReader(path: run.path))) }
             for rowShard in ownedShards {
                 let rows = keys.rows.size(of: rowShard)
                 var sums = [WideSum](repeating: WideSum(), count: rows)
@@ -478,7 +488,7 @@ final class RowPartition: @unchecked Sendable {
                 precondition(left == nil, "every counted cell belongs to an owned block")
             }
         }
-        for path in runs { unlink(path) }
+        for run in runs { unlink(run.path) }
         runs = []
         memoryRuns = []
         return PartitionOutput(shards: shards, rowSums: rowSums, columnSums: columnSums, nonzeros: nonzeros,
