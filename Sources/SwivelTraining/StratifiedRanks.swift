@@ -126,13 +126,17 @@ extension Trainer {
     }
 
     /// The matrices that travel with a group: embeddings, then (with the optimizer) its per-row state.
-    private func columnMatrices(withOptimizer: Bool) -> [ParameterMatrix] {
-        var matrices = [model.columnEmbeddings]
+    private func travelling(_ embeddings: ParameterMatrix, _ optimizer: OptimizerState, withOptimizer: Bool) -> [ParameterMatrix] {
+        var matrices = [embeddings]
         if withOptimizer {
-            matrices.append(model.columnOptimizer.accumulator)
-            if config.optimizer == .rmsprop { matrices.append(model.columnOptimizer.momentumBuffer) }
+            matrices.append(optimizer.accumulator)
+            if config.optimizer == .rmsprop { matrices.append(optimizer.momentumBuffer) }
         }
         return matrices
+    }
+
+    private func columnMatrices(withOptimizer: Bool) -> [ParameterMatrix] {
+        travelling(model.columnEmbeddings, model.columnOptimizer, withOptimizer: withOptimizer)
     }
 
     private static func pack(_ features: [Int], _ matrices: [ParameterMatrix], dimension d: Int) -> [Float] {
@@ -165,12 +169,7 @@ extension Trainer {
     }
 
     private func rowMatrices(withOptimizer: Bool) -> [ParameterMatrix] {
-        var matrices = [model.rowEmbeddings]
-        if withOptimizer {
-            matrices.append(model.rowOptimizer.accumulator)
-            if config.optimizer == .rmsprop { matrices.append(model.rowOptimizer.momentumBuffer) }
-        }
-        return matrices
+        travelling(model.rowEmbeddings, model.rowOptimizer, withOptimizer: withOptimizer)
     }
 
     private func packRowGroup(_ g: Int, of p: Int, withOptimizer: Bool) -> [Float] {

@@ -253,19 +253,24 @@ private struct Problem {
     }
 }
 
+/// Checks that `waves` hold every block of a `rows x columns` grid once, in waves of at most `size` blocks
+/// that share no row and no column.
+private func expectConflictFreeCover(_ waves: [[BlockSchedule.Block]], rows: Int, columns: Int, size: Int) {
+    var seen = Set<BlockSchedule.Block>()
+    for w in waves {
+        #expect(w.count <= size && !w.isEmpty)
+        #expect(Set(w.map(\.row)).count == w.count && Set(w.map(\.column)).count == w.count)
+        for b in w { #expect(seen.insert(b).inserted) }
+    }
+    #expect(seen.count == rows * columns)
+}
+
 @Suite struct BlockScheduleTests {
     @Test func everyBlockOncePerEpochInConflictFreeWaves() {
         for (rows, columns, wave) in [(1, 1, 2), (3, 3, 2), (4, 7, 3), (8, 8, 2), (5, 2, 4)] {
             let schedule = BlockSchedule(rowShards: rows, columnShards: columns, waveSize: wave)
             for epoch in 1...3 {
-                let waves = schedule.waves(epoch: epoch, seed: 9)
-                var seen = Set<BlockSchedule.Block>()
-                for w in waves {
-                    #expect(w.count <= wave && !w.isEmpty)
-                    #expect(Set(w.map(\.row)).count == w.count && Set(w.map(\.column)).count == w.count)
-                    for b in w { #expect(seen.insert(b).inserted) }
-                }
-                #expect(seen.count == rows * columns)
+                expectConflictFreeCover(schedule.waves(epoch: epoch, seed: 9), rows: rows, columns: columns, size: wave)
             }
         }
     }
@@ -275,13 +280,7 @@ private struct Problem {
             let schedule = BlockSchedule(rowShards: rows, columnShards: columns, waveSize: wave, strata: p)
             for epoch in 1...2 {
                 let waves = schedule.waves(epoch: epoch, seed: 3)
-                var seen = Set<BlockSchedule.Block>()
-                for w in waves {
-                    #expect(w.count <= wave && !w.isEmpty)
-                    #expect(Set(w.map(\.row)).count == w.count && Set(w.map(\.column)).count == w.count)
-                    for b in w { #expect(seen.insert(b).inserted) }
-                }
-                #expect(seen.count == rows * columns)
+                expectConflictFreeCover(waves, rows: rows, columns: columns, size: wave)
                 // Flattened, the waves are the sub-epochs in order, each stratum's blocks in its own order, and
                 // stratum k of sub-epoch s pairs row group k with column group (k + s) mod p.
                 var flat = waves.flatMap { $0 }[...]

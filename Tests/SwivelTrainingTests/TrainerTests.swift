@@ -27,6 +27,13 @@ private func plantedPrep(groups: Int = 10, size: Int = 5, seed: UInt64 = 5) thro
     return output
 }
 
+/// Row then column vectors after training `prep` with `config`.
+private func trainedVectors(_ prep: String, _ config: TrainingConfiguration) throws -> [Float] {
+    let trainer = try Trainer(prepDirectory: prep, config: config)
+    _ = try trainer.train()
+    return trainer.model.rowEmbeddings.values + trainer.model.columnEmbeddings.values
+}
+
 @Suite(.serialized) struct TrainerTests {
     @Test func recoversPlantedGroups() throws {
         let prep = try plantedPrep()
@@ -62,9 +69,7 @@ private func plantedPrep(groups: Int = 10, size: Int = 5, seed: UInt64 = 5) thro
         config.threads = 2
         func vectors(seed: UInt64) throws -> [Float] {
             config.seed = seed
-            let trainer = try Trainer(prepDirectory: prep, config: config)
-            _ = try trainer.train()
-            return trainer.model.rowEmbeddings.values + trainer.model.columnEmbeddings.values
+            return try trainedVectors(prep, config)
         }
         let a = try vectors(seed: 4), b = try vectors(seed: 4), c = try vectors(seed: 5)
         #expect(a == b)
@@ -80,9 +85,7 @@ private func plantedPrep(groups: Int = 10, size: Int = 5, seed: UInt64 = 5) thro
         config.strata = 3
         func vectors(threads: Int) throws -> [Float] {
             config.threads = threads
-            let trainer = try Trainer(prepDirectory: prep, config: config)
-            _ = try trainer.train()
-            return trainer.model.rowEmbeddings.values + trainer.model.columnEmbeddings.values
+            return try trainedVectors(prep, config)
         }
         // Every block runs with single-threaded BLAS whether 1, 2 or 3 workers share a wave, as one MPI rank
         // per stratum would run it.
