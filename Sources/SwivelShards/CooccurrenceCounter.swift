@@ -309,7 +309,6 @@ final class RowPartition: @unchecked Sendable {
 
     @inline(__always)
     private func add(_ info: DenseRow, row: Int, column: Int, units: UInt64) throws {
-        if units == 0 { return }   // a zero count is no cell (shards store positive counts only)
         if column < info.length && units <= UInt64(UInt32.max) {
             let cell = dense.pointer + (info.start + column)
             let (sum, carry) = cell.pointee.addingReportingOverflow(UInt32(truncatingIfNeeded: units))
@@ -323,8 +322,10 @@ final class RowPartition: @unchecked Sendable {
         }
     }
 
-    /// Adds explicit units to an owned row's cell.
+    /// Adds explicit units to an owned row's cell; zero adds nothing (shards store positive counts only, and
+    /// corpus weights are never zero).
     func add(row: Int, column: Int, units: UInt64) throws {
+        if units == 0 { return }
         try add(rows[row], row: row, column: column, units: units)
     }
 

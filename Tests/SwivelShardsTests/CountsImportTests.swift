@@ -27,7 +27,7 @@ private func matrix(_ directory: String) throws -> [String: [String: Float]] {
 @Suite struct CountsImportTests {
     @Test func featureCountsKeepTheirOwnRowAndColumnVocabularies() throws {
         // Totals: rows u1 3.25, u2 1.625, u4 1, u3 0.5 (below min-count 1); columns i1 4.75, i2 1, i9 0.5, i7 0.125.
-        let path = try TemporaryFile.write("u1\ti1\t2\nu2\ti1\t1.5\r\nu1\ti2\t1\n\nu1\ti1\t0.25\nu3\ti9\t0.5\nu2\ti7\t0.125\nu4\ti1\t1")
+        let path = try TemporaryFile.write("u1\ti1\t2\nu2\ti1\t1.5\r\nu1\ti2\t1\n\nu1\ti1\t0.25\nu3\ti9\t0.5\nu2\ti7\t0.125\nu4\ti1\t1\nu2\ti2\t0\nu4\ti2\t1e-9")
         var outputs: [[String: [String: Float]]] = []
         for threads in [1, 2] {
             var config = PrepConfiguration(inputs: [path], output: TemporaryFile.path())
@@ -37,13 +37,14 @@ private func matrix(_ directory: String) throws -> [String: [String: Float]] {
             let summary = try CountsImport.runTriples(path: path, config: config)
             let m = summary.manifest
             #expect(m.rows == 3 && m.columns == 2 && m.rowShards == 2 && m.columnShards == 1 && m.source == "counts")
-            #expect(m.tokens == 7 && m.inVocabularyTokens == 5)
+            #expect(m.tokens == 9 && m.inVocabularyTokens == 7)
             #expect(try Vocabulary.read(from: config.output + "/row_vocab.txt").tokens == ["u1", "u2", "u4"])
             #expect(try Vocabulary.read(from: config.output + "/col_vocab.txt").tokens == ["i1", "i2"])
             #expect(try MarginalsFile.read(from: config.output + "/row_sums.txt", expected: 3) == [3.25, 1.5, 1])
             #expect(try MarginalsFile.read(from: config.output + "/col_sums.txt", expected: 2) == [4.75, 1])
             outputs.append(try matrix(config.output))
         }
+        // Zero counts (and counts below 2^-21, which round to zero) make no cell; shards hold positive counts only.
         #expect(outputs[0] == ["u1": ["i1": 2.25, "i2": 1], "u2": ["i1": 1.5], "u4": ["i1": 1]])
         #expect(outputs[1] == outputs[0])
     }
