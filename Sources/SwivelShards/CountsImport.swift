@@ -224,6 +224,7 @@ public enum CountsImport {
             plan.tableSlots = slots
             plan.memoryRunBytes = 0
         }
+        if let dense = config.denseProduct { plan.denseProduct = dense }
         let counter = try CooccurrenceCounter(rows: rowLayout, columns: columnLayout,
                                               scale: CountScale(externalCounts: ()), plan: plan)
         return (counter, rowLayout, columnLayout)

@@ -34,6 +34,7 @@ private func matrix(_ directory: String) throws -> [String: [String: Float]] {
             config.vocabularyRules = VocabularyRules(minCount: 1)
             config.shardSize = 2
             config.threads = threads
+            config.denseProduct = threads == 2 ? 0 : nil   // the second run counts every cell in hash tables
             let summary = try CountsImport.runTriples(path: path, config: config)
             let m = summary.manifest
             #expect(m.rows == 3 && m.columns == 2 && m.rowShards == 2 && m.columnShards == 1 && m.source == "counts")
@@ -87,5 +88,19 @@ private func matrix(_ directory: String) throws -> [String: [String: Float]] {
         #expect { try CountsImport.runGlove(cooccurrence: cooccurrence, vocabularyPath: shortVocabulary, config: config) } throws: {
             "\($0)".contains("record 3 has word ids (3, 2) outside 1...2")
         }
+    }
+
+    @Test func zeroUnitsNeverBecomeStoredCells() throws {
+        // One row, 20 columns in one shard, every cell in the hash table: a zero add must leave no cell.
+        let directory = TemporaryFile.path("-zero")
+        try FileReader.createDirectory(directory)
+        let rows = ShardLayout(featureCount: 1, shardSize: 32), columns = ShardLayout(featureCount: 20, shardSize: 32)
+        let plan = CountingPlan(workers: 1, tableSlots: 64, denseProduct: 0, temporaryDirectory: directory)
+        let counter = try CooccurrenceCounter(rows: rows, columns: columns, scale: CountScale(externalCounts: ()), plan: plan)
+        try counter.add(row: 0, column: 5, units: 0)
+        try counter.add(row: 0, column: 7, units: 1 << 20)
+        let result = try counter.finish(writingTo: directory)
+        let block = try ShardFile.read(from: directory + "/" + result.shards[0].file)
+        #expect(block.columns == [7] && block.values == [1])
     }
 }
