@@ -242,6 +242,7 @@ public enum CountingError: Error, CustomStringConvertible {
     /// The message of the first worker that failed.
     case failed(String)
 
+    /// The worker's message.
     public var description: String {
         switch self { case let .failed(message): return message }
     }

@@ -9,6 +9,7 @@ public enum CountsFileError: Error, CustomStringConvertible, Equatable {
     /// A GloVe file does not have the expected layout.
     case malformedGlove(path: String, reason: String)
 
+    /// One line naming the file (and line) and the problem.
     public var description: String {
         switch self {
         case let .malformedLine(path, line, reason): return "\(path):\(line): \(reason)"

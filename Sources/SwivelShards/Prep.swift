@@ -208,7 +208,7 @@ public enum Prep {
         // 3. Count.
         start = monotonicSeconds()
         let layout = ShardLayout(featureCount: vocabulary.count, shardSize: config.shardSize)
-        let keptState = kept.withValue { state -> (ids: [Int: (worker: Int, ids: [Int32])], bytes: Int64, keeping: Bool) in
+        var keptState = kept.withValue { state -> (ids: [Int: (worker: Int, ids: [Int32])], bytes: Int64, keeping: Bool) in
             defer { state = ([:], 0, false) }
             return state
         }
@@ -234,19 +234,24 @@ public enum Prep {
                     table.bytes(of: id).withUnsafeBytes { vocabularyTable.id(of: $0) ?? -1 }
                 }
             }
-            let chunks = keptState.ids.keys.sorted()
-            let mapped = ConcurrentSlots<[Int32]>(repeating: [], count: chunks.count)
-            let source = keptState.ids
-            DispatchQueue.concurrentPerform(iterations: chunks.count) { i in
-                let (worker, ids) = source[chunks[i]]!
-                mapped[i] = Self.vocabularyIDs(ids, map: maps[worker], subsampling: subsampling.map { ($0, chunks[i]) })
-            }
+            // A few chunks at a time (mapped in parallel), each chunk's token ids freed once mapped, so memory
+            // never holds two copies of the corpus.
             for w in 0..<workers { tables[w] = TokenizedCorpus() }
-            for i in 0..<chunks.count {
-                try mapped[i].withUnsafeBufferPointer { try counter.count(ids: $0, options: config.counting) }
-                counted += Int64(mapped[i].count)
-                mapped[i] = []
-                reportCount(min(counted, tokenCount))
+            let order = keptState.ids.keys.sorted()
+            for batchStart in stride(from: 0, to: order.count, by: 2 * workers) {
+                let batch = Array(order[batchStart..<min(order.count, batchStart + 2 * workers)])
+                let raw = batch.map { keptState.ids.removeValue(forKey: $0)! }
+                let mapped = ConcurrentSlots<[Int32]>(repeating: [], count: batch.count)
+                DispatchQueue.concurrentPerform(iterations: batch.count) { i in
+                    mapped[i] = Self.vocabularyIDs(raw[i].ids, map: maps[raw[i].worker],
+                                                   subsampling: subsampling.map { ($0, batch[i]) })
+                }
+                for i in 0..<batch.count {
+                    try mapped[i].withUnsafeBufferPointer { try counter.count(ids: $0, options: config.counting) }
+                    counted += Int64(mapped[i].count)
+                    mapped[i] = []
+                    reportCount(min(counted, tokenCount))
+                }
             }
         } else {
             // Read the corpus again, a batch of chunks at a time: tokenize in parallel, then count.
