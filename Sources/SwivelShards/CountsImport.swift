@@ -32,11 +32,7 @@ public enum CountsImport {
                                   progress: ProgressHandler? = nil) throws -> PrepSummary {
         try config.validate()
         let files = try CorpusInputs.expand([path])
-        try Prep.prepareOutputDirectory(config.output, force: config.force)
-        let temporary = Prep.temporaryDirectory(parent: config.temporaryDirectory ?? config.output)
-        try FileReader.createDirectory(temporary)
-        defer { Prep.removeTemporaryDirectory(temporary) }
-        do {
+        return try Prep.withOutput(config) { temporary in
             let copy = files.contains("-") ? temporary + "/stdin" : nil
             // Pass 1: features and their total counts.
             var start = monotonicSeconds()
@@ -59,6 +55,7 @@ public enum CountsImport {
             rowTable = TokenTable()
             columnTable = TokenTable()
             let vocabularySeconds = monotonicSeconds() - start
+            var peaks = [SystemResources.peakResidentBytes() ?? 0]
 
             // Pass 2: counts.
             start = monotonicSeconds()
@@ -74,15 +71,13 @@ public enum CountsImport {
                 progress?(ProgressUpdate(phase: "counting", done: Double(done), total: Double(bytes), unit: "bytes"))
             }
             let countSeconds = monotonicSeconds() - start
+            peaks.append(SystemResources.peakResidentBytes() ?? 0)
             return try Prep.writeOutputs(counter: counter, rows: rows, columns: columns, rowVocabulary: rowVocabulary,
                                          columnVocabulary: columnVocabulary, config: config, source: "counts",
                                          tokens: Int64(lines), inVocabulary: Int64(kept),
                                          distinct: rowTotals.count + columnTotals.count, bytes: bytes,
                                          vocabularySeconds: vocabularySeconds, countSeconds: countSeconds,
-                                         rereadCorpus: false, progress: progress)
-        } catch {
-            Prep.removePartialOutput(config.output)
-            throw error
+                                         rereadCorpus: false, progress: progress, peaks: peaks)
         }
     }
 
@@ -102,11 +97,7 @@ public enum CountsImport {
         guard size % 16 == 0 else {
             throw CountsFileError.malformedGlove(path: cooccurrence, reason: "size \(size) is not a multiple of 16 bytes (int32, int32, float64 records): not a GloVe cooccurrence file, or truncated")
         }
-        try Prep.prepareOutputDirectory(config.output, force: config.force)
-        let temporary = Prep.temporaryDirectory(parent: config.temporaryDirectory ?? config.output)
-        try FileReader.createDirectory(temporary)
-        defer { Prep.removeTemporaryDirectory(temporary) }
-        do {
+        return try Prep.withOutput(config) { temporary in
             var start = monotonicSeconds()
             var table = TokenTable()
             for token in gloveTokens { var t = token; t.withUTF8 { _ = table.intern(UnsafeRawBufferPointer($0)) } }
@@ -117,6 +108,7 @@ public enum CountsImport {
             let ids = lookupTable(vocabulary)
             let map = gloveTokens.map { token -> Int32 in ids.id(of: token) ?? -1 }
             let vocabularySeconds = monotonicSeconds() - start
+            var peaks = [SystemResources.peakResidentBytes() ?? 0]
 
             start = monotonicSeconds()
             let (counter, rows, columns) = try makeCounter(rows: vocabulary.count, columns: vocabulary.count,
@@ -159,15 +151,13 @@ public enum CountsImport {
                 progress?(ProgressUpdate(phase: "counting", done: Double(record * 16), total: Double(size), unit: "bytes"))
             }
             let countSeconds = monotonicSeconds() - start
+            peaks.append(SystemResources.peakResidentBytes() ?? 0)
             return try Prep.writeOutputs(counter: counter, rows: rows, columns: columns, rowVocabulary: vocabulary,
                                          columnVocabulary: vocabulary, config: config, source: "glove",
                                          tokens: gloveCounts.reduce(0, &+), inVocabulary: vocabulary.counts.reduce(0, +),
                                          distinct: gloveTokens.count, bytes: size,
                                          vocabularySeconds: vocabularySeconds, countSeconds: countSeconds,
-                                         rereadCorpus: false, progress: progress)
-        } catch {
-            Prep.removePartialOutput(config.output)
-            throw error
+                                         rereadCorpus: false, progress: progress, peaks: peaks)
         }
     }
 

@@ -109,11 +109,20 @@ public enum Prep {
     public static func run(_ config: PrepConfiguration, progress: ProgressHandler? = nil) throws -> PrepSummary {
         try config.validate()
         let files = try CorpusInputs.expand(config.inputs)
+        return try withOutput(config) { temporary in
+            try run(config, files: files, temporary: temporary, progress: progress)
+        }
+    }
+
+    /// Prepares the output directory and a private temporary directory, runs `body` with the latter, and
+    /// removes the temporary directory afterwards and the partial output when `body` fails: the lifecycle of
+    /// every way of writing a prep directory (corpus, `--counts`, GloVe import).
+    static func withOutput(_ config: PrepConfiguration, _ body: (_ temporary: String) throws -> PrepSummary) throws -> PrepSummary {
         try prepareOutputDirectory(config.output, force: config.force)
-        let temporary = temporaryDirectory(parent: config.temporaryDirectory ?? config.output)
         if let parent = config.temporaryDirectory, !FileReader.isDirectory(parent) {
             throw FileError.cannotOpen(path: parent, reason: "the temporary directory does not exist")
         }
+        let temporary = temporaryDirectory(parent: config.temporaryDirectory ?? config.output)
         try FileReader.createDirectory(temporary)
         defer { removeTemporaryDirectory(temporary) }
         do {
@@ -121,7 +130,7 @@ public enum Prep {
             // spills and shard files check again before each write, with their own sizes.
             try SystemResources.requireDiskSpace(64 << 20, in: config.output, for: "shard files")
             try SystemResources.requireDiskSpace(64 << 20, in: temporary, for: "temporary counts")
-            return try run(config, files: files, temporary: temporary, progress: progress)
+            return try body(temporary)
         } catch {
             removePartialOutput(config.output)
             throw error
@@ -297,9 +306,8 @@ public enum Prep {
                              rowVocabulary: Vocabulary, columnVocabulary: Vocabulary, config: PrepConfiguration,
                              source: String?, tokens: Int64, inVocabulary: Int64, distinct: Int, bytes: Int64,
                              vocabularySeconds: Double, countSeconds: Double, rereadCorpus: Bool,
-                             progress: ProgressHandler?, peaks: [Int64] = []) throws -> PrepSummary {
-        var peaks = peaks
-        if peaks.isEmpty { peaks = [0, SystemResources.peakResidentBytes() ?? 0] }
+                             progress: ProgressHandler?, peaks: [Int64]) throws -> PrepSummary {
+        var peaks = peaks   // peak RSS at the end of the vocabulary and counting phases; writing's is added here
         let start = monotonicSeconds()
         let shardDirectory = config.output + "/shards"
         try FileReader.createDirectory(shardDirectory)
