@@ -9,6 +9,9 @@ public struct ByteWriter {
     /// Appends raw bytes.
     public mutating func append(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
 
+    /// Appends the bytes of a buffer (e.g. an array of floats, in memory order).
+    public mutating func append(contentsOf raw: UnsafeRawBufferPointer) { bytes.append(contentsOf: raw) }
+
     /// Appends an integer in little-endian byte order.
     public mutating func append<T: FixedWidthInteger>(_ value: T) {
         withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }

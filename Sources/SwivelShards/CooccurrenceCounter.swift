@@ -415,6 +415,9 @@ final class RowPartition: @unchecked Sendable {
         let largestColumnShard = keys.columns.size(of: 0)
         var accumulator = [UInt64](repeating: 0, count: largestColumnShard)
         var touched: [Int] = []
+        // A block's CSR arrays, reused from block to block (fresh large arrays cost page faults).
+        var columns: [Int32] = []
+        var blockUnits: [UInt64] = []
         // At most `fanIn` runs may be open while merging: fold the smallest ones together first.
         while runs.count > fanIn {
             let smallest = runs.sorted { $0.cells < $1.cells }.prefix(min(fanIn, runs.count - fanIn + 1))
@@ -432,8 +435,8 @@ final class RowPartition: @unchecked Sendable {
                     let block = rowShard * nColumn + columnShard
                     let columnCount = keys.columns.size(of: columnShard)
                     var rowStart = [Int32](repeating: 0, count: rows + 1)
-                    var columns: [Int32] = []
-                    var values: [Float] = []
+                    columns.removeAll(keepingCapacity: true)
+                    blockUnits.removeAll(keepingCapacity: true)
                     for l in 0..<rows {
                         let row = keys.rows.featureID(shard: rowShard, local: l)
                         let info = self.rows[row]
@@ -461,7 +464,7 @@ final class RowPartition: @unchecked Sendable {
                             let units = accumulator[k]
                             accumulator[k] = 0
                             columns.append(Int32(k))
-                            values.append(scale.float(units))
+                            blockUnits.append(units)
                             sums[l].add(units)
                             columnSums[keys.columns.featureID(shard: columnShard, local: k)].add(units)
                         }
@@ -472,13 +475,13 @@ final class RowPartition: @unchecked Sendable {
                         rowStart[l + 1] = Int32(columns.count)
                     }
                     let shard = ShardBlock(rowShard: rowShard, columnShard: columnShard, rows: rows,
-                                           columnCount: columnCount, rowStart: rowStart, columns: columns, values: values)
+                                           columnCount: columnCount, rowStart: rowStart, columns: columns, values: [])
                     let file = ShardFile.fileName(rowShard: rowShard, columnShard: columnShard)
                     // A shard takes at most about 6 bytes a nonzero; check before writing, naming the directory.
-                    try SystemResources.requireDiskSpace(Int64(values.count) * 6 + (1 << 20), in: directory, for: "shard files")
-                    try ShardFile.write(shard, to: directory + "/" + file)
-                    shards.append(ShardEntry(file: file, row: rowShard, column: columnShard, nonzeros: values.count))
-                    nonzeros += values.count
+                    try SystemResources.requireDiskSpace(Int64(columns.count) * 6 + (1 << 20), in: directory, for: "shard files")
+                    try ShardFile.write(shard, units: blockUnits, unitsPerCount: scale.scale, to: directory + "/" + file)
+                    shards.append(ShardEntry(file: file, row: rowShard, column: columnShard, nonzeros: columns.count))
+                    nonzeros += columns.count
                     onShard()
                 }
                 for (local, sum) in sums.enumerated() {

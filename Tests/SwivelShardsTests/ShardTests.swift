@@ -154,6 +154,58 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         #expect(try ShardFile.read(from: path) == sampleBlock())
     }
 
+    @Test func unitsRoundTripToTheFloatsPrepComputes() throws {
+        let scale = CountScale(window: 10)
+        let units: [UInt64] = [2520, 1260, 8190, 2_520_000_000_000, 252, 5041]
+        var block = sampleBlock()
+        block.values = []
+        let bytes = try ShardFile.encode(block, units: units, unitsPerCount: scale.scale)
+        let decoded = try ShardFile.decode(bytes, path: "u")
+        #expect(decoded.values == units.map { scale.float($0) })
+        #expect(decoded.columns == block.columns && decoded.rowStart == block.rowStart)
+        // Units take fewer bytes than float32 before compression.
+        let rawSize = bytes[36..<44].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        // 8-byte field, 4 row counts, 7 bytes of column gaps (299 takes two), then the unit varints.
+        #expect(rawSize == 8 + 4 + 7 + units.reduce(0) { $0 + ($1 < 128 ? 1 : $1 < 16384 ? 2 : $1 < 1 << 21 ? 3 : 6) })
+    }
+
+    @Test func zeroUnitsAreRejected() throws {
+        var block = sampleBlock()
+        block.values = []
+        let bytes = try ShardFile.encode(block, units: [1, 1, 0, 1, 1, 1], unitsPerCount: 2520)
+        #expect(throws: ShardError.inconsistent(path: "z", reason: "count at nonzero 2 is zero")) {
+            try ShardFile.decode(bytes, path: "z")
+        }
+    }
+
+    /// Version 1 files (float32 values, no units field), as earlier builds wrote them, still read.
+    @Test func readsVersionOneFiles() throws {
+        let block = sampleBlock()
+        var payload = ByteWriter()
+        for row in 0..<block.rows {
+            let start = Int(block.rowStart[row]), end = Int(block.rowStart[row + 1])
+            payload.appendVarint(UInt64(end - start))
+            var previous: Int32 = -1
+            for k in start..<end {
+                payload.appendVarint(UInt64(block.columns[k] - previous))
+                previous = block.columns[k]
+            }
+        }
+        block.values.withUnsafeBytes { payload.append(contentsOf: $0) }
+        let compressed = try payload.bytes.withUnsafeBytes { try Zlib.compress($0, level: 1) }
+        var header = ByteWriter()
+        header.append(ShardFile.magic)
+        for field: UInt32 in [1, 2, 5, 4, 300] { header.append(field) }
+        for field: UInt64 in [6, UInt64(payload.bytes.count), UInt64(compressed.count)] { header.append(field) }
+        header.append(Zlib.crc32(compressed))
+        header.append(Zlib.crc32(header.bytes))
+        header.append(compressed)
+        #expect(try ShardFile.decode(header.bytes, path: "v1") == block)
+        var future = header.bytes
+        future[8] = 3
+        #expect(throws: ShardError.self) { try ShardFile.decode(future, path: "v3") }
+    }
+
     @Test func roundTripsEmptyBlocksAndRows() throws {
         let block = ShardBlock(rowShard: 0, columnShard: 0, rows: 3, columnCount: 3,
                                rowStart: [0, 0, 0, 0], columns: [], values: [])
