@@ -33,7 +33,10 @@ public struct CountingPlan: Sendable {
     public var tableSlots: Int
     /// Cells (i, j) with `(i + 1) * (j + 1) <= denseProduct` (frequent with frequent, as GloVe does) are
     /// counted in a dense array, 4 bytes a cell; 0 turns it off. Ids are ranks by frequency, so this
-    /// hyperbolic region takes about 90% of a text corpus's pair updates in a few hundred MB.
+    /// hyperbolic region takes about 90% of a text corpus's pair updates. Counts of a corpus are symmetric,
+    /// so only its upper triangle (i <= j) is stored, shared by all workers: half the memory and half the
+    /// additions. Used by ``CooccurrenceCounter/count(ids:options:)`` only (counts read from files go to
+    /// the hash tables).
     public var denseProduct: Int
     /// Bytes per worker for sorted runs kept in memory; runs beyond it are written to disk.
     public var memoryRunBytes: Int64 = 0
@@ -50,13 +53,14 @@ public struct CountingPlan: Sendable {
         self.temporaryDirectory = temporaryDirectory
     }
 
-    /// Cells in the dense region of `denseProduct` for a `rows x columns` matrix.
+    /// Cells stored for the dense region of `denseProduct` in a symmetric `rows x columns` matrix: the
+    /// upper triangle, row `i` holding columns `i ..< min(columns, product / (i + 1))`.
     public static func denseCells(product: Int, rows: Int, columns: Int) -> Int {
         var cells = 0
-        for i in 0..<rows {
-            let length = min(columns, product / (i + 1))
-            if length == 0 { break }
-            cells += length
+        for i in 0..<min(rows, columns) {
+            let end = min(columns, product / (i + 1))
+            if end <= i { break }
+            cells += end - i
         }
         return cells
     }
@@ -65,11 +69,12 @@ public struct CountingPlan: Sendable {
     /// product) for the dense region (2^24 was no faster on the benchmark corpus); per worker a hash table of at most 2^22 slots (64 MiB: larger
     /// tables lose more to cache and TLB misses and page faults than they save, measured on the benchmark
     /// corpus), whose sorted runs stay in memory while the rest of the budget lasts.
-    public static func forMemory(_ memoryBytes: Int64, workers: Int, rows: Int, columns: Int,
+    /// `symmetric` is false for counts read from files, which never use the dense region.
+    public static func forMemory(_ memoryBytes: Int64, workers: Int, rows: Int, columns: Int, symmetric: Bool = true,
                                  temporaryDirectory: String) -> CountingPlan {
         var product = 0
         var candidate = 1 << 16
-        while candidate <= 1 << 23 && Int64(denseCells(product: candidate, rows: rows, columns: columns)) * 4 <= memoryBytes / 4 {
+        while symmetric && candidate <= 1 << 23 && Int64(denseCells(product: candidate, rows: rows, columns: columns)) * 4 <= memoryBytes / 4 {
             product = candidate
             candidate <<= 1
         }
@@ -142,6 +147,7 @@ public final class CooccurrenceCounter: @unchecked Sendable {
     /// Memory and file plan.
     public let plan: CountingPlan
     private let partitions: [RowPartition]
+    private let dense: DenseTriangle
 
     /// Creates a counter; throws when the layout has too many blocks to pack.
     public init(rows: ShardLayout, columns: ShardLayout, scale: CountScale, plan: CountingPlan) throws {
@@ -155,9 +161,14 @@ public final class CooccurrenceCounter: @unchecked Sendable {
         plan.workers = workers
         self.plan = plan
         let fanIn = max(2, plan.maxOpenFiles / workers - 1)
+        // Dense cells hold UInt32 units (carries are kept apart); a symmetric corpus matrix only.
+        let square = rows.featureCount == columns.featureCount && rows.shardCount == columns.shardCount
+        let dense = DenseTriangle(features: square ? rows.featureCount : 0,
+                                  product: scale.scale <= 1 << 24 ? plan.denseProduct : 0)
         partitions = (0..<workers).map {
-            RowPartition(worker: $0, workers: workers, keys: keys, scale: scale, plan: plan, fanIn: fanIn)
+            RowPartition(worker: $0, workers: workers, keys: keys, scale: scale, plan: plan, fanIn: fanIn, dense: dense)
         }
+        self.dense = dense
     }
 
     /// Counts the pairs of `ids` (vocabulary ids, `-1` ends a line), all workers in parallel.
@@ -196,6 +207,7 @@ public final class CooccurrenceCounter: @unchecked Sendable {
         let written = ConcurrentSlots<Int>(repeating: 0, count: 1)
         let lock = Lock()
         let partitions = self.partitions
+        for partition in partitions { dense.addCarries(partition.takeCarries()) }
         DispatchQueue.concurrentPerform(iterations: n) { w in
             do {
                 outputs[w] = try partitions[w].finish(directory: directory) {
@@ -257,15 +269,64 @@ struct PartitionOutput {
     var runBytes: Int64
 }
 
-/// Where a row's dense cells live in a worker's dense array: columns `0..<length` at `start...`;
-/// `length == -1` marks a row the worker does not own.
-struct DenseRow {
-    var start: Int
-    var length: Int
+/// The dense region of a symmetric count matrix: its upper triangle `i <= j` with `(i + 1) * (j + 1) <=
+/// product`, row-major, UInt32 units per cell, shared by all workers. Row `i` is written only by the worker
+/// that owns row `i` (while counting) and read by every worker (while writing shards, cell (j, i) for j > i
+/// being the same count). A cell's sum past 2^32 units is kept as a count of carries, merged from all
+/// workers before any reads.
+final class DenseTriangle: @unchecked Sendable {
+    /// Rows holding at least their diagonal.
+    let rowCount: Int
+    /// Per feature: where its row's column `j` lives (`base + j`) and the end of its dense columns
+    /// (`j < end`; 0 for features past `rowCount`).
+    let rows: [(base: Int, end: Int)]
+    let cells: ZeroedMemory<UInt32>
+    /// Carries out of 32 bits, by cell index (empty unless a cell's sum passed 2^32 units).
+    private(set) var carries: [Int: UInt64] = [:]
+
+    init(features: Int, product: Int) {
+        var rows = [(base: Int, end: Int)](repeating: (0, 0), count: features)
+        var cells = 0, rowCount = 0
+        for i in 0..<features {
+            let end = min(features, product / (i + 1))
+            if end <= i { break }
+            rows[i] = (cells - i, end)
+            cells += end - i
+            rowCount = i + 1
+        }
+        self.rows = rows
+        self.rowCount = rowCount
+        self.cells = ZeroedMemory(count: cells)
+    }
+
+    /// Adds carries counted by a worker (call between counting and writing, from one thread).
+    func addCarries(_ more: [Int: UInt64]) {
+        for (cell, n) in more { carries[cell, default: 0] += n }
+    }
+
+    /// The units of cell (i, j), either order, or 0 outside the region.
+    @inline(__always)
+    func units(_ i: Int, _ j: Int) -> UInt64 {
+        let (lo, hi) = i <= j ? (i, j) : (j, i)
+        let row = rows[lo]
+        guard hi < row.end else { return 0 }
+        let index = row.base + hi
+        let low = UInt64(cells.pointer[index])
+        if carries.isEmpty { return low }
+        return low + (carries[index] ?? 0) << 32
+    }
 }
 
-/// One worker's share: the rows of its row shards, counted in a dense array (the frequent x frequent
-/// region) and a spilling hash table (all other cells).
+/// A worker's view of one feature: whether it owns the feature's row, and (for the dense triangle) where
+/// the feature's dense row starts and ends.
+struct RowInfo {
+    var base: Int
+    var end: Int32
+    var owned: Bool
+}
+
+/// One worker's share: the rows of its row shards, counted in the shared dense triangle (frequent x
+/// frequent) and a spilling hash table (all other cells).
 final class RowPartition: @unchecked Sendable {
     let worker: Int
     let workers: Int
@@ -273,9 +334,10 @@ final class RowPartition: @unchecked Sendable {
     let scale: CountScale
     let fanIn: Int
     let temporaryDirectory: String
-    /// Per row feature: its dense columns, or length -1 when another worker owns it.
-    private let rows: [DenseRow]
-    private let dense: ZeroedMemory<UInt32>
+    /// Per feature: ownership and dense row.
+    private let rows: [RowInfo]
+    private let dense: DenseTriangle
+    private var carries: [Int: UInt64] = [:]
     private let table: CellTable
     /// Spilled runs on disk: file, cells, merge level (0 for a spilled table).
     private var runs: [(path: String, cells: Int, level: Int)] = []
@@ -286,51 +348,53 @@ final class RowPartition: @unchecked Sendable {
     private(set) var spilledRuns = 0
     private(set) var spilledBytes: Int64 = 0
 
-    init(worker: Int, workers: Int, keys: CellKeyLayout, scale: CountScale, plan: CountingPlan, fanIn: Int) {
+    init(worker: Int, workers: Int, keys: CellKeyLayout, scale: CountScale, plan: CountingPlan, fanIn: Int,
+         dense: DenseTriangle) {
         self.worker = worker
         self.workers = workers
         self.keys = keys
         self.scale = scale
         self.fanIn = fanIn
+        self.dense = dense
         temporaryDirectory = plan.temporaryDirectory
         memoryRunLimit = plan.memoryRunBytes
-        // Dense cells hold UInt32 units with carries into the table.
-        let product = scale.scale <= 1 << 24 ? plan.denseProduct : 0
-        var rows = [DenseRow](repeating: DenseRow(start: 0, length: -1), count: keys.rows.featureCount)
-        var cells = 0
-        for r in 0..<keys.rows.featureCount where keys.rows.shard(of: r) % workers == worker {
-            let length = min(keys.columns.featureCount, product / (r + 1))
-            rows[r] = DenseRow(start: cells, length: length)
-            cells += length
+        rows = (0..<keys.rows.featureCount).map { r in
+            let row = r < dense.rows.count ? dense.rows[r] : (base: 0, end: 0)
+            return RowInfo(base: row.base, end: Int32(row.end), owned: keys.rows.shard(of: r) % workers == worker)
         }
-        self.rows = rows
-        dense = ZeroedMemory(count: cells)
         table = CellTable(maxCapacity: plan.tableSlots)
     }
 
-    @inline(__always)
-    private func add(_ info: DenseRow, row: Int, column: Int, units: UInt64) throws {
-        if column < info.length && units <= UInt64(UInt32.max) {
-            let cell = dense.pointer + (info.start + column)
-            let (sum, carry) = cell.pointee.addingReportingOverflow(UInt32(truncatingIfNeeded: units))
-            cell.pointee = sum
-            if !carry { return }
-            if table.isFull { try spill() }
-            table.add(keys.key(row: row, column: column), 1 << 32)
-        } else {
-            if table.isFull { try spill() }
-            table.add(keys.key(row: row, column: column), units)
-        }
+    /// Hands over the carries counted so far (see ``DenseTriangle``).
+    func takeCarries() -> [Int: UInt64] {
+        defer { carries = [:] }
+        return carries
     }
 
-    /// Adds explicit units to an owned row's cell; zero adds nothing (shards store positive counts only, and
-    /// corpus weights are never zero).
+    @inline(__always)
+    private func addToTable(row: Int, column: Int, units: UInt64) throws {
+        if table.isFull { try spill() }
+        table.add(keys.key(row: row, column: column), units)
+    }
+
+    @inline(__always)
+    private func addDense(_ index: Int, units: UInt32) {
+        let cell = dense.cells.pointer + index
+        let (sum, carry) = cell.pointee.addingReportingOverflow(units)
+        cell.pointee = sum
+        if carry { carries[index, default: 0] += 1 }
+    }
+
+    /// Adds explicit units to an owned row's cell, in the hash table (counts read from files are not
+    /// symmetric); zero adds nothing (shards store positive counts only).
     func add(row: Int, column: Int, units: UInt64) throws {
         if units == 0 { return }
-        try add(rows[row], row: row, column: column, units: units)
+        try addToTable(row: row, column: column, units: units)
     }
 
-    /// Counts the cells of owned rows among the pairs of `ids`.
+    /// Counts the cells of owned rows among the pairs of `ids`: a pair (a, b) in the dense triangle adds
+    /// once to (min, max) (twice for a == b, which is one cell), by the owner of row min; any other pair
+    /// adds to (a, b) and (b, a) in the tables of their rows' owners.
     func count(ids: UnsafeBufferPointer<Int32>, window: Int, weights: [UInt64], selfUnits: UInt64) throws {
         try rows.withUnsafeBufferPointer { rows in
             try weights.withUnsafeBufferPointer { weights in
@@ -343,16 +407,28 @@ final class RowPartition: @unchecked Sendable {
                     }
                     let ia = Int(a)
                     let infoA = rows[ia]
-                    let ownsA = infoA.length >= 0
-                    if ownsA && selfUnits != 0 { try add(infoA, row: ia, column: ia, units: selfUnits) }
+                    if infoA.owned && selfUnits != 0 {
+                        if ia < Int(infoA.end) && selfUnits <= UInt64(UInt32.max) {
+                            addDense(infoA.base + ia, units: UInt32(truncatingIfNeeded: selfUnits))
+                        } else {
+                            try addToTable(row: ia, column: ia, units: selfUnits)
+                        }
+                    }
                     let first = max(lineStart, position - window)
                     var q = position - 1
                     while q >= first {
                         let ib = Int(ids[q])
                         let w = weights[position - q]
-                        if ownsA { try add(infoA, row: ia, column: ib, units: w) }
-                        let infoB = rows[ib]
-                        if infoB.length >= 0 { try add(infoB, row: ib, column: ia, units: w) }
+                        let (lo, hi) = ia <= ib ? (ia, ib) : (ib, ia)
+                        let infoLo = lo == ia ? infoA : rows[lo]
+                        if hi < Int(infoLo.end) {
+                            if infoLo.owned {
+                                addDense(infoLo.base + hi, units: UInt32(truncatingIfNeeded: lo == hi ? 2 * w : w))
+                            }
+                        } else {
+                            if infoLo.owned { try addToTable(row: lo, column: hi, units: w) }
+                            if rows[hi].owned { try addToTable(row: hi, column: lo, units: w) }
+                        }
                         q -= 1
                     }
                 }
@@ -439,16 +515,34 @@ final class RowPartition: @unchecked Sendable {
                     blockUnits.removeAll(keepingCapacity: true)
                     for l in 0..<rows {
                         let row = keys.rows.featureID(shard: rowShard, local: l)
-                        let info = self.rows[row]
+                        // Dense cells of this row in this column shard: (c, row) stored in row c for c < row,
+                        // (row, c) in this row for c >= row. Dense rows end earlier as c grows.
                         var column = columnShard, k = 0
-                        while column < info.length {
-                            let units = dense.pointer[info.start + column]
+                        while column < row && column < dense.rowCount && row < dense.rows[column].end {
+                            let units = dense.units(column, row)
                             if units != 0 {
                                 if accumulator[k] == 0 { touched.append(k) }
-                                accumulator[k] &+= UInt64(units)
+                                accumulator[k] &+= units
                             }
                             column += nColumn
                             k += 1
+                        }
+                        if column < row {
+                            // Past the rows whose dense columns reach this row: skip to the first c >= row.
+                            k = (row - columnShard + nColumn - 1) / nColumn
+                            column = columnShard + k * nColumn
+                        }
+                        if row < dense.rowCount {
+                            let end = dense.rows[row].end
+                            while column < end {
+                                let units = dense.units(row, column)
+                                if units != 0 {
+                                    if accumulator[k] == 0 { touched.append(k) }
+                                    accumulator[k] &+= units
+                                }
+                                column += nColumn
+                                k += 1
+                            }
                         }
                         let rowEnd = (UInt64(block) << (2 * localBits)) + (UInt64(l + 1) << localBits)
                         for cursor in cursors {

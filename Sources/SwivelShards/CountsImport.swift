@@ -210,12 +210,11 @@ public enum CountsImport {
         let rowLayout = ShardLayout(featureCount: rows, shardSize: config.shardSize)
         let columnLayout = ShardLayout(featureCount: columns, shardSize: config.shardSize)
         var plan = CountingPlan.forMemory(max(32 << 20, config.memoryBytes - (96 << 20)), workers: config.threads,
-                                          rows: rows, columns: columns, temporaryDirectory: temporary)
+                                          rows: rows, columns: columns, symmetric: false, temporaryDirectory: temporary)
         if let slots = config.countingTableSlots {
             plan.tableSlots = slots
             plan.memoryRunBytes = 0
         }
-        if let dense = config.denseProduct { plan.denseProduct = dense }
         let counter = try CooccurrenceCounter(rows: rowLayout, columns: columnLayout,
                                               scale: CountScale(externalCounts: ()), plan: plan)
         return (counter, rowLayout, columnLayout)

@@ -37,7 +37,8 @@ public struct PrepConfiguration: Sendable {
     public var countingTableSlots: Int?
     /// Tests: read the corpus twice (as when its ids do not fit in memory) whatever its size.
     public var forceSecondPass = false
-    /// Tuning and tests: the dense region (see ``CountingPlan/denseProduct``), instead of the memory plan.
+    /// Tuning and tests: the dense region of corpus counting (see ``CountingPlan/denseProduct``), instead of
+    /// the memory plan; imported counts never use one.
     public var denseProduct: Int?
 
     /// Creates a configuration with defaults.

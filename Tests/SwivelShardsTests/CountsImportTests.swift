@@ -34,7 +34,7 @@ private func matrix(_ directory: String) throws -> [String: [String: Float]] {
             config.vocabularyRules = VocabularyRules(minCount: 1)
             config.shardSize = 2
             config.threads = threads
-            config.denseProduct = threads == 2 ? 0 : nil   // the second run counts every cell in hash tables
+            config.countingTableSlots = threads == 2 ? 64 : nil   // the second run spills every 32 cells
             let summary = try CountsImport.runTriples(path: path, config: config)
             let m = summary.manifest
             #expect(m.rows == 3 && m.columns == 2 && m.rowShards == 2 && m.columnShards == 1 && m.source == "counts")

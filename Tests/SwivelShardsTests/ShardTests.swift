@@ -113,6 +113,20 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         }
     }
 
+    /// Dense cells hold 32 bits of units; sums past 2^32 carry. A long window (units of 2^-24, 2^24 per pair at
+    /// distance 1) overflows an off-diagonal cell after 256 pairs and a diagonal one sooner: the counts must
+    /// equal the hash tables' 64-bit sums exactly.
+    @Test func denseCellsCarryPast32Bits() throws {
+        let text = String(repeating: "a b a a b ", count: 300) + "\nb a\n"
+        let tables = try denseCounts(text, vocabulary: ["a", "b"], window: 30, shardSize: 1, threads: 2, denseProduct: 0)
+        for (threads, dense) in [(1, 4), (2, 4), (2, 1)] {
+            #expect(try denseCounts(text, vocabulary: ["a", "b"], window: 30, shardSize: 1, threads: threads,
+                                    denseProduct: dense) == tables, "threads \(threads), dense \(dense)")
+        }
+        // a and b meet 750 times at distance 1 alone: far past 2^32 units of 2^-24.
+        #expect(tables[0][1] > 750 && tables[0][1] == tables[1][0])
+    }
+
     @Test func weightsAreExactUnitsAndLongWindowsStillCount() {
         let scale = CountScale(window: 10)
         #expect(scale.scale == 2520)
