@@ -70,7 +70,7 @@ let package = Package(
                 swiftSettings: trainingSettings),
         .target(name: "SwivelEmbeddings", dependencies: ["SwivelIO", "SwivelLinearAlgebra"],
                 swiftSettings: numericSettings),
-        .target(name: "SwivelMPI", dependencies: ["CMPI", "SwivelTraining"]),
+        .target(name: "SwivelMPI", dependencies: ["CMPI", "SwivelIO"]),
 
         // MARK: CLI
         .executableTarget(name: "swivel", dependencies: [
@@ -81,7 +81,7 @@ let package = Package(
         ]),
 
         // MARK: Tests
-        .target(name: "SwivelTestSupport", path: "Tests/SwivelTestSupport"),
+        .target(name: "SwivelTestSupport", dependencies: ["SwivelIO"], path: "Tests/SwivelTestSupport"),
         .testTarget(name: "SwivelTextTests", dependencies: ["SwivelText", "SwivelTestSupport"]),
         .testTarget(name: "SwivelShardsTests", dependencies: ["SwivelShards", "SwivelText", "SwivelIO", "SwivelTestSupport"]),
         .testTarget(name: "SwivelTrainingTests",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Issue #7's main test: `mpirun -np P swivel train` (P ranks on this machine, loopback only) must give
-# bitwise the vectors of one process with `swivel train --strata P`, for P = 2 and 3, also across a
-# checkpoint and `--resume` under MPI.
+# Issue #7's main test: `mpirun -np P swivel prep` must write byte for byte the prep directory of one
+# process, and `mpirun -np P swivel train` (P ranks on this machine, loopback only) must give bitwise the
+# vectors of one process with `swivel train --strata P`, for P = 2 and 3, also across a checkpoint and
+# `--resume` under MPI.
 # Installs Open MPI (Debian: libopenmpi-dev, openmpi-bin) when missing and builds swivel with the MPI trait
 # into .build-mpi (the default build needs no MPI). Usage: Scripts/test-mpi.sh
 set -euo pipefail
@@ -15,8 +16,19 @@ trap 'rm -rf "$out"' EXIT
 # Nothing but loopback: TCP between ranks on lo, the runtime's own channel on lo too.
 mpi=(mpirun --allow-run-as-root --oversubscribe --mca btl self,tcp --mca btl_tcp_if_include lo
      --mca oob_tcp_if_include lo)
-"$bin" prep Fixtures/planted-corpus.txt --output "$out/prep" --min-count 1 --shard-size 16 --quiet
 status=0
+# The planted corpus cut into files of 150 lines (each file is at least one chunk, dealt round-robin to ranks).
+mkdir -p "$out/corpus"
+split -l 150 -d Fixtures/planted-corpus.txt "$out/corpus/part-"
+"$bin" prep "$out/corpus" --output "$out/prep" --min-count 1 --shard-size 16 --quiet
+for p in 2 3; do
+  "${mpi[@]}" -np "$p" "$bin" prep "$out/corpus" --output "$out/prep-mpi-$p" --min-count 1 --shard-size 16 --threads 1 --quiet
+  if diff -r "$out/prep" "$out/prep-mpi-$p" >/dev/null; then
+    echo "test-mpi: prep with $p ranks: every file identical to the single-process prep ($(ls "$out/corpus" | wc -l) input files)"
+  else
+    echo "test-mpi: prep with $p ranks DIFFERS from the single-process prep"; diff -r "$out/prep" "$out/prep-mpi-$p" | head -5; status=1
+  fi
+done
 for p in 2 3; do
   "${mpi[@]}" -np "$p" "$bin" train "$out/prep" --output "$out/mpi-$p" --dim 16 --epochs 5 --quiet
   "$bin" train "$out/prep" --output "$out/single-$p" --dim 16 --epochs 5 --strata "$p" --threads 2 --quiet

@@ -43,3 +43,26 @@ static inline int swivel_mpi_recv_floats(float *buffer, int count, int source, i
 static inline int swivel_mpi_sum_double(double *value) {
     return MPI_Allreduce(MPI_IN_PLACE, value, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
 }
+/// A byte message of any length: its length (8 bytes) first, then the bytes in pieces of at most 2^30.
+static inline int swivel_mpi_send_bytes(const unsigned char *bytes, long count, int destination, int tag) {
+    long long length = count;
+    int code = MPI_Send(&length, 8, MPI_BYTE, destination, tag, MPI_COMM_WORLD);
+    const long piece = 1L << 30;
+    for (long start = 0; start < count && code == MPI_SUCCESS; start += piece) {
+        long n = count - start < piece ? count - start : piece;
+        code = MPI_Send(bytes + start, (int)n, MPI_BYTE, destination, tag, MPI_COMM_WORLD);
+    }
+    return code;
+}
+static inline int swivel_mpi_recv_length(long long *length, int source, int tag) {
+    return MPI_Recv(length, 8, MPI_BYTE, source, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+}
+static inline int swivel_mpi_recv_bytes(unsigned char *bytes, long count, int source, int tag) {
+    const long piece = 1L << 30;
+    int code = MPI_SUCCESS;
+    for (long start = 0; start < count && code == MPI_SUCCESS; start += piece) {
+        long n = count - start < piece ? count - start : piece;
+        code = MPI_Recv(bytes + start, (int)n, MPI_BYTE, source, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    }
+    return code;
+}

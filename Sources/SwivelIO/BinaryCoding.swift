@@ -55,6 +55,12 @@ public struct ByteReader {
         return T(littleEndian: value)
     }
 
+    /// Skips `count` bytes (throws when fewer are left).
+    public mutating func skip(_ count: Int) throws {
+        guard count >= 0, remaining >= count else { throw OutOfBounds() }
+        offset += count
+    }
+
     /// Reads an unsigned LEB128 varint of at most 10 bytes.
     @inline(__always)
     public mutating func readVarint() throws -> UInt64 {

@@ -2,7 +2,7 @@
 // build needs no MPI.
 #if MPI
 import CMPI
-import SwivelTraining
+import SwivelIO
 
 /// Errors from the MPI layer.
 public enum MPIError: Error, CustomStringConvertible {
@@ -17,8 +17,8 @@ public enum MPIError: Error, CustomStringConvertible {
     }
 }
 
-/// The ``RankCommunicator`` of a process started by `mpirun`: MPI_COMM_WORLD, float32 messages cut into
-/// pieces of at most 2^30 values (MPI counts are 32-bit).
+/// The ``RankCommunicator`` of a process started by `mpirun`: MPI_COMM_WORLD, float32 and byte messages cut
+/// into pieces of at most 2^30 values (MPI counts are 32-bit).
 public final class MPICommunicator: RankCommunicator {
     /// This process's rank.
     public let rank: Int
@@ -74,6 +74,24 @@ public final class MPICommunicator: RankCommunicator {
             try check(swivel_mpi_recv_floats(buffer.baseAddress.map { $0 + start }, Int32(end - start), Int32(source), 2),
                       "MPI_Recv")
         }
+    }
+
+    /// Sends a byte message (its length, then the bytes) to `destination`.
+    public func sendBytes(_ bytes: [UInt8], to destination: Int) throws {
+        try bytes.withUnsafeBufferPointer { buffer in
+            try check(swivel_mpi_send_bytes(buffer.baseAddress, buffer.count, Int32(destination), 3), "MPI_Send")
+        }
+    }
+
+    /// Receives the next byte message from `source`.
+    public func receiveBytes(from source: Int) throws -> [UInt8] {
+        var length: Int64 = 0
+        try check(swivel_mpi_recv_length(&length, Int32(source), 3), "MPI_Recv")
+        var bytes = [UInt8](repeating: 0, count: Int(length))
+        try bytes.withUnsafeMutableBufferPointer { buffer in
+            try check(swivel_mpi_recv_bytes(buffer.baseAddress, buffer.count, Int32(source), 3), "MPI_Recv")
+        }
+        return bytes
     }
 }
 #endif

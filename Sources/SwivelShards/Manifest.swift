@@ -139,10 +139,14 @@ public struct Manifest: Codable, Equatable, Sendable {
 
     /// Writes the manifest as pretty-printed JSON, atomically.
     public func write(directory: String) throws {
+        try AtomicFileWriter.write(try encoded() + [0x0A], to: directory + "/manifest.json")
+    }
+
+    /// The manifest as the pretty-printed JSON (keys sorted) that `manifest.json` holds.
+    public func encoded() throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(self)
-        try AtomicFileWriter.write([UInt8](data) + [0x0A], to: directory + "/manifest.json")
+        return [UInt8](try encoder.encode(self))
     }
 
     private static func describe(_ error: Error) -> String {

@@ -101,9 +101,10 @@ public struct PrepSummary: Sendable {
 /// full, and the merged counts stream into shard files. The result is identical for every thread count
 /// and memory limit.
 public enum Prep {
-    /// The temporary directory a prep run of this process uses under `parent`.
-    public static func temporaryDirectory(parent: String) -> String {
-        parent + "/.swivel-prep-tmp-\(getpid())"
+    /// The temporary directory a prep run of this process uses under `parent` (`rank`: of a run across
+    /// ranks, whose processes on different machines may share a process id).
+    public static func temporaryDirectory(parent: String, rank: Int? = nil) -> String {
+        parent + "/.swivel-prep-tmp-\(getpid())" + (rank.map { "-r\($0)" } ?? "")
     }
 
     /// Runs the whole prep and returns what it wrote.
@@ -138,8 +139,10 @@ public enum Prep {
         }
     }
 
-    private static func run(_ config: PrepConfiguration, files: [String], temporary: String,
-                            progress: ProgressHandler?) throws -> PrepSummary {
+    /// The prep itself; with `ranks`, this process tokenizes and counts only the chunks `i` with
+    /// `i mod ranks.size == ranks.rank` (see ``runAsRank(_:ranks:progress:)``).
+    static func run(_ config: PrepConfiguration, files: [String], temporary: String,
+                    progress: ProgressHandler?, ranks: RankCommunicator? = nil) throws -> PrepSummary {
         // 1. Read and tokenize in parallel; each worker interns into its own table.
         var start = monotonicSeconds()
         let workers = config.threads
@@ -152,6 +155,7 @@ public enum Prep {
         let kept = Locked<(ids: [Int: (worker: Int, ids: [Int32])], bytes: Int64, keeping: Bool)>(([:], 0, true))
         let tokensRead = Locked<Int64>(0)
         let readStart = monotonicSeconds()
+        let share = ranks.map { (rank: $0.rank, size: $0.size) }
         try ParallelChunks.run(reader, workers: workers, progress: {
             let tokens = tokensRead.withValue { $0 }
             let seconds = max(monotonicSeconds() - readStart, 1e-9)
@@ -160,6 +164,7 @@ public enum Prep {
                                                     Double(tokens) / 1e6, Double(tokens) / seconds / 1e6,
                                                     Double(reader.bytesRead) / seconds / 1e6)))
         }) { worker, chunk in
+            if let share, chunk.index % share.size != share.rank { return }
             var corpus = tables[worker]
             tables[worker] = TokenizedCorpus()
             corpus.ids = []
@@ -194,14 +199,23 @@ public enum Prep {
                 table.bytes(of: id).withUnsafeBytes { _ = merged.intern($0, occurrences: table.counts[id]) }
             }
         }
-        guard tokenCount > 0 else { throw CorpusError.empty(paths: files) }
-        let vocabulary: Vocabulary
-        if let file = config.vocabularyFile {
-            vocabulary = VocabularyBuilder.recount(try Vocabulary.read(from: file), from: merged)
-        } else {
-            vocabulary = try VocabularyBuilder.build(from: merged, rules: config.vocabularyRules)
+        let localTokens = tokenCount
+        let chooseVocabulary = { (merged: TokenTable, tokenCount: Int64) throws -> Vocabulary in
+            guard tokenCount > 0 else { throw CorpusError.empty(paths: files) }
+            if let file = config.vocabularyFile {
+                return VocabularyBuilder.recount(try Vocabulary.read(from: file), from: merged)
+            }
+            return try VocabularyBuilder.build(from: merged, rules: config.vocabularyRules)
         }
-        let distinct = merged.count
+        let vocabulary: Vocabulary
+        let distinct: Int
+        if let ranks {
+            (vocabulary, tokenCount, distinct) = try RankExchange.vocabulary(merged, tokens: tokenCount, ranks: ranks,
+                                                                              choose: chooseVocabulary)
+        } else {
+            vocabulary = try chooseVocabulary(merged, tokenCount)
+            distinct = merged.count
+        }
         merged = TokenTable()
         let inVocabulary = vocabulary.counts.reduce(0, +)
         var vocabularyTable = TokenTable()
@@ -233,7 +247,7 @@ public enum Prep {
         let counter = try CooccurrenceCounter(rows: layout, columns: layout,
                                               scale: CountScale(window: config.counting.window), plan: plan)
         let reportCount: (Int64) -> Void = { done in
-            progress?(ProgressUpdate(phase: "counting", done: Double(done), total: Double(tokenCount), unit: "tokens"))
+            progress?(ProgressUpdate(phase: "counting", done: Double(done), total: Double(localTokens), unit: "tokens"))
         }
         var counted: Int64 = 0
         if keptState.keeping {
@@ -260,7 +274,7 @@ public enum Prep {
                     try mapped[i].withUnsafeBufferPointer { try counter.count(ids: $0, options: config.counting) }
                     counted += Int64(mapped[i].count)
                     mapped[i] = []
-                    reportCount(min(counted, tokenCount))
+                    reportCount(min(counted, localTokens))
                 }
             }
         } else {
@@ -270,7 +284,10 @@ public enum Prep {
             var seen: Int64 = 0
             while true {
                 var batch: [CorpusChunk] = []
-                while batch.count < 2 * workers, let chunk = try again.next() { batch.append(chunk) }
+                while batch.count < 2 * workers, let chunk = try again.next() {
+                    if let ranks, chunk.index % ranks.size != ranks.rank { continue }
+                    batch.append(chunk)
+                }
                 if batch.isEmpty { break }
                 let ids = ConcurrentSlots<[Int32]>(repeating: [], count: batch.count)
                 let seenTokens = ConcurrentSlots<Int64>(repeating: 0, count: batch.count)
@@ -295,6 +312,28 @@ public enum Prep {
         let countSeconds = monotonicSeconds() - start
         peaks.append(SystemResources.peakResidentBytes() ?? 0)
 
+        if let ranks {
+            // Every block is merged and written by the rank that owns its row shard; rank 0 writes the rest and
+            // shares the manifest, so every rank returns the same summary.
+            let start = monotonicSeconds()
+            let result = try RankExchange.finish(counter: counter, layout: layout, output: config.output,
+                                                 temporary: temporary, ranks: ranks, progress: progress)
+            var summary: PrepSummary?
+            if let result {
+                summary = try writeMetadata(result, rows: layout, columns: layout, rowVocabulary: vocabulary,
+                                            columnVocabulary: vocabulary, config: config, source: nil, tokens: tokenCount,
+                                            inVocabulary: inVocabulary, distinct: distinct, bytes: byteCount,
+                                            vocabularySeconds: vocabularySeconds, countSeconds: countSeconds,
+                                            rereadCorpus: !keptState.keeping, writeStart: start, peaks: peaks)
+            }
+            let manifestJSON = try ranks.broadcastBytes(summary.map { Array(try $0.manifest.encoded()) } ?? [])
+            let manifest = try JSONDecoder().decode(Manifest.self, from: Data(manifestJSON))
+            peaks.append(SystemResources.peakResidentBytes() ?? 0)
+            return PrepSummary(manifest: manifest, vocabularySeconds: vocabularySeconds, countSeconds: countSeconds,
+                               writeSeconds: monotonicSeconds() - start, bytes: byteCount, rereadCorpus: !keptState.keeping,
+                               spilledRuns: summary?.spilledRuns ?? 0, spilledBytes: summary?.spilledBytes ?? 0,
+                               peakResidentBytes: peaks)
+        }
         return try writeOutputs(counter: counter, rows: layout, columns: layout, rowVocabulary: vocabulary,
                                 columnVocabulary: vocabulary, config: config, source: nil, tokens: tokenCount,
                                 inVocabulary: inVocabulary, distinct: distinct, bytes: byteCount,
@@ -308,7 +347,7 @@ public enum Prep {
                              source: String?, tokens: Int64, inVocabulary: Int64, distinct: Int, bytes: Int64,
                              vocabularySeconds: Double, countSeconds: Double, rereadCorpus: Bool,
                              progress: ProgressHandler?, peaks: [Int64]) throws -> PrepSummary {
-        var peaks = peaks   // peak RSS at the end of the vocabulary and counting phases; writing's is added here
+        // `peaks`: peak RSS at the end of the vocabulary and counting phases; writing's is added at the end.
         let start = monotonicSeconds()
         let shardDirectory = config.output + "/shards"
         try FileReader.createDirectory(shardDirectory)
@@ -316,6 +355,20 @@ public enum Prep {
         let result = try counter.finish(writingTo: shardDirectory) { written in
             progress?(ProgressUpdate(phase: "writing", done: Double(written), total: Double(blockCount), unit: "shards"))
         }
+        return try writeMetadata(result, rows: rows, columns: columns, rowVocabulary: rowVocabulary,
+                                 columnVocabulary: columnVocabulary, config: config, source: source, tokens: tokens,
+                                 inVocabulary: inVocabulary, distinct: distinct, bytes: bytes,
+                                 vocabularySeconds: vocabularySeconds, countSeconds: countSeconds,
+                                 rereadCorpus: rereadCorpus, writeStart: start, peaks: peaks)
+    }
+
+    /// Writes vocabularies, marginals and (last) the manifest of shards already written.
+    static func writeMetadata(_ result: CountResult, rows: ShardLayout, columns: ShardLayout,
+                              rowVocabulary: Vocabulary, columnVocabulary: Vocabulary, config: PrepConfiguration,
+                              source: String?, tokens: Int64, inVocabulary: Int64, distinct: Int, bytes: Int64,
+                              vocabularySeconds: Double, countSeconds: Double, rereadCorpus: Bool,
+                              writeStart start: Double, peaks: [Int64]) throws -> PrepSummary {
+        var peaks = peaks
         guard result.total > 0 else {
             throw VocabularyError.empty(reason: "every count is zero or out of the vocabulary; nothing to train on")
         }
@@ -368,7 +421,10 @@ public enum Prep {
     /// Removes a prep run's temporary directory and everything in it.
     public static func removeTemporaryDirectory(_ path: String) {
         if let names = try? FileReader.listDirectory(path) {
-            for name in names { unlink(path + "/" + name) }
+            for name in names {
+                // Runs and partial blocks, and the directory of partial blocks of a prep across ranks.
+                if FileReader.isDirectory(path + "/" + name) { removeTemporaryDirectory(path + "/" + name) } else { unlink(path + "/" + name) }
+            }
         }
         rmdir(path)
     }

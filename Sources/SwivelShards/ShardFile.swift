@@ -198,6 +198,20 @@ public enum ShardFile {
 
     /// Decodes and validates the bytes of a shard file; `path` is used in error messages only.
     public static func decode(_ bytes: [UInt8], path: String) throws -> ShardBlock {
+        try decode(bytes, path: path, wantUnits: false).block
+    }
+
+    /// Decodes a shard file written with exact units (``encode(_:units:unitsPerCount:)``): the block (its
+    /// `values` left empty), the units and the units per count. Throws for a file with float32 counts.
+    public static func decodeUnits(_ bytes: [UInt8], path: String) throws -> (block: ShardBlock, units: [UInt64], unitsPerCount: UInt64) {
+        let decoded = try decode(bytes, path: path, wantUnits: true)
+        guard let units = decoded.units else {
+            throw ShardError.inconsistent(path: path, reason: "holds float32 counts, not exact units")
+        }
+        return (decoded.block, units, decoded.unitsPerCount)
+    }
+
+    private static func decode(_ bytes: [UInt8], path: String, wantUnits: Bool) throws -> (block: ShardBlock, units: [UInt64]?, unitsPerCount: UInt64) {
         try bytes.withUnsafeBytes { raw in
             guard raw.count >= headerSize else {
                 if raw.count >= 8 && !raw.prefix(8).elementsEqual(magic) { throw ShardError.badMagic(path: path) }
@@ -245,7 +259,7 @@ public enum ShardFile {
                     throw ShardError.inconsistent(path: path, reason: "payload does not decompress: \(error)")
                 }
                 return try decodePayload(payload, version: version, path: path, rowShard: rowShard, columnShard: columnShard,
-                                         rows: rows, columnCount: columnCount, nonzeros: Int(nonzeros))
+                                         rows: rows, columnCount: columnCount, nonzeros: Int(nonzeros), wantUnits: wantUnits)
             } catch is ByteReader.OutOfBounds {
                 throw ShardError.truncated(path: path, expected: headerSize, found: raw.count)
             }
@@ -253,14 +267,16 @@ public enum ShardFile {
     }
 
     private static func decodePayload(_ payload: [UInt8], version: UInt32, path: String, rowShard: Int, columnShard: Int,
-                                      rows: Int, columnCount: Int, nonzeros: Int) throws -> ShardBlock {
+                                      rows: Int, columnCount: Int, nonzeros: Int,
+                                      wantUnits: Bool) throws -> (block: ShardBlock, units: [UInt64]?, unitsPerCount: UInt64) {
         var rowStart = [Int32](repeating: 0, count: rows + 1)
         var columns = [Int32](repeating: 0, count: nonzeros)
-        var values = [Float](repeating: 0, count: nonzeros)
+        var values = [Float]()
+        var keptUnits: [UInt64]? = nil
+        var unitsPerCount: UInt64 = 0
         try payload.withUnsafeBytes { raw in
             // Version 1: the index section is everything before the float32 values. Version 2: it follows the
             // units-per-count field and ends where its rows end.
-            var unitsPerCount: UInt64 = 0
             var reader: ByteReader
             if version == 1 {
                 reader = ByteReader(UnsafeRawBufferPointer(rebasing: raw[0..<(payload.count - nonzeros * 4)]))
@@ -303,18 +319,20 @@ public enum ShardFile {
                 guard (version == 1 && reader.remaining == 0) || (version != 1 && payload.count - valueStart == nonzeros * 4) else {
                     throw ShardError.inconsistent(path: path, reason: "value section has the wrong size for \(nonzeros) float32 counts")
                 }
+                values = [Float](repeating: 0, count: nonzeros)
                 values.withUnsafeMutableBytes { out in
                     out.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[valueStart...]))
                 }
             } else {
                 let scale = Double(unitsPerCount)
+                if wantUnits { keptUnits = [UInt64](repeating: 0, count: nonzeros) } else { values = [Float](repeating: 0, count: nonzeros) }
                 do {
                     for k in 0..<nonzeros {
                         let units = try reader.readVarint()
                         guard units > 0 else {
                             throw ShardError.inconsistent(path: path, reason: "count at nonzero \(k) is zero")
                         }
-                        values[k] = Float(Double(units) / scale)
+                        if wantUnits { keptUnits![k] = units } else { values[k] = Float(Double(units) / scale) }
                     }
                 } catch is ByteReader.OutOfBounds {
                     throw ShardError.inconsistent(path: path, reason: "value section ends early")
@@ -327,7 +345,7 @@ public enum ShardFile {
         for (k, v) in values.enumerated() where !(v > 0 && v.isFinite) {
             throw ShardError.inconsistent(path: path, reason: "count \(v) at nonzero \(k) is not a positive finite number")
         }
-        return ShardBlock(rowShard: rowShard, columnShard: columnShard, rows: rows, columnCount: columnCount,
-                          rowStart: rowStart, columns: columns, values: values)
+        return (ShardBlock(rowShard: rowShard, columnShard: columnShard, rows: rows, columnCount: columnCount,
+                           rowStart: rowStart, columns: columns, values: values), keptUnits, unitsPerCount)
     }
 }

@@ -1,25 +1,6 @@
 import SwivelIO
 import SwivelLinearAlgebra
 
-/// What one rank of a distributed run needs from the message-passing layer (MPI in `swivel` built with the
-/// `MPI` trait). Ranks are `0..<size`; every call is collective or paired as documented.
-public protocol RankCommunicator: AnyObject {
-    /// This process's rank.
-    var rank: Int { get }
-    /// Number of ranks.
-    var size: Int { get }
-    /// Sends `outgoing` to `destination` and at the same time fills `incoming` with what `source` sends
-    /// (the lengths may differ; each side knows both).
-    func sendReceive(_ outgoing: UnsafeBufferPointer<Float>, to destination: Int,
-                     _ incoming: UnsafeMutableBufferPointer<Float>, from source: Int) throws
-    /// The sum of `value` over all ranks, on every rank.
-    func sumAll(_ value: Double) throws -> Double
-    /// Sends `buffer` to rank `destination` (paired with its ``receive(_:from:)``).
-    func send(_ buffer: UnsafeBufferPointer<Float>, to destination: Int) throws
-    /// Receives into `buffer` from rank `source`.
-    func receive(_ buffer: UnsafeMutableBufferPointer<Float>, from source: Int) throws
-}
-
 extension Trainer {
     /// Trains as rank `communicator.rank` of `communicator.size` on the stratified schedule (``BlockSchedule``
     /// with `strata` = the number of ranks), with no parameter server.

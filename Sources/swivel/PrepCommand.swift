@@ -3,6 +3,9 @@ import Foundation
 import SwivelIO
 import SwivelShards
 import SwivelText
+#if MPI
+import SwivelMPI
+#endif
 
 extension UnicodeNormalization: ExpressibleByArgument {}
 
@@ -137,6 +140,11 @@ extension Swivel {
             config.threads = threads
             config.force = force
             config.version = Swivel.version
+            if try MPILaunch.startedWithSeveralRanks() {
+                #if MPI
+                return try runAsRank(config)
+                #endif
+            }
             let progress = TerminalProgress(quiet: outputOptions.quiet)
             // Ctrl-C or SIGTERM: remove what this prep wrote (a prep directory is all or nothing) and exit.
             let output = self.output
@@ -160,7 +168,11 @@ extension Swivel {
                 }
                 return try SwivelShards.Prep.run(config, progress: progress.handler)
             }
-            let seconds = Date().timeIntervalSince(start)
+            report(summary, seconds: Date().timeIntervalSince(start))
+        }
+
+        /// Prints the summary line (and the phases with `--phases`).
+        func report(_ summary: PrepSummary, seconds: Double, ranks: Int? = nil) {
             let m = summary.manifest
             let what = m.source == nil ? "prep: \(m.tokens) tokens (\(m.inVocabularyTokens) in vocabulary), vocabulary \(m.rows)"
                 : "prep: \(m.tokens) \(m.source == "glove" ? "corpus tokens" : "count lines") (\(m.inVocabularyTokens) kept), vocabulary \(m.rows) rows x \(m.columns) columns"
@@ -170,7 +182,8 @@ extension Swivel {
                          seconds, summary.vocabularySeconds, summary.countSeconds, summary.writeSeconds,
                          Double(m.tokens) / max(seconds, 1e-9) / 1e6)
                 + (summary.spilledRuns > 0 ? ", \(summary.spilledRuns) runs spilled (\(summary.spilledBytes >> 20) MiB)" : "")
-                + (summary.rereadCorpus ? ", corpus read twice" : ""))
+                + (summary.rereadCorpus ? ", corpus read twice" : "")
+                + (ranks.map { ", MPI: \($0) ranks (rank 0's phases)" } ?? ""))
             if phases {
                 let names = ["vocabulary", "counting", "merging and writing"]
                 let seconds = [summary.vocabularySeconds, summary.countSeconds, summary.writeSeconds]
@@ -184,3 +197,30 @@ extension Swivel {
         }
     }
 }
+
+#if MPI
+extension Swivel.Prep {
+    /// One rank of `mpirun -np p swivel prep CORPUS... --output DIR`: the ranks share the chunks of the
+    /// corpus and write the prep directory a single process would (``SwivelShards/Prep/runAsRank(_:ranks:progress:)``).
+    /// Inputs and the output directory must be at the same paths on every rank (a shared file system).
+    func runAsRank(_ config: PrepConfiguration) throws {
+        let communicator = try MPICommunicator()
+        let rank = communicator.rank
+        do {
+            guard counts == nil && gloveCooccurrence == nil else {
+                throw SwivelCLIError.unsupportedUnderMPI("--counts and --glove-cooccurrence run in one process; start swivel prep without mpirun for them")
+            }
+            let progress = TerminalProgress(quiet: outputOptions.quiet || rank != 0)
+            let start = Date()
+            let summary = try SwivelShards.Prep.runAsRank(config, ranks: communicator, progress: progress.handler)
+            progress.finish()
+            if rank == 0 { report(summary, seconds: Date().timeIntervalSince(start), ranks: communicator.size) }
+        } catch {
+            // One rank failing would leave the others waiting in MPI calls: report and end them all.
+            printError("swivel: error (rank \(rank)): \(error)")
+            communicator.abort(code: 1)
+        }
+        communicator.finish()
+    }
+}
+#endif

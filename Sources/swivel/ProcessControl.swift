@@ -78,3 +78,22 @@ final class StopRequest: @unchecked Sendable {
     }
 }
 
+
+/// How `swivel` notices that an MPI launcher started it.
+enum MPILaunch {
+    /// True when `mpirun` (Open MPI) or a PMI/PMIx launcher such as Slurm's `srun` started more than one
+    /// rank. In a build without the `MPI` trait that is an error, printed here (one line) and thrown: every
+    /// rank would otherwise run the whole job and write the same files.
+    static func startedWithSeveralRanks() throws -> Bool {
+        let environment = ProcessInfo.processInfo.environment
+        let counted = (environment["OMPI_COMM_WORLD_SIZE"] ?? environment["PMI_SIZE"]).flatMap(Int.init)
+        let ranks = counted ?? (environment["PMIX_RANK"] != nil ? 2 : nil)
+        guard let ranks, ranks > 1 else { return false }
+        #if !MPI
+        printError("swivel: error: started by an MPI launcher (mpirun, srun) with \(counted.map(String.init) ?? "several") ranks, but this swivel was built without MPI; build it with 'swift build -c release --traits MPI' (needs Debian's libopenmpi-dev)")
+        throw ExitCode(1)
+        #else
+        return true
+        #endif
+    }
+}

@@ -131,16 +131,9 @@ extension Swivel {
 
         func run() throws {
             kernel.relaunchIfSlow(quiet: outputOptions.quiet)
-            let environment = ProcessInfo.processInfo.environment
-            // Open MPI's mpirun, and PMI/PMIx launchers such as Slurm's srun.
-            let launchedRanks = (environment["OMPI_COMM_WORLD_SIZE"] ?? environment["PMI_SIZE"]).flatMap(Int.init)
-                ?? (environment["PMIX_RANK"] != nil ? 2 : nil)
-            if let ranks = launchedRanks, ranks > 1 {
+            if try MPILaunch.startedWithSeveralRanks() {
                 #if MPI
                 return try runAsRank()
-                #else
-                printError("swivel: error: started by an MPI launcher (mpirun, srun) with \(environment["PMIX_RANK"] != nil && environment["OMPI_COMM_WORLD_SIZE"] == nil && environment["PMI_SIZE"] == nil ? "several" : String(ranks)) ranks, but this swivel was built without MPI; build it with 'swift build -c release --traits MPI' (needs Debian's libopenmpi-dev)")
-                throw ExitCode(1)
                 #endif
             }
             let quiet = outputOptions.quiet

@@ -148,3 +148,47 @@ private func zipfText(lines: Int, words: Int, seed: UInt64) -> [String] {
         #expect(after.reduce(0, +) < before.reduce(0, +))
     }
 }
+
+/// `mpirun -np p swivel prep` with threads standing in for ranks: each rank tokenizes and counts its share
+/// of the chunks (one per file here), the owners of the row shards sum and write the blocks.
+@Suite struct PrepAcrossRanksTests {
+    @Test func ranksWriteTheSingleProcessPrepByteForByte() throws {
+        // Seven files (so seven chunks, dealt round-robin to the ranks), one empty.
+        let root = TemporaryFile.path("-ranks-corpus")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let text = zipfText(lines: 700, words: 400, seed: 11)
+        for f in 0..<7 {
+            let lines = f == 3 ? [] : text[(f * 100)..<((f + 1) * 100)]
+            try (lines.joined(separator: "\n") + "\n").write(toFile: root + "/part-\(f).txt", atomically: false, encoding: .utf8)
+        }
+        func configuration(threads: Int, subsample: Double?) -> PrepConfiguration {
+            var config = PrepConfiguration(inputs: [root], output: TemporaryFile.path())
+            config.vocabularyRules = VocabularyRules(minCount: 2)
+            config.shardSize = 50
+            config.threads = threads
+            config.counting = CountingOptions(window: 5, subsample: subsample, seed: 3)
+            return config
+        }
+        for subsample in [nil, 0.01] {
+            let single = configuration(threads: 1, subsample: subsample)
+            let summary = try Prep.run(single)
+            let expected = try outputs(single.output)
+            let manifest = try FileReader.readAll(single.output + "/manifest.json")
+            for (p, threads, secondPass) in [(2, 2, false), (3, 1, true)] {
+                var config = configuration(threads: threads, subsample: subsample)
+                config.forceSecondPass = secondPass
+                let ranks = ThreadRanks(size: p)
+                let shared = config
+                let results = ranks.run { rank in try Prep.runAsRank(shared, ranks: rank) }
+                for result in results {
+                    let rankSummary = try result.get()
+                    #expect(rankSummary.manifest == summary.manifest)
+                }
+                #expect(try outputs(config.output) == expected, "p \(p), subsample \(String(describing: subsample))")
+                #expect(try FileReader.readAll(config.output + "/manifest.json") == manifest)
+                let names = try FileReader.listDirectory(config.output)
+                #expect(!names.contains { $0.hasPrefix(".") }, "no temporary directory is left: \(names)")
+            }
+        }
+    }
+}

@@ -7,70 +7,6 @@ import SwivelText
 import Testing
 
 /// Ranks as threads of one process, exchanging through mailboxes: the message pattern of MPI, no network.
-private final class ThreadRanks: @unchecked Sendable {
-    let size: Int
-    private let condition = NSCondition()
-    private var mailboxes: [[Int: [[Float]]]]      // [to][from] -> queue
-    private var sums: [Int: (count: Int, total: Double, taken: Int)] = [:]
-    private var rounds: [Int]
-
-    init(size: Int) {
-        self.size = size
-        mailboxes = Array(repeating: [:], count: size)
-        rounds = Array(repeating: 0, count: size)
-    }
-
-    func post(_ values: [Float], from: Int, to: Int) {
-        condition.lock()
-        mailboxes[to][from, default: []].append(values)
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    func take(to: Int, from: Int) -> [Float] {
-        condition.lock()
-        defer { condition.unlock() }
-        while mailboxes[to][from]?.isEmpty ?? true { condition.wait() }
-        return mailboxes[to][from]!.removeFirst()
-    }
-
-    func sum(_ value: Double, rank: Int) -> Double {
-        condition.lock()
-        defer { condition.unlock() }
-        let round = rounds[rank]
-        rounds[rank] += 1
-        var entry = sums[round] ?? (0, 0, 0)
-        entry.count += 1
-        entry.total += value
-        sums[round] = entry
-        condition.broadcast()
-        while sums[round]!.count < size { condition.wait() }
-        return sums[round]!.total
-    }
-
-    final class Rank: RankCommunicator {
-        let ranks: ThreadRanks
-        let rank: Int
-        var size: Int { ranks.size }
-        init(_ ranks: ThreadRanks, _ rank: Int) { self.ranks = ranks; self.rank = rank }
-
-        func sendReceive(_ outgoing: UnsafeBufferPointer<Float>, to destination: Int,
-                         _ incoming: UnsafeMutableBufferPointer<Float>, from source: Int) throws {
-            ranks.post(Array(outgoing), from: rank, to: destination)
-            try receive(incoming, from: source)
-        }
-        func sumAll(_ value: Double) throws -> Double { ranks.sum(value, rank: rank) }
-        func send(_ buffer: UnsafeBufferPointer<Float>, to destination: Int) throws {
-            ranks.post(Array(buffer), from: rank, to: destination)
-        }
-        func receive(_ buffer: UnsafeMutableBufferPointer<Float>, from source: Int) throws {
-            let received = ranks.take(to: rank, from: source)
-            precondition(received.count == buffer.count)
-            for i in 0..<buffer.count { buffer[i] = received[i] }
-        }
-    }
-}
-
 @Suite(.serialized) struct RankTests {
     @Test func ranksOnARingGiveTheVectorsOfOneStratifiedProcess() throws {
         // The planted fixture in 4 x 4 shards; 3 ranks (rows and columns in groups of 2, 1 and 1 shards).
@@ -106,7 +42,7 @@ private final class ThreadRanks: @unchecked Sendable {
             let done = DispatchSemaphore(value: 0)
             for k in 0..<p {
                 Thread {
-                    do { _ = try trainers[k].trainAsRank(ThreadRanks.Rank(ranks, k)) } catch { failures.withValue { $0.append("\(error)") } }
+                    do { _ = try trainers[k].trainAsRank(ranks.rank(k)) } catch { failures.withValue { $0.append("\(error)") } }
                     done.signal()
                 }.start()
             }
@@ -141,7 +77,7 @@ private final class ThreadRanks: @unchecked Sendable {
             for k in 0..<p {
                 Thread {
                     do {
-                        _ = try trainers[k].trainAsRank(ThreadRanks.Rank(ranks, k),
+                        _ = try trainers[k].trainAsRank(ranks.rank(k),
                                                         checkpoints: CheckpointPolicy(directory: model, intervalSeconds: .infinity))
                     } catch { failures.withValue { $0.append("\(error)") } }
                     done.signal()

@@ -1,0 +1,258 @@
+import Foundation
+import SwivelIO
+import SwivelText
+
+extension Prep {
+    /// Runs the prep as rank `ranks.rank` of `ranks.size` (`mpirun -np p swivel prep ...`), writing exactly the
+    /// prep directory a single process writes, byte for byte.
+    ///
+    /// Every rank reads the inputs (a shared file system, or identical copies at the same paths) and tokenizes
+    /// and counts only the chunks `i` (4 MB of whole lines, numbered as in a single process) with
+    /// `i mod p == rank`. Rank 0 sums the ranks' token tables and chooses the vocabulary with the same rules
+    /// and sort, then sends it to every rank. Each rank counts its chunks (all rows), writes its partial blocks
+    /// (exact units) to its temporary directory, then sends each block to the rank that owns the block's row
+    /// shard (`row shard mod p`), which sums the parts and writes the shard into the shared output directory.
+    /// Rank 0 gathers the marginals, writes vocabularies, marginals and the manifest, and shares the manifest:
+    /// every rank returns the same summary. Counts are integers of the same units everywhere, so the sums are
+    /// exact and the shards equal a single process's.
+    ///
+    /// Standard input cannot be shared by ranks and is refused. A failing rank leaves the others waiting:
+    /// callers end them all (`MPI_Abort`).
+    public static func runAsRank(_ config: PrepConfiguration, ranks: RankCommunicator,
+                                 progress: ProgressHandler? = nil) throws -> PrepSummary {
+        try config.validate()
+        let files = try CorpusInputs.expand(config.inputs)
+        if files.contains("-") {
+            throw PrepError.invalidOption("standard input (-) cannot be shared by MPI ranks; give files on a shared file system")
+        }
+        if ranks.rank == 0 {
+            try prepareOutputDirectory(config.output, force: config.force)
+            try FileReader.createDirectory(config.output + "/shards")
+        }
+        try ranks.barrier()
+        if let parent = config.temporaryDirectory, !FileReader.isDirectory(parent) {
+            throw FileError.cannotOpen(path: parent, reason: "the temporary directory does not exist")
+        }
+        let temporary = temporaryDirectory(parent: config.temporaryDirectory ?? config.output, rank: ranks.rank)
+        try FileReader.createDirectory(temporary)
+        defer { removeTemporaryDirectory(temporary) }
+        do {
+            try SystemResources.requireDiskSpace(64 << 20, in: config.output, for: "shard files")
+            try SystemResources.requireDiskSpace(64 << 20, in: temporary, for: "temporary counts")
+            return try run(config, files: files, temporary: temporary, progress: progress, ranks: ranks)
+        } catch {
+            if ranks.rank == 0 { removePartialOutput(config.output) }
+            throw error
+        }
+    }
+}
+
+/// The messages of a prep across ranks: token tables to rank 0, the vocabulary back, partial blocks to
+/// their owners, marginals to rank 0.
+enum RankExchange {
+    /// Sums every rank's token table on rank 0, chooses the vocabulary there with `choose`, and returns it
+    /// with the total token count and the number of distinct tokens on every rank. An error on rank 0 is
+    /// raised on every rank.
+    static func vocabulary(_ table: TokenTable, tokens: Int64, ranks: RankCommunicator,
+                           choose: (TokenTable, Int64) throws -> Vocabulary) throws -> (Vocabulary, Int64, Int) {
+        var message = ByteWriter()
+        message.appendVarint(UInt64(tokens))
+        message.appendVarint(UInt64(table.count))
+        for id in 0..<table.count {
+            let bytes = table.bytes(of: id)
+            message.appendVarint(UInt64(bytes.count))
+            message.append(Array(bytes))
+            message.appendVarint(UInt64(table.counts[id]))
+        }
+        let gathered = try ranks.gatherBytes(message.bytes)
+        var reply = ByteWriter()
+        if ranks.rank == 0 {
+            do {
+                var merged = TokenTable()
+                var total: Int64 = 0
+                for bytes in gathered {
+                    try bytes.withUnsafeBytes { raw in
+                        var reader = ByteReader(raw)
+                        total += Int64(try reader.readVarint())
+                        for _ in 0..<Int(try reader.readVarint()) {
+                            let length = Int(try reader.readVarint())
+                            let start = reader.offset
+                            try reader.skip(length)
+                            let count = Int64(try reader.readVarint())
+                            _ = merged.intern(UnsafeRawBufferPointer(rebasing: raw[start..<(start + length)]), occurrences: count)
+                        }
+                    }
+                }
+                let vocabulary = try choose(merged, total)
+                reply.append(UInt8(1))
+                reply.appendVarint(UInt64(total))
+                reply.appendVarint(UInt64(merged.count))
+                reply.appendVarint(UInt64(vocabulary.count))
+                for (token, count) in zip(vocabulary.tokens, vocabulary.counts) {
+                    let utf8 = Array(token.utf8)
+                    reply.appendVarint(UInt64(utf8.count))
+                    reply.append(utf8)
+                    reply.appendVarint(UInt64(count))
+                }
+            } catch {
+                reply = ByteWriter()
+                reply.append(UInt8(0))
+                reply.append(Array("\(error)".utf8))
+                _ = try ranks.broadcastBytes(reply.bytes)
+                throw error
+            }
+        }
+        let answer = try ranks.broadcastBytes(reply.bytes)
+        return try answer.withUnsafeBytes { raw in
+            var reader = ByteReader(raw)
+            guard try reader.read(UInt8.self) == 1 else {
+                throw CountingError.failed(String(decoding: answer.dropFirst(), as: UTF8.self))
+            }
+            let total = Int64(try reader.readVarint())
+            let distinct = Int(try reader.readVarint())
+            var tokens: [String] = [], counts: [Int64] = []
+            for _ in 0..<Int(try reader.readVarint()) {
+                let length = Int(try reader.readVarint())
+                let start = reader.offset
+                try reader.skip(length)
+                tokens.append(String(decoding: UnsafeRawBufferPointer(rebasing: raw[start..<(start + length)]), as: UTF8.self))
+                counts.append(Int64(try reader.readVarint()))
+            }
+            return (Vocabulary(tokens: tokens, counts: counts), total, distinct)
+        }
+    }
+
+    /// Writes this rank's counts as partial blocks, exchanges them so that the owner of each row shard
+    /// (`row shard mod p`) sums and writes its blocks into `output/shards`, and gathers the marginals and
+    /// the shard list on rank 0, which gets the whole ``CountResult`` (the others get nil).
+    static func finish(counter: CooccurrenceCounter, layout: ShardLayout, output: String, temporary: String,
+                       ranks: RankCommunicator, progress: ProgressHandler?) throws -> CountResult? {
+        let partial = temporary + "/partial"
+        try FileReader.createDirectory(partial)
+        let local = try counter.finish(writingTo: partial)
+        let p = ranks.size, k = ranks.rank
+        let n = layout.shardCount
+        let unitsPerCount = counter.scale.scale
+        var entries: [ShardEntry] = []
+        var rowSums: [(Int, WideSum)] = []
+        var columnSums = [WideSum](repeating: WideSum(), count: layout.featureCount)
+        var nonzeros = 0
+        var accumulator = [UInt64](repeating: 0, count: layout.size(of: 0))
+        var touched: [Int] = []
+        let owned = (0..<n).filter { $0 % p == k }.count * n
+        var written = 0
+        // Every rank walks the blocks in the same order; a block's owner only receives, the others only send
+        // to it, so the exchange cannot deadlock.
+        for rowShard in 0..<n {
+            let owner = rowShard % p
+            let rows = layout.size(of: rowShard)
+            var sums = [WideSum](repeating: WideSum(), count: rows)
+            for columnShard in 0..<n {
+                let name = ShardFile.fileName(rowShard: rowShard, columnShard: columnShard)
+                let bytes = try FileReader.readAll(partial + "/" + name)
+                unlink(partial + "/" + name)
+                guard owner == k else {
+                    try ranks.sendBytes(bytes, to: owner)
+                    continue
+                }
+                var parts = [try ShardFile.decodeUnits(bytes, path: partial + "/" + name)]
+                for r in 0..<p where r != k {
+                    parts.append(try ShardFile.decodeUnits(try ranks.receiveBytes(from: r), path: "block \(name) from rank \(r)"))
+                }
+                for part in parts where part.unitsPerCount != unitsPerCount || part.block.rows != rows {
+                    throw CountingError.failed("block \(name) from another rank does not match this rank's (units \(part.unitsPerCount), rows \(part.block.rows)); were all ranks started with the same options?")
+                }
+                let columnCount = layout.size(of: columnShard)
+                var rowStart = [Int32](repeating: 0, count: rows + 1)
+                var columns: [Int32] = [], units: [UInt64] = []
+                for l in 0..<rows {
+                    for part in parts {
+                        for i in Int(part.block.rowStart[l])..<Int(part.block.rowStart[l + 1]) {
+                            let c = Int(part.block.columns[i])
+                            if accumulator[c] == 0 { touched.append(c) }
+                            accumulator[c] &+= part.units[i]
+                        }
+                    }
+                    touched.sort()
+                    for c in touched {
+                        columns.append(Int32(c))
+                        units.append(accumulator[c])
+                        sums[l].add(accumulator[c])
+                        columnSums[layout.featureID(shard: columnShard, local: c)].add(accumulator[c])
+                        accumulator[c] = 0
+                    }
+                    touched.removeAll(keepingCapacity: true)
+                    rowStart[l + 1] = Int32(columns.count)
+                }
+                let block = ShardBlock(rowShard: rowShard, columnShard: columnShard, rows: rows, columnCount: columnCount,
+                                       rowStart: rowStart, columns: columns, values: [])
+                try SystemResources.requireDiskSpace(Int64(columns.count) * 6 + (1 << 20), in: output + "/shards", for: "shard files")
+                try ShardFile.write(block, units: units, unitsPerCount: unitsPerCount, to: output + "/shards/" + name)
+                entries.append(ShardEntry(file: name, row: rowShard, column: columnShard, nonzeros: columns.count))
+                nonzeros += columns.count
+                written += 1
+                progress?(ProgressUpdate(phase: "writing", done: Double(written), total: Double(owned), unit: "shards"))
+            }
+            if owner == k {
+                for (l, sum) in sums.enumerated() { rowSums.append((layout.featureID(shard: rowShard, local: l), sum)) }
+            }
+        }
+
+        // Marginals and shard list to rank 0.
+        var message = ByteWriter()
+        message.appendVarint(UInt64(local.spilledRuns))
+        message.appendVarint(UInt64(local.spilledBytes))
+        message.appendVarint(UInt64(entries.count))
+        for e in entries {
+            for v in [e.row, e.column, e.nonzeros] { message.appendVarint(UInt64(v)) }
+        }
+        message.appendVarint(UInt64(rowSums.count))
+        for (row, sum) in rowSums {
+            message.appendVarint(UInt64(row))
+            message.append(sum.high)
+            message.append(sum.low)
+        }
+        for sum in columnSums {
+            message.append(sum.high)
+            message.append(sum.low)
+        }
+        let gathered = try ranks.gatherBytes(message.bytes)
+        guard k == 0 else { return nil }
+        var shards = [ShardEntry?](repeating: nil, count: n * n)
+        var allRows = [WideSum](repeating: WideSum(), count: layout.featureCount)
+        var allColumns = [WideSum](repeating: WideSum(), count: layout.featureCount)
+        var total = WideSum()
+        var runs = 0, runBytes: Int64 = 0, cells = 0
+        for bytes in gathered {
+            try bytes.withUnsafeBytes { raw in
+                var reader = ByteReader(raw)
+                runs += Int(try reader.readVarint())
+                runBytes += Int64(try reader.readVarint())
+                for _ in 0..<Int(try reader.readVarint()) {
+                    let row = Int(try reader.readVarint()), column = Int(try reader.readVarint())
+                    let count = Int(try reader.readVarint())
+                    shards[row * n + column] = ShardEntry(file: ShardFile.fileName(rowShard: row, columnShard: column),
+                                                          row: row, column: column, nonzeros: count)
+                    cells += count
+                }
+                for _ in 0..<Int(try reader.readVarint()) {
+                    let row = Int(try reader.readVarint())
+                    let sum = WideSum(high: try reader.read(UInt64.self), low: try reader.read(UInt64.self))
+                    allRows[row] = sum
+                    total.add(sum)
+                }
+                for c in 0..<layout.featureCount {
+                    allColumns[c].add(WideSum(high: try reader.read(UInt64.self), low: try reader.read(UInt64.self)))
+                }
+            }
+        }
+        let scale = counter.scale.scale
+        return CountResult(shards: try shards.map {
+                               guard let entry = $0 else { throw CountingError.failed("a block was written by no rank") }
+                               return entry
+                           },
+                           rowSums: allRows.map { $0.double(scale: scale) },
+                           columnSums: allColumns.map { $0.double(scale: scale) }, total: total.double(scale: scale),
+                           nonzeros: cells, spilledRuns: runs, spilledBytes: runBytes)
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import SwivelIO
+
+/// Ranks of a distributed run played by threads of one process, for tests: messages go through mailboxes
+/// (one queue per sender and receiver, so they arrive in order), `sumAll` waits for every rank.
+public final class ThreadRanks: @unchecked Sendable {
+    /// Number of ranks.
+    public let size: Int
+    private let condition = NSCondition()
+    private var floatMail: [[Int: [[Float]]]]      // [to][from] -> queue
+    private var byteMail: [[Int: [[UInt8]]]]
+    private var sums: [Int: (count: Int, total: Double, taken: Int)] = [:]
+    private var rounds: [Int]
+
+    /// Ranks `0..<size`.
+    public init(size: Int) {
+        self.size = size
+        floatMail = Array(repeating: [:], count: size)
+        byteMail = Array(repeating: [:], count: size)
+        rounds = Array(repeating: 0, count: size)
+    }
+
+    /// The communicator of rank `rank`.
+    public func rank(_ rank: Int) -> Rank { Rank(self, rank) }
+
+    /// Runs `body(rank)` on `size` threads (never a thread pool: ranks block on each other) and waits for all;
+    /// returns each rank's result or error.
+    public func run<T>(_ body: @escaping @Sendable (Rank) throws -> T) -> [Result<T, Error>] {
+        nonisolated(unsafe) var results = [Result<T, Error>?](repeating: nil, count: size)
+        let group = DispatchGroup()
+        let lock = NSLock()
+        for k in 0..<size {
+            group.enter()
+            let thread = Thread { [self] in
+                let result = Result { try body(rank(k)) }
+                lock.lock()
+                results[k] = result
+                lock.unlock()
+                group.leave()
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        group.wait()
+        return results.map { $0! }
+    }
+
+    private func post<T>(_ mail: ReferenceWritableKeyPath<ThreadRanks, [[Int: [[T]]]]>, _ values: [T], from: Int, to: Int) {
+        condition.lock()
+        self[keyPath: mail][to][from, default: []].append(values)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func take<T>(_ mail: ReferenceWritableKeyPath<ThreadRanks, [[Int: [[T]]]]>, to: Int, from: Int) -> [T] {
+        condition.lock()
+        defer { condition.unlock() }
+        while self[keyPath: mail][to][from]?.isEmpty ?? true { condition.wait() }
+        return self[keyPath: mail][to][from]!.removeFirst()
+    }
+
+    private func sum(_ value: Double, rank: Int) -> Double {
+        condition.lock()
+        defer { condition.unlock() }
+        let round = rounds[rank]
+        rounds[rank] += 1
+        var entry = sums[round] ?? (0, 0, 0)
+        entry.count += 1
+        entry.total += value
+        sums[round] = entry
+        condition.broadcast()
+        while sums[round]!.count < size { condition.wait() }
+        return sums[round]!.total
+    }
+
+    /// One rank's view.
+    public final class Rank: RankCommunicator {
+        let ranks: ThreadRanks
+        /// This rank.
+        public let rank: Int
+        /// Number of ranks.
+        public var size: Int { ranks.size }
+        init(_ ranks: ThreadRanks, _ rank: Int) { self.ranks = ranks; self.rank = rank }
+
+        public func sendReceive(_ outgoing: UnsafeBufferPointer<Float>, to destination: Int,
+                                _ incoming: UnsafeMutableBufferPointer<Float>, from source: Int) throws {
+            ranks.post(\.floatMail, Array(outgoing), from: rank, to: destination)
+            try receive(incoming, from: source)
+        }
+        public func sumAll(_ value: Double) throws -> Double { ranks.sum(value, rank: rank) }
+        public func send(_ buffer: UnsafeBufferPointer<Float>, to destination: Int) throws {
+            ranks.post(\.floatMail, Array(buffer), from: rank, to: destination)
+        }
+        public func receive(_ buffer: UnsafeMutableBufferPointer<Float>, from source: Int) throws {
+            let received = ranks.take(\.floatMail, to: rank, from: source)
+            precondition(received.count == buffer.count)
+            for i in 0..<buffer.count { buffer[i] = received[i] }
+        }
+        public func sendBytes(_ bytes: [UInt8], to destination: Int) throws {
+            ranks.post(\.byteMail, bytes, from: rank, to: destination)
+        }
+        public func receiveBytes(from source: Int) throws -> [UInt8] {
+            ranks.take(\.byteMail, to: rank, from: source)
+        }
+    }
+}
