@@ -30,7 +30,7 @@ for p in 2 3; do
   fi
 done
 for p in 2 3; do
-  "${mpi[@]}" -np "$p" "$bin" train "$out/prep" --output "$out/mpi-$p" --dim 16 --epochs 5 --quiet
+  "${mpi[@]}" -np "$p" "$bin" train "$out/prep-mpi-$p" --output "$out/mpi-$p" --dim 16 --epochs 5 --quiet
   "$bin" train "$out/prep" --output "$out/single-$p" --dim 16 --epochs 5 --strata "$p" --threads 2 --quiet
   if cmp -s "$out/mpi-$p/row_embeddings.bin" "$out/single-$p/row_embeddings.bin" \
      && cmp -s "$out/mpi-$p/col_embeddings.bin" "$out/single-$p/col_embeddings.bin"; then

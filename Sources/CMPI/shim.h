@@ -66,3 +66,34 @@ static inline int swivel_mpi_recv_bytes(unsigned char *bytes, long count, int so
     }
     return code;
 }
+
+/// A byte message being sent without blocking: its length field and the requests of its pieces.
+typedef struct swivel_pending_send {
+    long long length;
+    int count;
+    MPI_Request requests[];
+} swivel_pending_send;
+
+/// Starts sending a byte message (length, then pieces of at most 2^30 bytes) without blocking; `bytes` must
+/// stay valid until swivel_mpi_wait_send returns. NULL (and *code set) on failure.
+static inline swivel_pending_send *swivel_mpi_isend_bytes(const unsigned char *bytes, long count, int destination,
+                                                          int tag, int *code) {
+    const long piece = 1L << 30;
+    long pieces = (count + piece - 1) / piece;
+    swivel_pending_send *p = malloc(sizeof(swivel_pending_send) + sizeof(MPI_Request) * (size_t)(pieces + 1));
+    if (!p) { *code = MPI_ERR_NO_MEM; return NULL; }
+    p->length = count;
+    p->count = 0;
+    *code = MPI_Isend(&p->length, 8, MPI_BYTE, destination, tag, MPI_COMM_WORLD, &p->requests[p->count++]);
+    for (long i = 0; i < pieces && *code == MPI_SUCCESS; i++) {
+        long n = count - i * piece < piece ? count - i * piece : piece;
+        *code = MPI_Isend(bytes + i * piece, (int)n, MPI_BYTE, destination, tag, MPI_COMM_WORLD, &p->requests[p->count++]);
+    }
+    return p;
+}
+/// Waits until a message started by swivel_mpi_isend_bytes is sent, then frees its bookkeeping.
+static inline int swivel_mpi_wait_send(swivel_pending_send *p) {
+    int code = MPI_Waitall(p->count, p->requests, MPI_STATUSES_IGNORE);
+    free(p);
+    return code;
+}

@@ -22,6 +22,23 @@ public protocol RankCommunicator: AnyObject {
     func sendBytes(_ bytes: [UInt8], to destination: Int) throws
     /// Receives the next byte message from `source`.
     func receiveBytes(from source: Int) throws -> [UInt8]
+    /// Starts sending a byte message to `destination` and returns at once; the message is in order with
+    /// every other byte message to `destination`. Call `wait()` on the result before relying on delivery.
+    func startSendingBytes(_ bytes: [UInt8], to destination: Int) throws -> PendingSend
+}
+
+/// A byte message on its way (see ``RankCommunicator/startSendingBytes(_:to:)``).
+public protocol PendingSend {
+    /// Returns once the message has left (its buffer is no longer needed).
+    func wait() throws
+}
+
+/// A message that was sent before it was returned.
+public struct CompletedSend: PendingSend {
+    /// Creates a completed send.
+    public init() {}
+    /// Returns at once.
+    public func wait() throws {}
 }
 
 extension RankCommunicator {

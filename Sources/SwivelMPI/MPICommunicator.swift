@@ -93,5 +93,39 @@ public final class MPICommunicator: RankCommunicator {
         }
         return bytes
     }
+
+    /// Starts sending a byte message without blocking (MPI_Isend); the bytes are copied and kept until `wait()`.
+    public func startSendingBytes(_ bytes: [UInt8], to destination: Int) throws -> PendingSend {
+        let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(bytes.count, 1))
+        _ = copy.initialize(from: bytes)
+        var code: Int32 = 0
+        guard let request = swivel_mpi_isend_bytes(copy.baseAddress, bytes.count, Int32(destination), 3, &code),
+              code == 0 else {
+            copy.deallocate()
+            throw MPIError.failed(call: "MPI_Isend", code: code)
+        }
+        return MPIPendingSend(request: request, buffer: copy)
+    }
+}
+
+/// A byte message posted with MPI_Isend, with the copy of its bytes it must keep until sent.
+final class MPIPendingSend: PendingSend {
+    private var request: UnsafeMutablePointer<swivel_pending_send>?
+    private let buffer: UnsafeMutableBufferPointer<UInt8>
+
+    init(request: UnsafeMutablePointer<swivel_pending_send>, buffer: UnsafeMutableBufferPointer<UInt8>) {
+        self.request = request
+        self.buffer = buffer
+    }
+
+    func wait() throws {
+        guard let request else { return }
+        self.request = nil
+        let code = swivel_mpi_wait_send(request)
+        buffer.deallocate()
+        guard code == 0 else { throw MPIError.failed(call: "MPI_Waitall", code: code) }
+    }
+
+    deinit { try? wait() }
 }
 #endif

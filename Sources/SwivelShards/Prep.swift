@@ -317,7 +317,8 @@ public enum Prep {
             // shares the manifest, so every rank returns the same summary.
             let start = monotonicSeconds()
             let result = try RankExchange.finish(counter: counter, layout: layout, output: config.output,
-                                                 temporary: temporary, ranks: ranks, progress: progress)
+                                                 temporary: temporary, memoryBytes: config.memoryBytes, ranks: ranks,
+                                                 progress: progress)
             var summary: PrepSummary?
             if let result {
                 summary = try writeMetadata(result, rows: layout, columns: layout, rowVocabulary: vocabulary,

@@ -126,7 +126,7 @@ enum RankExchange {
     /// (`row shard mod p`) sums and writes its blocks into `output/shards`, and gathers the marginals and
     /// the shard list on rank 0, which gets the whole ``CountResult`` (the others get nil).
     static func finish(counter: CooccurrenceCounter, layout: ShardLayout, output: String, temporary: String,
-                       ranks: RankCommunicator, progress: ProgressHandler?) throws -> CountResult? {
+                       memoryBytes: Int64, ranks: RankCommunicator, progress: ProgressHandler?) throws -> CountResult? {
         let partial = temporary + "/partial"
         try FileReader.createDirectory(partial)
         let local = try counter.finish(writingTo: partial)
@@ -137,12 +137,15 @@ enum RankExchange {
         var rowSums: [(Int, WideSum)] = []
         var columnSums = [WideSum](repeating: WideSum(), count: layout.featureCount)
         var nonzeros = 0
-        var accumulator = [UInt64](repeating: 0, count: layout.size(of: 0))
-        var touched: [Int] = []
         let owned = (0..<n).filter { $0 % p == k }.count * n
         var written = 0
-        // Every rank walks the blocks in the same order; a block's owner only receives, the others only send
-        // to it, so the exchange cannot deadlock.
+        // Every rank walks the blocks in the same order: it receives the parts of the blocks it owns and starts
+        // sending (without waiting) the blocks others own, so all ranks merge at once. The smallest block not yet
+        // delivered always has its sends started and its owner receiving, so the exchange cannot deadlock; at
+        // most `sendBudget` bytes wait to be sent (then the oldest send is waited for).
+        var pending: [(send: PendingSend, bytes: Int)] = []
+        var pendingBytes = 0
+        let sendBudget = max(64 << 20, Int(memoryBytes / 4))
         for rowShard in 0..<n {
             let owner = rowShard % p
             let rows = layout.size(of: rowShard)
@@ -152,7 +155,12 @@ enum RankExchange {
                 let bytes = try FileReader.readAll(partial + "/" + name)
                 unlink(partial + "/" + name)
                 guard owner == k else {
-                    try ranks.sendBytes(bytes, to: owner)
+                    pending.append((try ranks.startSendingBytes(bytes, to: owner), bytes.count))
+                    pendingBytes += bytes.count
+                    while pendingBytes > sendBudget, !pending.isEmpty {
+                        try pending[0].send.wait()
+                        pendingBytes -= pending.removeFirst().bytes
+                    }
                     continue
                 }
                 var parts = [try ShardFile.decodeUnits(bytes, path: partial + "/" + name)]
@@ -163,26 +171,16 @@ enum RankExchange {
                     throw CountingError.failed("block \(name) from another rank does not match this rank's (units \(part.unitsPerCount), rows \(part.block.rows)); were all ranks started with the same options?")
                 }
                 let columnCount = layout.size(of: columnShard)
-                var rowStart = [Int32](repeating: 0, count: rows + 1)
-                var columns: [Int32] = [], units: [UInt64] = []
+                var merged = CSRUnits(rowStart: parts[0].block.rowStart, columns: parts[0].block.columns, units: parts[0].units)
+                for part in parts.dropFirst() {
+                    merged = merged.adding(CSRUnits(rowStart: part.block.rowStart, columns: part.block.columns, units: part.units))
+                }
+                let (rowStart, columns, units) = (merged.rowStart, merged.columns, merged.units)
                 for l in 0..<rows {
-                    for part in parts {
-                        for i in Int(part.block.rowStart[l])..<Int(part.block.rowStart[l + 1]) {
-                            let c = Int(part.block.columns[i])
-                            if accumulator[c] == 0 { touched.append(c) }
-                            accumulator[c] &+= part.units[i]
-                        }
+                    for i in Int(rowStart[l])..<Int(rowStart[l + 1]) {
+                        sums[l].add(units[i])
+                        columnSums[layout.featureID(shard: columnShard, local: Int(columns[i]))].add(units[i])
                     }
-                    touched.sort()
-                    for c in touched {
-                        columns.append(Int32(c))
-                        units.append(accumulator[c])
-                        sums[l].add(accumulator[c])
-                        columnSums[layout.featureID(shard: columnShard, local: c)].add(accumulator[c])
-                        accumulator[c] = 0
-                    }
-                    touched.removeAll(keepingCapacity: true)
-                    rowStart[l + 1] = Int32(columns.count)
                 }
                 let block = ShardBlock(rowShard: rowShard, columnShard: columnShard, rows: rows, columnCount: columnCount,
                                        rowStart: rowStart, columns: columns, values: [])
@@ -197,6 +195,9 @@ enum RankExchange {
                 for (l, sum) in sums.enumerated() { rowSums.append((layout.featureID(shard: rowShard, local: l), sum)) }
             }
         }
+
+        for message in pending { try message.send.wait() }
+        pending = []
 
         // Marginals and shard list to rank 0.
         var message = ByteWriter()
@@ -254,5 +255,43 @@ enum RankExchange {
                            rowSums: allRows.map { $0.double(scale: scale) },
                            columnSums: allColumns.map { $0.double(scale: scale) }, total: total.double(scale: scale),
                            nonzeros: cells, spilledRuns: runs, spilledBytes: runBytes)
+    }
+}
+
+/// A block in CSR form with exact units (`rowStart`: rows + 1 offsets; strictly increasing columns per row).
+struct CSRUnits {
+    var rowStart: [Int32]
+    var columns: [Int32]
+    var units: [UInt64]
+
+    /// The cell-by-cell sum of two blocks of the same shape: one merge pass per row.
+    func adding(_ other: CSRUnits) -> CSRUnits {
+        let rows = rowStart.count - 1
+        var outStart = [Int32](repeating: 0, count: rows + 1)
+        var outColumns = [Int32](), outUnits = [UInt64]()
+        outColumns.reserveCapacity(columns.count + other.columns.count)
+        outUnits.reserveCapacity(columns.count + other.columns.count)
+        rowStart.withUnsafeBufferPointer { aStart in
+        columns.withUnsafeBufferPointer { aColumns in
+        units.withUnsafeBufferPointer { aUnits in
+        other.rowStart.withUnsafeBufferPointer { bStart in
+        other.columns.withUnsafeBufferPointer { bColumns in
+        other.units.withUnsafeBufferPointer { bUnits in
+            for l in 0..<rows {
+                var i = Int(aStart[l]), j = Int(bStart[l])
+                let iEnd = Int(aStart[l + 1]), jEnd = Int(bStart[l + 1])
+                while i < iEnd || j < jEnd {
+                    if j == jEnd || (i < iEnd && aColumns[i] < bColumns[j]) {
+                        outColumns.append(aColumns[i]); outUnits.append(aUnits[i]); i += 1
+                    } else if i == iEnd || bColumns[j] < aColumns[i] {
+                        outColumns.append(bColumns[j]); outUnits.append(bUnits[j]); j += 1
+                    } else {
+                        outColumns.append(aColumns[i]); outUnits.append(aUnits[i] &+ bUnits[j]); i += 1; j += 1
+                    }
+                }
+                outStart[l + 1] = Int32(outColumns.count)
+            }
+        }}}}}}
+        return CSRUnits(rowStart: outStart, columns: outColumns, units: outUnits)
     }
 }
