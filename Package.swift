@@ -53,6 +53,7 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE",
                        providers: [.apt(["liblapacke-dev"])]),
+        .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib",
                        providers: [.apt(["zlib1g-dev"])]),
         // Only with `--traits MPI`.
@@ -62,7 +63,7 @@ let package = Package(
         // MARK: Modules
         .target(name: "SwivelIO", dependencies: ["CZlib"]),
         .target(name: "SwivelText", dependencies: ["SwivelIO"], swiftSettings: countingSettings),
-        .target(name: "SwivelShards", dependencies: ["SwivelIO", "SwivelText"], swiftSettings: countingSettings),
+        .target(name: "SwivelShards", dependencies: ["SwivelIO", "SwivelText", "CPrefetch"], swiftSettings: countingSettings),
         .target(name: "SwivelLinearAlgebra", dependencies: ["CBLAS", "CLAPACKE"],
                 swiftSettings: numericSettings),
         .target(name: "SwivelTraining",

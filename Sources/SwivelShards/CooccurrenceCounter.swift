@@ -1,3 +1,4 @@
+import CPrefetch
 import Dispatch
 import SwivelIO
 #if canImport(Glibc)
@@ -396,10 +397,27 @@ final class RowPartition: @unchecked Sendable {
     /// once to (min, max) (twice for a == b, which is one cell), by the owner of row min; any other pair
     /// adds to (a, b) and (b, a) in the tables of their rows' owners.
     func count(ids: UnsafeBufferPointer<Int32>, window: Int, weights: [UInt64], selfUnits: UInt64) throws {
+        // Dense additions are queued for a batch of positions while their cells are prefetched, then applied:
+        // the cache misses of a batch overlap instead of stalling one after the other.
+        let batchPositions = 16
+        let capacity = batchPositions * (window + 1)
+        let pendingIndex = UnsafeMutablePointer<Int>.allocate(capacity: capacity)
+        let pendingUnits = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
+        defer {
+            pendingIndex.deallocate()
+            pendingUnits.deallocate()
+        }
+        let cells = dense.cells.pointer
+        var pending = 0
+        func flush() {
+            for i in 0..<pending { addDense(pendingIndex[i], units: pendingUnits[i]) }
+            pending = 0
+        }
         try rows.withUnsafeBufferPointer { rows in
             try weights.withUnsafeBufferPointer { weights in
                 var lineStart = 0
                 for position in 0..<ids.count {
+                    if position % batchPositions == 0 { flush() }
                     let a = ids[position]
                     if a < 0 {
                         lineStart = position + 1
@@ -409,7 +427,9 @@ final class RowPartition: @unchecked Sendable {
                     let infoA = rows[ia]
                     if infoA.owned && selfUnits != 0 {
                         if ia < Int(infoA.end) && selfUnits <= UInt64(UInt32.max) {
-                            addDense(infoA.base + ia, units: UInt32(truncatingIfNeeded: selfUnits))
+                            pendingIndex[pending] = infoA.base + ia
+                            pendingUnits[pending] = UInt32(truncatingIfNeeded: selfUnits)
+                            pending += 1
                         } else {
                             try addToTable(row: ia, column: ia, units: selfUnits)
                         }
@@ -423,7 +443,11 @@ final class RowPartition: @unchecked Sendable {
                         let infoLo = lo == ia ? infoA : rows[lo]
                         if hi < Int(infoLo.end) {
                             if infoLo.owned {
-                                addDense(infoLo.base + hi, units: UInt32(truncatingIfNeeded: lo == hi ? 2 * w : w))
+                                let index = infoLo.base + hi
+                                swivel_prefetch_for_write(cells + index)
+                                pendingIndex[pending] = index
+                                pendingUnits[pending] = UInt32(truncatingIfNeeded: lo == hi ? 2 * w : w)
+                                pending += 1
                             }
                         } else {
                             if infoLo.owned { try addToTable(row: lo, column: hi, units: w) }
@@ -432,6 +456,7 @@ final class RowPartition: @unchecked Sendable {
                         q -= 1
                     }
                 }
+                flush()
             }
         }
     }

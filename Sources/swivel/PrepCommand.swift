@@ -211,6 +211,19 @@ extension Swivel.Prep {
                 throw SwivelCLIError.unsupportedUnderMPI("--counts and --glove-cooccurrence run in one process; start swivel prep without mpirun for them")
             }
             let progress = TerminalProgress(quiet: outputOptions.quiet || rank != 0)
+            // Ctrl-C or SIGTERM (mpirun forwards them to every rank): each rank removes its temporary directory,
+            // rank 0 the partial output.
+            let output = config.output
+            let temporary = SwivelShards.Prep.temporaryDirectory(parent: config.temporaryDirectory ?? output, rank: rank)
+            StopRequest.install { _ in
+                progress.finish()
+                SwivelShards.Prep.removeTemporaryDirectory(temporary)
+                if rank == 0 {
+                    SwivelShards.Prep.removePartialOutput(output)
+                    printError("swivel: prep interrupted; the partial output in \(output) was removed")
+                }
+                _exit(130)
+            }
             let start = Date()
             let summary = try SwivelShards.Prep.runAsRank(config, ranks: communicator, progress: progress.handler)
             progress.finish()

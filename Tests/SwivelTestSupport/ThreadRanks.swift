@@ -82,26 +82,33 @@ public final class ThreadRanks: @unchecked Sendable {
         public var size: Int { ranks.size }
         init(_ ranks: ThreadRanks, _ rank: Int) { self.ranks = ranks; self.rank = rank }
 
+        /// Posts `outgoing` to `destination`, then waits for what `source` posted.
         public func sendReceive(_ outgoing: UnsafeBufferPointer<Float>, to destination: Int,
                                 _ incoming: UnsafeMutableBufferPointer<Float>, from source: Int) throws {
             ranks.post(\.floatMail, Array(outgoing), from: rank, to: destination)
             try receive(incoming, from: source)
         }
+        /// Waits for every rank's value and returns the sum.
         public func sumAll(_ value: Double) throws -> Double { ranks.sum(value, rank: rank) }
+        /// Posts a copy of `buffer` to `destination`.
         public func send(_ buffer: UnsafeBufferPointer<Float>, to destination: Int) throws {
             ranks.post(\.floatMail, Array(buffer), from: rank, to: destination)
         }
+        /// Waits for the next float message from `source`.
         public func receive(_ buffer: UnsafeMutableBufferPointer<Float>, from source: Int) throws {
             let received = ranks.take(\.floatMail, to: rank, from: source)
             precondition(received.count == buffer.count)
             for i in 0..<buffer.count { buffer[i] = received[i] }
         }
+        /// Posts a byte message to `destination`.
         public func sendBytes(_ bytes: [UInt8], to destination: Int) throws {
             ranks.post(\.byteMail, bytes, from: rank, to: destination)
         }
+        /// Waits for the next byte message from `source`.
         public func receiveBytes(from source: Int) throws -> [UInt8] {
             ranks.take(\.byteMail, to: rank, from: source)
         }
+        /// Posts at once (mailboxes never block), so the send is already complete.
         public func startSendingBytes(_ bytes: [UInt8], to destination: Int) throws -> PendingSend {
             try sendBytes(bytes, to: destination)
             return CompletedSend()
