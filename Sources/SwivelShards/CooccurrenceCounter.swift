@@ -35,8 +35,8 @@ public struct CountingPlan: Sendable {
     /// Cells (i, j) with `(i + 1) * (j + 1) <= denseProduct` (frequent with frequent, as GloVe does) are
     /// counted in a dense array, 4 bytes a cell; 0 turns it off. Ids are ranks by frequency, so this
     /// hyperbolic region takes about 90% of a text corpus's pair updates. Counts of a corpus are symmetric,
-    /// so only its upper triangle (i <= j) is stored, shared by all workers: half the memory and half the
-    /// additions. Used by ``CooccurrenceCounter/count(ids:options:)`` only (counts read from files go to
+    /// so only its upper triangle (i <= j) is stored: half the memory and half the additions. Each worker
+    /// counts into a triangle of its own; they are summed before the shards are written. Used by ``CooccurrenceCounter/count(ids:options:)`` only (counts read from files go to
     /// the hash tables).
     public var denseProduct: Int
     /// Bytes per worker for sorted runs kept in memory; runs beyond it are written to disk.
@@ -67,7 +67,7 @@ public struct CountingPlan: Sendable {
     }
 
     /// A plan that keeps the counter within `memoryBytes`: up to a quarter (and at most 2^23 as the
-    /// product) for the dense region (2^24 was no faster on the benchmark corpus); per worker a hash table of at most 2^22 slots (64 MiB: larger
+    /// product) for the dense regions (one triangle per worker) (2^24 was no faster on the benchmark corpus); per worker a hash table of at most 2^22 slots (64 MiB: larger
     /// tables lose more to cache and TLB misses and page faults than they save, measured on the benchmark
     /// corpus), whose sorted runs stay in memory while the rest of the budget lasts.
     /// `symmetric` is false for counts read from files, which never use the dense region.
@@ -75,11 +75,13 @@ public struct CountingPlan: Sendable {
                                  temporaryDirectory: String) -> CountingPlan {
         var product = 0
         var candidate = 1 << 16
-        while symmetric && candidate <= 1 << 23 && Int64(denseCells(product: candidate, rows: rows, columns: columns)) * 4 <= memoryBytes / 4 {
+        // Every worker counts into a triangle of its own.
+        while symmetric && candidate <= 1 << 23
+                && Int64(denseCells(product: candidate, rows: rows, columns: columns)) * 4 * Int64(workers) <= memoryBytes / 4 {
             product = candidate
             candidate <<= 1
         }
-        let denseBytes = Int64(denseCells(product: product, rows: rows, columns: columns)) * 4
+        let denseBytes = Int64(denseCells(product: product, rows: rows, columns: columns)) * 4 * Int64(workers)
         let perWorker = max(Int64(1 << 16), (memoryBytes - denseBytes) / Int64(workers))
         var slots = 1 << 12
         while slots < 1 << 22 && Int64(slots) * 2 * 24 <= perWorker / 4 { slots <<= 1 }
@@ -135,11 +137,12 @@ public struct CountResult: Sendable {
 /// In each line (a run of ids between `-1`s, out-of-vocabulary tokens already removed) a pair at distance
 /// `d <= window` adds `1/d` to cell (a, b) and to cell (b, a), and every token adds `selfWeight` to its
 /// diagonal cell. Weights are exact integers of ``CountScale`` units, so sums do not depend on order.
-/// Worker `w` owns the row shards `s` with `s mod workers == w`: it counts only cells of its rows (frequent
-/// ones in a dense array, the others in a ``CellTable``), spills the table as a sorted run when it is
-/// full, merges runs (never more than `maxOpenFiles / workers` at a time, in levels), and finally
-/// streams the merged cells straight into its shard files. Output is identical for any worker count
-/// and any memory limit.
+/// Worker `w` counts the pairs of its slice of each batch's positions: frequent x frequent pairs once into
+/// its own dense triangle, the others into its hash table when it owns the row (worker `w` owns the row
+/// shards `s` with `s mod workers == w`) or into an outbox that the owner empties into its table after the
+/// batch. A full table spills as a sorted run; runs merge in levels (never more than `maxOpenFiles /
+/// workers` open at a time). At the end the triangles are summed and each worker streams its rows' merged
+/// cells straight into its shard files. Output is identical for any worker count and any memory limit.
 public final class CooccurrenceCounter: @unchecked Sendable {
     /// Packing of cells into keys (row and column layouts).
     public let keys: CellKeyLayout
@@ -148,7 +151,6 @@ public final class CooccurrenceCounter: @unchecked Sendable {
     /// Memory and file plan.
     public let plan: CountingPlan
     private let partitions: [RowPartition]
-    private let dense: DenseTriangle
 
     /// Creates a counter; throws when the layout has too many blocks to pack.
     public init(rows: ShardLayout, columns: ShardLayout, scale: CountScale, plan: CountingPlan) throws {
@@ -164,12 +166,11 @@ public final class CooccurrenceCounter: @unchecked Sendable {
         let fanIn = max(2, plan.maxOpenFiles / workers - 1)
         // Dense cells hold UInt32 units (carries are kept apart); a symmetric corpus matrix only.
         let square = rows.featureCount == columns.featureCount && rows.shardCount == columns.shardCount
-        let dense = DenseTriangle(features: square ? rows.featureCount : 0,
-                                  product: scale.scale <= 1 << 24 ? plan.denseProduct : 0)
+        let product = scale.scale <= 1 << 24 ? plan.denseProduct : 0
         partitions = (0..<workers).map {
-            RowPartition(worker: $0, workers: workers, keys: keys, scale: scale, plan: plan, fanIn: fanIn, dense: dense)
+            RowPartition(worker: $0, workers: workers, keys: keys, scale: scale, plan: plan, fanIn: fanIn,
+                         dense: DenseTriangle(features: square ? rows.featureCount : 0, product: product))
         }
-        self.dense = dense
     }
 
     /// Counts the pairs of `ids` (vocabulary ids, `-1` ends a line), all workers in parallel.
@@ -182,14 +183,25 @@ public final class CooccurrenceCounter: @unchecked Sendable {
         let box = UnsafeSendableBuffer(ids)
         let failures = ConcurrentSlots<String?>(repeating: nil, count: partitions.count)
         let partitions = self.partitions
-        DispatchQueue.concurrentPerform(iterations: partitions.count) { w in
+        let n = partitions.count
+        // Worker w takes the positions of its slice (each pair belongs to the position of its later token);
+        // table cells of rows another worker owns wait in an outbox and are added by their owner afterwards.
+        DispatchQueue.concurrentPerform(iterations: n) { w in
             do {
-                try partitions[w].count(ids: box.buffer, window: window, weights: scale.weights, selfUnits: selfUnits)
+                try partitions[w].count(ids: box.buffer, positions: (box.buffer.count * w / n)..<(box.buffer.count * (w + 1) / n),
+                                        window: window, weights: scale.weights, selfUnits: selfUnits)
             } catch {
                 failures[w] = "\(error)"
             }
         }
         try rethrowFirst(failures)
+        if n > 1 {
+            DispatchQueue.concurrentPerform(iterations: n) { w in
+                do { try partitions[w].takeMail(from: partitions) } catch { failures[w] = "\(error)" }
+            }
+            for partition in partitions { partition.clearOutboxes() }
+            try rethrowFirst(failures)
+        }
     }
 
     /// Adds explicit cells (feature ids and units), for counts read from files; single-threaded.
@@ -208,10 +220,30 @@ public final class CooccurrenceCounter: @unchecked Sendable {
         let written = ConcurrentSlots<Int>(repeating: 0, count: 1)
         let lock = Lock()
         let partitions = self.partitions
+        // The workers' triangles summed into the first one (in slices, in parallel), then read by all workers.
+        let dense = partitions[0].dense
         for partition in partitions { dense.addCarries(partition.takeCarries()) }
+        if n > 1 && dense.cells.count > 0 {
+            let sliceCarries = ConcurrentSlots<[Int: UInt64]>(repeating: [:], count: n)
+            DispatchQueue.concurrentPerform(iterations: n) { slice in
+                let range = (dense.cells.count * slice / n)..<(dense.cells.count * (slice + 1) / n)
+                var carries: [Int: UInt64] = [:]
+                for other in partitions.dropFirst() {
+                    let source = other.dense.cells.pointer, target = dense.cells.pointer
+                    for i in range where source[i] != 0 {
+                        let (sum, carry) = target[i].addingReportingOverflow(source[i])
+                        target[i] = sum
+                        if carry { carries[i, default: 0] += 1 }
+                    }
+                }
+                sliceCarries[slice] = carries
+            }
+            for carries in sliceCarries.values { dense.addCarries(carries) }
+            for other in partitions.dropFirst() { other.releaseDense() }
+        }
         DispatchQueue.concurrentPerform(iterations: n) { w in
             do {
-                outputs[w] = try partitions[w].finish(directory: directory) {
+                outputs[w] = try partitions[w].finish(dense: dense, directory: directory) {
                     lock.locked {
                         written[0] += 1
                         progress?(written[0])
@@ -318,16 +350,25 @@ final class DenseTriangle: @unchecked Sendable {
     }
 }
 
-/// A worker's view of one feature: whether it owns the feature's row, and (for the dense triangle) where
-/// the feature's dense row starts and ends.
+/// One feature as the counting loop needs it: the worker that owns its row, and (for the dense triangle)
+/// where its dense row starts and ends.
 struct RowInfo {
     var base: Int
     var end: Int32
-    var owned: Bool
+    var owner: Int32
 }
 
-/// One worker's share: the rows of its row shards, counted in the shared dense triangle (frequent x
-/// frequent) and a spilling hash table (all other cells).
+/// A table cell counted by one worker for a row another worker owns, waiting to be handed over.
+struct OutboxCell {
+    var row: Int32
+    var column: Int32
+    var units: UInt64
+}
+
+/// One worker's share. While counting: the pairs of its slice of positions, frequent x frequent ones in its
+/// own dense triangle, the others in its spilling hash table when it owns the row (rows of its row shards),
+/// else in an outbox for the row's owner. While writing: the rows of its row shards, from the summed
+/// triangles, its table and its runs.
 final class RowPartition: @unchecked Sendable {
     let worker: Int
     let workers: Int
@@ -335,10 +376,13 @@ final class RowPartition: @unchecked Sendable {
     let scale: CountScale
     let fanIn: Int
     let temporaryDirectory: String
-    /// Per feature: ownership and dense row.
+    /// Per feature: owner and dense row.
     private let rows: [RowInfo]
-    private let dense: DenseTriangle
+    /// This worker's dense triangle (all workers' are summed into the first before writing).
+    private(set) var dense: DenseTriangle
     private var carries: [Int: UInt64] = [:]
+    /// Table cells for other workers' rows, by owner, until ``takeMail(from:)``.
+    private var outboxes: [[OutboxCell]]
     private let table: CellTable
     /// Spilled runs on disk: file, cells, merge level (0 for a spilled table).
     private var runs: [(path: String, cells: Int, level: Int)] = []
@@ -361,9 +405,29 @@ final class RowPartition: @unchecked Sendable {
         memoryRunLimit = plan.memoryRunBytes
         rows = (0..<keys.rows.featureCount).map { r in
             let row = r < dense.rows.count ? dense.rows[r] : (base: 0, end: 0)
-            return RowInfo(base: row.base, end: Int32(row.end), owned: keys.rows.shard(of: r) % workers == worker)
+            return RowInfo(base: row.base, end: Int32(row.end), owner: Int32(keys.rows.shard(of: r) % workers))
         }
+        outboxes = Array(repeating: [], count: workers)
         table = CellTable(maxCapacity: plan.tableSlots)
+    }
+
+    /// Adds the outbox cells the other workers counted for this worker's rows to its table.
+    func takeMail(from partitions: [RowPartition]) throws {
+        for other in partitions where other !== self {
+            for cell in other.outboxes[worker] {
+                try addToTable(row: Int(cell.row), column: Int(cell.column), units: cell.units)
+            }
+        }
+    }
+
+    /// Empties the outboxes once every owner took its cells.
+    func clearOutboxes() {
+        for w in outboxes.indices { outboxes[w].removeAll(keepingCapacity: true) }
+    }
+
+    /// Frees this worker's triangle once it was added to the first worker's.
+    func releaseDense() {
+        dense = DenseTriangle(features: 0, product: 0)
     }
 
     /// Hands over the carries counted so far (see ``DenseTriangle``).
@@ -376,6 +440,16 @@ final class RowPartition: @unchecked Sendable {
     private func addToTable(row: Int, column: Int, units: UInt64) throws {
         if table.isFull { try spill() }
         table.add(keys.key(row: row, column: column), units)
+    }
+
+    /// Adds a table cell of a row with owner `owner`: to this worker's table, or to the owner's outbox.
+    @inline(__always)
+    private func addCell(row: Int, column: Int, units: UInt64, owner: Int32) throws {
+        if Int(owner) == worker {
+            try addToTable(row: row, column: column, units: units)
+        } else {
+            outboxes[Int(owner)].append(OutboxCell(row: Int32(row), column: Int32(column), units: units))
+        }
     }
 
     @inline(__always)
@@ -393,10 +467,10 @@ final class RowPartition: @unchecked Sendable {
         try addToTable(row: row, column: column, units: units)
     }
 
-    /// Counts the cells of owned rows among the pairs of `ids`: a pair (a, b) in the dense triangle adds
-    /// once to (min, max) (twice for a == b, which is one cell), by the owner of row min; any other pair
-    /// adds to (a, b) and (b, a) in the tables of their rows' owners.
-    func count(ids: UnsafeBufferPointer<Int32>, window: Int, weights: [UInt64], selfUnits: UInt64) throws {
+    /// Counts the pairs whose later token is at one of `positions` in `ids`: a pair (a, b) in the dense
+    /// triangle adds once to (min, max) (twice for a == b, which is one cell) in this worker's triangle; any
+    /// other pair adds to (a, b) and (b, a), in this worker's table or the owner's outbox.
+    func count(ids: UnsafeBufferPointer<Int32>, positions: Range<Int>, window: Int, weights: [UInt64], selfUnits: UInt64) throws {
         // Dense additions are queued for a batch of positions while their cells are prefetched, then applied:
         // the cache misses of a batch overlap instead of stalling one after the other.
         let batchPositions = 16
@@ -415,9 +489,15 @@ final class RowPartition: @unchecked Sendable {
         }
         try rows.withUnsafeBufferPointer { rows in
             try weights.withUnsafeBufferPointer { weights in
+                // The line of the first position may have started before the slice: find its start within the window.
                 var lineStart = 0
-                for position in 0..<ids.count {
-                    if position % batchPositions == 0 { flush() }
+                var back = positions.lowerBound - 1
+                while back >= max(0, positions.lowerBound - window) {
+                    if ids[back] < 0 { lineStart = back + 1; break }
+                    back -= 1
+                }
+                for position in positions {
+                    if (position - positions.lowerBound) % batchPositions == 0 { flush() }
                     let a = ids[position]
                     if a < 0 {
                         lineStart = position + 1
@@ -425,13 +505,13 @@ final class RowPartition: @unchecked Sendable {
                     }
                     let ia = Int(a)
                     let infoA = rows[ia]
-                    if infoA.owned && selfUnits != 0 {
+                    if selfUnits != 0 {
                         if ia < Int(infoA.end) && selfUnits <= UInt64(UInt32.max) {
                             pendingIndex[pending] = infoA.base + ia
                             pendingUnits[pending] = UInt32(truncatingIfNeeded: selfUnits)
                             pending += 1
                         } else {
-                            try addToTable(row: ia, column: ia, units: selfUnits)
+                            try addCell(row: ia, column: ia, units: selfUnits, owner: infoA.owner)
                         }
                     }
                     let first = max(lineStart, position - window)
@@ -442,16 +522,14 @@ final class RowPartition: @unchecked Sendable {
                         let (lo, hi) = ia <= ib ? (ia, ib) : (ib, ia)
                         let infoLo = lo == ia ? infoA : rows[lo]
                         if hi < Int(infoLo.end) {
-                            if infoLo.owned {
-                                let index = infoLo.base + hi
-                                swivel_prefetch_for_write(cells + index)
-                                pendingIndex[pending] = index
-                                pendingUnits[pending] = UInt32(truncatingIfNeeded: lo == hi ? 2 * w : w)
-                                pending += 1
-                            }
+                            let index = infoLo.base + hi
+                            swivel_prefetch_for_write(cells + index)
+                            pendingIndex[pending] = index
+                            pendingUnits[pending] = UInt32(truncatingIfNeeded: lo == hi ? 2 * w : w)
+                            pending += 1
                         } else {
-                            if infoLo.owned { try addToTable(row: lo, column: hi, units: w) }
-                            if rows[hi].owned { try addToTable(row: hi, column: lo, units: w) }
+                            try addCell(row: lo, column: hi, units: w, owner: infoLo.owner)
+                            try addCell(row: hi, column: lo, units: w, owner: rows[hi].owner)
                         }
                         q -= 1
                     }
@@ -503,7 +581,7 @@ final class RowPartition: @unchecked Sendable {
     }
 
     /// Merges dense array, table and runs, and writes the shard files of the owned row shards in order.
-    func finish(directory: String, onShard: () -> Void) throws -> PartitionOutput {
+    func finish(dense: DenseTriangle, directory: String, onShard: () -> Void) throws -> PartitionOutput {
         let nRow = keys.rows.shardCount, nColumn = keys.columns.shardCount
         var columnSums = [WideSum](repeating: WideSum(), count: keys.columns.featureCount)
         var rowSums: [(Int, WideSum)] = []
