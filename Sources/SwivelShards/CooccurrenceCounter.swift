@@ -54,14 +54,14 @@ public struct CountingPlan: Sendable {
         self.temporaryDirectory = temporaryDirectory
     }
 
-    /// Cells stored for the dense region of `denseProduct` in a symmetric `rows x columns` matrix: the
-    /// upper triangle, row `i` holding columns `i ..< min(columns, product / (i + 1))`.
+    /// Cells stored for the dense region of `denseProduct` in a symmetric `rows x columns` matrix: the rows
+    /// `i` of the upper triangle, each stored as columns `0 ..< min(columns, product / (i + 1))`.
     public static func denseCells(product: Int, rows: Int, columns: Int) -> Int {
         var cells = 0
         for i in 0..<min(rows, columns) {
             let end = min(columns, product / (i + 1))
             if end <= i { break }
-            cells += end - i
+            cells += end
         }
         return cells
     }
@@ -169,7 +169,8 @@ public final class CooccurrenceCounter: @unchecked Sendable {
         let product = scale.scale <= 1 << 24 ? plan.denseProduct : 0
         partitions = (0..<workers).map {
             RowPartition(worker: $0, workers: workers, keys: keys, scale: scale, plan: plan, fanIn: fanIn,
-                         dense: DenseTriangle(features: square ? rows.featureCount : 0, product: product))
+                         dense: DenseTriangle(features: square ? rows.featureCount : 0, product: product,
+                                              shards: columns.shardCount))
         }
     }
 
@@ -303,33 +304,42 @@ struct PartitionOutput {
 }
 
 /// The dense region of a symmetric count matrix: its upper triangle `i <= j` with `(i + 1) * (j + 1) <=
-/// product`, row-major, UInt32 units per cell, shared by all workers. Row `i` is written only by the worker
-/// that owns row `i` (while counting) and read by every worker (while writing shards, cell (j, i) for j > i
-/// being the same count). A cell's sum past 2^32 units is kept as a count of carries, merged from all
-/// workers before any reads.
+/// product`, UInt32 units per cell. Row `i` holds columns `0 ..< end(i)` (those below `i` stay zero) in
+/// shard-major order: the columns of column shard 0, then of shard 1, ..., so that a block's part of a row
+/// is one contiguous segment (writing reads each block's cells in one pass instead of a stride per cell).
+/// A cell's sum past 2^32 units is kept as a count of carries, merged from all workers before any reads.
 final class DenseTriangle: @unchecked Sendable {
     /// Rows holding at least their diagonal.
     let rowCount: Int
-    /// Per feature: where its row's column `j` lives (`base + j`) and the end of its dense columns
-    /// (`j < end`; 0 for features past `rowCount`).
-    let rows: [(base: Int, end: Int)]
+    /// Column shards (features are dealt round-robin: feature `j` is local `j / shards` of shard `j % shards`).
+    let shards: Int
+    /// Per row `i < rowCount`: where it starts, the end of its dense columns (`j < end`), and `end` as
+    /// `quotient * shards + remainder` (shard `s` holds `quotient + (s < remainder ? 1 : 0)` of its columns).
+    let rows: [(start: Int, end: Int, quotient: Int, remainder: Int)]
     let cells: ZeroedMemory<UInt32>
     /// Carries out of 32 bits, by cell index (empty unless a cell's sum passed 2^32 units).
     private(set) var carries: [Int: UInt64] = [:]
 
-    init(features: Int, product: Int) {
-        var rows = [(base: Int, end: Int)](repeating: (0, 0), count: features)
-        var cells = 0, rowCount = 0
+    init(features: Int, product: Int, shards: Int) {
+        var rows: [(start: Int, end: Int, quotient: Int, remainder: Int)] = []
+        var cells = 0
         for i in 0..<features {
             let end = min(features, product / (i + 1))
             if end <= i { break }
-            rows[i] = (cells - i, end)
-            cells += end - i
-            rowCount = i + 1
+            rows.append((cells, end, end / shards, end % shards))
+            cells += end
         }
         self.rows = rows
-        self.rowCount = rowCount
+        self.rowCount = rows.count
+        self.shards = shards
         self.cells = ZeroedMemory(count: cells)
+    }
+
+    /// The cells of row `row` in column shard `shard`: where they start and how many (locals `0 ..< count`).
+    @inline(__always)
+    func segment(row: Int, shard: Int) -> (start: Int, count: Int) {
+        let r = rows[row]
+        return (r.start + shard * r.quotient + min(shard, r.remainder), r.quotient + (shard < r.remainder ? 1 : 0))
     }
 
     /// Adds carries counted by a worker (call between counting and writing, from one thread).
@@ -337,13 +347,9 @@ final class DenseTriangle: @unchecked Sendable {
         for (cell, n) in more { carries[cell, default: 0] += n }
     }
 
-    /// The units of cell (i, j), either order, or 0 outside the region.
+    /// The units of the cell at `index`.
     @inline(__always)
-    func units(_ i: Int, _ j: Int) -> UInt64 {
-        let (lo, hi) = i <= j ? (i, j) : (j, i)
-        let row = rows[lo]
-        guard hi < row.end else { return 0 }
-        let index = row.base + hi
+    func units(at index: Int) -> UInt64 {
         let low = UInt64(cells.pointer[index])
         if carries.isEmpty { return low }
         return low + (carries[index] ?? 0) << 32
@@ -353,9 +359,24 @@ final class DenseTriangle: @unchecked Sendable {
 /// One feature as the counting loop needs it: the worker that owns its row, and (for the dense triangle)
 /// where its dense row starts and ends.
 struct RowInfo {
-    var base: Int
+    /// Start of the dense row.
+    var start: Int
+    /// Dense columns are `j < end` (0 past the triangle's rows).
     var end: Int32
     var owner: Int32
+    /// `end` as `quotient * shards + remainder` (see ``DenseTriangle``).
+    var quotient: Int32
+    var remainder: Int32
+    /// This feature as a column: its shard and local index.
+    var shard: Int32
+    var local: Int32
+
+    /// Where column `column` (described by `columnInfo`) of this dense row lives.
+    @inline(__always)
+    func denseIndex(_ columnInfo: RowInfo) -> Int {
+        let s = Int(columnInfo.shard)
+        return start + s * Int(quotient) + min(s, Int(remainder)) + Int(columnInfo.local)
+    }
 }
 
 /// A table cell counted by one worker for a row another worker owns, waiting to be handed over.
@@ -404,8 +425,10 @@ final class RowPartition: @unchecked Sendable {
         temporaryDirectory = plan.temporaryDirectory
         memoryRunLimit = plan.memoryRunBytes
         rows = (0..<keys.rows.featureCount).map { r in
-            let row = r < dense.rows.count ? dense.rows[r] : (base: 0, end: 0)
-            return RowInfo(base: row.base, end: Int32(row.end), owner: Int32(keys.rows.shard(of: r) % workers))
+            let row = r < dense.rows.count ? dense.rows[r] : (start: 0, end: 0, quotient: 0, remainder: 0)
+            return RowInfo(start: row.start, end: Int32(row.end), owner: Int32(keys.rows.shard(of: r) % workers),
+                           quotient: Int32(row.quotient), remainder: Int32(row.remainder),
+                           shard: Int32(keys.columns.shard(of: r)), local: Int32(keys.columns.localIndex(of: r)))
         }
         outboxes = Array(repeating: [], count: workers)
         table = CellTable(maxCapacity: plan.tableSlots)
@@ -427,7 +450,7 @@ final class RowPartition: @unchecked Sendable {
 
     /// Frees this worker's triangle once it was added to the first worker's.
     func releaseDense() {
-        dense = DenseTriangle(features: 0, product: 0)
+        dense = DenseTriangle(features: 0, product: 0, shards: 1)
     }
 
     /// Hands over the carries counted so far (see ``DenseTriangle``).
@@ -507,7 +530,7 @@ final class RowPartition: @unchecked Sendable {
                     let infoA = rows[ia]
                     if selfUnits != 0 {
                         if ia < Int(infoA.end) && selfUnits <= UInt64(UInt32.max) {
-                            pendingIndex[pending] = infoA.base + ia
+                            pendingIndex[pending] = infoA.denseIndex(infoA)
                             pendingUnits[pending] = UInt32(truncatingIfNeeded: selfUnits)
                             pending += 1
                         } else {
@@ -519,17 +542,18 @@ final class RowPartition: @unchecked Sendable {
                     while q >= first {
                         let ib = Int(ids[q])
                         let w = weights[position - q]
+                        let infoB = rows[ib]
                         let (lo, hi) = ia <= ib ? (ia, ib) : (ib, ia)
-                        let infoLo = lo == ia ? infoA : rows[lo]
+                        let (infoLo, infoHi) = ia <= ib ? (infoA, infoB) : (infoB, infoA)
                         if hi < Int(infoLo.end) {
-                            let index = infoLo.base + hi
+                            let index = infoLo.denseIndex(infoHi)
                             swivel_prefetch_for_write(cells + index)
                             pendingIndex[pending] = index
                             pendingUnits[pending] = UInt32(truncatingIfNeeded: lo == hi ? 2 * w : w)
                             pending += 1
                         } else {
                             try addCell(row: lo, column: hi, units: w, owner: infoLo.owner)
-                            try addCell(row: hi, column: lo, units: w, owner: rows[hi].owner)
+                            try addCell(row: hi, column: lo, units: w, owner: infoHi.owner)
                         }
                         q -= 1
                     }
@@ -618,11 +642,12 @@ final class RowPartition: @unchecked Sendable {
                     blockUnits.removeAll(keepingCapacity: true)
                     for l in 0..<rows {
                         let row = keys.rows.featureID(shard: rowShard, local: l)
-                        // Dense cells of this row in this column shard: (c, row) stored in row c for c < row,
-                        // (row, c) in this row for c >= row. Dense rows end earlier as c grows.
+                        // Dense cells of this row in this column shard: (c, row) stored in row c for c < row (the
+                        // cell of local `l` in row c's segment for this row shard; dense rows end earlier as c
+                        // grows), (row, c) in this row's segment for this column shard for c >= row.
                         var column = columnShard, k = 0
                         while column < row && column < dense.rowCount && row < dense.rows[column].end {
-                            let units = dense.units(column, row)
+                            let units = dense.units(at: dense.segment(row: column, shard: rowShard).start + l)
                             if units != 0 {
                                 if accumulator[k] == 0 { touched.append(k) }
                                 accumulator[k] &+= units
@@ -633,17 +658,15 @@ final class RowPartition: @unchecked Sendable {
                         if column < row {
                             // Past the rows whose dense columns reach this row: skip to the first c >= row.
                             k = (row - columnShard + nColumn - 1) / nColumn
-                            column = columnShard + k * nColumn
                         }
                         if row < dense.rowCount {
-                            let end = dense.rows[row].end
-                            while column < end {
-                                let units = dense.units(row, column)
+                            let segment = dense.segment(row: row, shard: columnShard)
+                            while k < segment.count {
+                                let units = dense.units(at: segment.start + k)
                                 if units != 0 {
                                     if accumulator[k] == 0 { touched.append(k) }
                                     accumulator[k] &+= units
                                 }
-                                column += nColumn
                                 k += 1
                             }
                         }
