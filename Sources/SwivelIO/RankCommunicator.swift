@@ -1,7 +1,6 @@
-/// Message passing between the ranks of a distributed run: the protocol that prep and training use, with
-/// MPI behind it in `swivel` built with the `MPI` trait (and threads standing in for ranks in tests).
-/// What one rank of a distributed run needs from the message-passing layer (MPI in `swivel` built with the
-/// `MPI` trait). Ranks are `0..<size`; every call is collective or paired as documented.
+/// What one rank of a distributed run (prep or training) needs from the message-passing layer: MPI in
+/// `swivel` built with the `MPI` trait, threads standing in for ranks in tests. Ranks are `0..<size`; every
+/// call is collective or paired as documented.
 public protocol RankCommunicator: AnyObject {
     /// This process's rank.
     var rank: Int { get }
@@ -63,5 +62,3 @@ extension RankCommunicator {
     /// Returns when every rank has called it.
     public func barrier() throws { _ = try sumAll(0) }
 }
-
-

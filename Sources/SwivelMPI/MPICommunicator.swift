@@ -99,9 +99,13 @@ public final class MPICommunicator: RankCommunicator {
         let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(bytes.count, 1))
         _ = copy.initialize(from: bytes)
         var code: Int32 = 0
-        guard let request = swivel_mpi_isend_bytes(copy.baseAddress, bytes.count, Int32(destination), 3, &code),
-              code == 0 else {
+        guard let request = swivel_mpi_isend_bytes(copy.baseAddress, bytes.count, Int32(destination), 3, &code) else {
             copy.deallocate()
+            throw MPIError.failed(call: "MPI_Isend", code: code)
+        }
+        guard code == 0 else {
+            // Pieces posted before the failure may still read the copy: leave it (and the requests) to the
+            // abort that follows an error.
             throw MPIError.failed(call: "MPI_Isend", code: code)
         }
         return MPIPendingSend(request: request, buffer: copy)
@@ -126,6 +130,9 @@ final class MPIPendingSend: PendingSend {
         guard code == 0 else { throw MPIError.failed(call: "MPI_Waitall", code: code) }
     }
 
-    deinit { try? wait() }
+    /// A send dropped without `wait()` belongs to a failed exchange: waiting could block forever on a
+    /// receiver that will never post its receive, so the request and buffer are left to the abort that ends
+    /// the process.
+    deinit {}
 }
 #endif

@@ -164,7 +164,7 @@ public final class CooccurrenceCounter: @unchecked Sendable {
         plan.workers = workers
         self.plan = plan
         let fanIn = max(2, plan.maxOpenFiles / workers - 1)
-        // Dense cells hold UInt32 units (carries are kept apart); a symmetric corpus matrix only.
+        // Dense cells hold UInt32 units (carries go to the tables); a symmetric corpus matrix only.
         let square = rows.featureCount == columns.featureCount && rows.shardCount == columns.shardCount
         let product = scale.scale <= 1 << 24 ? plan.denseProduct : 0
         partitions = (0..<workers).map {
@@ -185,23 +185,29 @@ public final class CooccurrenceCounter: @unchecked Sendable {
         let failures = ConcurrentSlots<String?>(repeating: nil, count: partitions.count)
         let partitions = self.partitions
         let n = partitions.count
-        // Worker w takes the positions of its slice (each pair belongs to the position of its later token);
-        // table cells of rows another worker owns wait in an outbox and are added by their owner afterwards.
-        DispatchQueue.concurrentPerform(iterations: n) { w in
-            do {
-                try partitions[w].count(ids: box.buffer, positions: (box.buffer.count * w / n)..<(box.buffer.count * (w + 1) / n),
-                                        window: window, weights: scale.weights, selfUnits: selfUnits)
-            } catch {
-                failures[w] = "\(error)"
-            }
-        }
-        try rethrowFirst(failures)
-        if n > 1 {
+        // Rounds of positions, each split between the workers (each pair belongs to the position of its later
+        // token); table cells of rows another worker owns wait in an outbox that their owner empties after the
+        // round. A round (one 4 MB chunk at window 10) is short enough that the outboxes stay bounded whatever
+        // the window: at most 2 x 2^23 cells of 16 bytes per worker, about a tenth of that with a dense region.
+        let round = n == 1 ? ids.count : max(1 << 12, (1 << 23) / max(1, window))
+        for start in stride(from: 0, to: ids.count, by: max(round, 1)) {
+            let count = min(round, ids.count - start)
             DispatchQueue.concurrentPerform(iterations: n) { w in
-                do { try partitions[w].takeMail(from: partitions) } catch { failures[w] = "\(error)" }
+                do {
+                    try partitions[w].count(ids: box.buffer, positions: (start + count * w / n)..<(start + count * (w + 1) / n),
+                                            window: window, weights: scale.weights, selfUnits: selfUnits)
+                } catch {
+                    failures[w] = "\(error)"
+                }
             }
-            for partition in partitions { partition.clearOutboxes() }
             try rethrowFirst(failures)
+            if n > 1 {
+                DispatchQueue.concurrentPerform(iterations: n) { w in
+                    do { try partitions[w].takeMail(from: partitions) } catch { failures[w] = "\(error)" }
+                }
+                for partition in partitions { partition.clearOutboxes() }
+                try rethrowFirst(failures)
+            }
         }
     }
 
@@ -221,26 +227,24 @@ public final class CooccurrenceCounter: @unchecked Sendable {
         let written = ConcurrentSlots<Int>(repeating: 0, count: 1)
         let lock = Lock()
         let partitions = self.partitions
-        // The workers' triangles summed into the first one (in slices, in parallel), then read by all workers.
+        // The workers' triangles summed into the first one (in slices, in parallel), the high 32 bits of each
+        // sum kept in the second one's memory; then read by all workers. (Carries while counting went to the
+        // hash tables.)
         let dense = partitions[0].dense
-        for partition in partitions { dense.addCarries(partition.takeCarries()) }
         if n > 1 && dense.cells.count > 0 {
-            let sliceCarries = ConcurrentSlots<[Int: UInt64]>(repeating: [:], count: n)
+            let high = partitions[1].dense
             DispatchQueue.concurrentPerform(iterations: n) { slice in
                 let range = (dense.cells.count * slice / n)..<(dense.cells.count * (slice + 1) / n)
-                var carries: [Int: UInt64] = [:]
-                for other in partitions.dropFirst() {
-                    let source = other.dense.cells.pointer, target = dense.cells.pointer
-                    for i in range where source[i] != 0 {
-                        let (sum, carry) = target[i].addingReportingOverflow(source[i])
-                        target[i] = sum
-                        if carry { carries[i, default: 0] += 1 }
-                    }
+                let target = dense.cells.pointer, highCells = high.cells.pointer
+                for i in range {
+                    var sum = UInt64(target[i])
+                    for other in partitions.dropFirst() { sum &+= UInt64(other.dense.cells.pointer[i]) }
+                    target[i] = UInt32(truncatingIfNeeded: sum)
+                    highCells[i] = UInt32(truncatingIfNeeded: sum >> 32)
                 }
-                sliceCarries[slice] = carries
             }
-            for carries in sliceCarries.values { dense.addCarries(carries) }
-            for other in partitions.dropFirst() { other.releaseDense() }
+            dense.high = high.cells
+            for other in partitions.dropFirst(2) { other.releaseDense() }
         }
         DispatchQueue.concurrentPerform(iterations: n) { w in
             do {
@@ -307,7 +311,8 @@ struct PartitionOutput {
 /// product`, UInt32 units per cell. Row `i` holds columns `0 ..< end(i)` (those below `i` stay zero) in
 /// shard-major order: the columns of column shard 0, then of shard 1, ..., so that a block's part of a row
 /// is one contiguous segment (writing reads each block's cells in one pass instead of a stride per cell).
-/// A cell's sum past 2^32 units is kept as a count of carries, merged from all workers before any reads.
+/// While counting, a cell's sum past 2^32 units carries 2^32 into the hash tables (cells (i, j) and (j, i));
+/// when the workers' triangles are summed, the sums' high 32 bits go to a second array (``high``).
 final class DenseTriangle: @unchecked Sendable {
     /// Rows holding at least their diagonal.
     let rowCount: Int
@@ -317,8 +322,8 @@ final class DenseTriangle: @unchecked Sendable {
     /// `quotient * shards + remainder` (shard `s` holds `quotient + (s < remainder ? 1 : 0)` of its columns).
     let rows: [(start: Int, end: Int, quotient: Int, remainder: Int)]
     let cells: ZeroedMemory<UInt32>
-    /// Carries out of 32 bits, by cell index (empty unless a cell's sum passed 2^32 units).
-    private(set) var carries: [Int: UInt64] = [:]
+    /// The high 32 bits of each cell once the workers' triangles are summed (nil with one worker).
+    var high: ZeroedMemory<UInt32>?
 
     init(features: Int, product: Int, shards: Int) {
         var rows: [(start: Int, end: Int, quotient: Int, remainder: Int)] = []
@@ -342,17 +347,29 @@ final class DenseTriangle: @unchecked Sendable {
         return (r.start + shard * r.quotient + min(shard, r.remainder), r.quotient + (shard < r.remainder ? 1 : 0))
     }
 
-    /// Adds carries counted by a worker (call between counting and writing, from one thread).
-    func addCarries(_ more: [Int: UInt64]) {
-        for (cell, n) in more { carries[cell, default: 0] += n }
-    }
-
-    /// The units of the cell at `index`.
+    /// The units of the cell at `index` (its low and, after summing, high 32 bits).
     @inline(__always)
     func units(at index: Int) -> UInt64 {
         let low = UInt64(cells.pointer[index])
-        if carries.isEmpty { return low }
-        return low + (carries[index] ?? 0) << 32
+        guard let high else { return low }
+        return low | UInt64(high.pointer[index]) << 32
+    }
+
+    /// The (row, column) of the cell at `index`: the inverse of the shard-major layout, for the rare carry.
+    func cell(at index: Int) -> (row: Int, column: Int) {
+        // The last row starting at or before `index`.
+        var low = 0, high = rows.count - 1
+        while low < high {
+            let mid = (low + high + 1) / 2
+            if rows[mid].start <= index { low = mid } else { high = mid - 1 }
+        }
+        let r = rows[low]
+        let offset = index - r.start
+        let wide = r.remainder * (r.quotient + 1)   // shards 0 ..< remainder hold quotient + 1 columns
+        let (shard, local) = offset < wide
+            ? (offset / (r.quotient + 1), offset % (r.quotient + 1))
+            : (r.remainder + (offset - wide) / r.quotient, (offset - wide) % r.quotient)
+        return (low, local * shards + shard)
     }
 }
 
@@ -401,7 +418,6 @@ final class RowPartition: @unchecked Sendable {
     private let rows: [RowInfo]
     /// This worker's dense triangle (all workers' are summed into the first before writing).
     private(set) var dense: DenseTriangle
-    private var carries: [Int: UInt64] = [:]
     /// Table cells for other workers' rows, by owner, until ``takeMail(from:)``.
     private var outboxes: [[OutboxCell]]
     private let table: CellTable
@@ -443,20 +459,14 @@ final class RowPartition: @unchecked Sendable {
         }
     }
 
-    /// Empties the outboxes once every owner took its cells.
+    /// Empties the outboxes once every owner took its cells (keeping up to 1M cells of capacity each).
     func clearOutboxes() {
-        for w in outboxes.indices { outboxes[w].removeAll(keepingCapacity: true) }
+        for w in outboxes.indices { outboxes[w].removeAll(keepingCapacity: outboxes[w].capacity <= 1 << 20) }
     }
 
     /// Frees this worker's triangle once it was added to the first worker's.
     func releaseDense() {
         dense = DenseTriangle(features: 0, product: 0, shards: 1)
-    }
-
-    /// Hands over the carries counted so far (see ``DenseTriangle``).
-    func takeCarries() -> [Int: UInt64] {
-        defer { carries = [:] }
-        return carries
     }
 
     @inline(__always)
@@ -475,12 +485,18 @@ final class RowPartition: @unchecked Sendable {
         }
     }
 
+    /// Adds to a dense cell; a sum past 32 bits carries 2^32 units into the tables, to both cells the
+    /// triangle's cell stands for.
     @inline(__always)
-    private func addDense(_ index: Int, units: UInt32) {
+    private func addDense(_ index: Int, units: UInt32) throws {
         let cell = dense.cells.pointer + index
         let (sum, carry) = cell.pointee.addingReportingOverflow(units)
         cell.pointee = sum
-        if carry { carries[index, default: 0] += 1 }
+        if carry {
+            let (lo, hi) = dense.cell(at: index)
+            try addCell(row: lo, column: hi, units: 1 << 32, owner: rows[lo].owner)
+            if lo != hi { try addCell(row: hi, column: lo, units: 1 << 32, owner: rows[hi].owner) }
+        }
     }
 
     /// Adds explicit units to an owned row's cell, in the hash table (counts read from files are not
@@ -506,8 +522,8 @@ final class RowPartition: @unchecked Sendable {
         }
         let cells = dense.cells.pointer
         var pending = 0
-        func flush() {
-            for i in 0..<pending { addDense(pendingIndex[i], units: pendingUnits[i]) }
+        func flush() throws {
+            for i in 0..<pending { try addDense(pendingIndex[i], units: pendingUnits[i]) }
             pending = 0
         }
         try rows.withUnsafeBufferPointer { rows in
@@ -520,7 +536,7 @@ final class RowPartition: @unchecked Sendable {
                     back -= 1
                 }
                 for position in positions {
-                    if (position - positions.lowerBound) % batchPositions == 0 { flush() }
+                    if (position - positions.lowerBound) % batchPositions == 0 { try flush() }
                     let a = ids[position]
                     if a < 0 {
                         lineStart = position + 1
@@ -558,7 +574,7 @@ final class RowPartition: @unchecked Sendable {
                         q -= 1
                     }
                 }
-                flush()
+                try flush()
             }
         }
     }

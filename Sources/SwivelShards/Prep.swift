@@ -313,8 +313,8 @@ public enum Prep {
         peaks.append(SystemResources.peakResidentBytes() ?? 0)
 
         if let ranks {
-            // Every block is merged and written by the rank that owns its row shard; rank 0 writes the rest and
-            // shares the manifest, so every rank returns the same summary.
+            // Every block is merged and written by the rank that owns its row shard; rank 0 writes vocabularies,
+            // marginals and the manifest and shares the manifest, so every rank returns the same summary.
             let start = monotonicSeconds()
             let result = try RankExchange.finish(counter: counter, layout: layout, output: config.output,
                                                  temporary: temporary, memoryBytes: config.memoryBytes, ranks: ranks,
@@ -461,7 +461,7 @@ public enum Prep {
                 removeTemporaryDirectory(path + "/" + name)
             }
             if FileReader.isDirectory(path + "/shards") {
-                for name in try FileReader.listDirectory(path + "/shards") where name.hasPrefix("shard-") {
+                for name in try FileReader.listDirectory(path + "/shards") where name.hasPrefix("shard-") || name.hasPrefix(".shard-") {
                     unlink(path + "/shards/" + name)
                 }
             }

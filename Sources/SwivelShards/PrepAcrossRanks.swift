@@ -167,12 +167,16 @@ enum RankExchange {
                 for r in 0..<p where r != k {
                     parts.append(try ShardFile.decodeUnits(try ranks.receiveBytes(from: r), path: "block \(name) from rank \(r)"))
                 }
-                for part in parts where part.unitsPerCount != unitsPerCount || part.block.rows != rows {
-                    throw CountingError.failed("block \(name) from another rank does not match this rank's (units \(part.unitsPerCount), rows \(part.block.rows)); were all ranks started with the same options?")
-                }
                 let columnCount = layout.size(of: columnShard)
+                for part in parts where part.unitsPerCount != unitsPerCount || part.block.rows != rows
+                    || part.block.columnCount != columnCount || part.block.rowShard != rowShard || part.block.columnShard != columnShard {
+                    throw CountingError.failed("block \(name) from another rank does not match this rank's (block (\(part.block.rowShard), \(part.block.columnShard)), \(part.block.rows) x \(part.block.columnCount), units \(part.unitsPerCount)); were all ranks started with the same options?")
+                }
                 var merged = CSRUnits(rowStart: parts[0].block.rowStart, columns: parts[0].block.columns, units: parts[0].units)
                 for part in parts.dropFirst() {
+                    guard merged.columns.count + part.block.columns.count < Int(Int32.max) else {
+                        throw CountingError.failed("block (\(rowShard), \(columnShard)) has more than 2^31 nonzeros; use a smaller --shard-size")
+                    }
                     merged = merged.adding(CSRUnits(rowStart: part.block.rowStart, columns: part.block.columns, units: part.units))
                 }
                 let (rowStart, columns, units) = (merged.rowStart, merged.columns, merged.units)

@@ -151,9 +151,15 @@ extension Swivel {
             let temporary = SwivelShards.Prep.temporaryDirectory(parent: tempDir ?? output)
             StopRequest.install { _ in
                 progress.finish()
-                SwivelShards.Prep.removeTemporaryDirectory(temporary)
-                SwivelShards.Prep.removePartialOutput(output)
-                printError("swivel: prep interrupted; the partial output in \(output) was removed")
+                // The temporary directory exists only once this run has claimed the output directory: before
+                // that, the output may be someone's finished prep, which must not be touched.
+                if FileReader.isDirectory(temporary) {
+                    SwivelShards.Prep.removeTemporaryDirectory(temporary)
+                    SwivelShards.Prep.removePartialOutput(output)
+                    printError("swivel: prep interrupted; the partial output in \(output) was removed")
+                } else {
+                    printError("swivel: prep interrupted before it wrote anything")
+                }
                 _exit(130)
             }
             let start = Date()
@@ -217,10 +223,14 @@ extension Swivel.Prep {
             let temporary = SwivelShards.Prep.temporaryDirectory(parent: config.temporaryDirectory ?? output, rank: rank)
             StopRequest.install { _ in
                 progress.finish()
-                SwivelShards.Prep.removeTemporaryDirectory(temporary)
-                if rank == 0 {
-                    SwivelShards.Prep.removePartialOutput(output)
-                    printError("swivel: prep interrupted; the partial output in \(output) was removed")
+                // A rank's temporary directory exists only after rank 0 claimed the output directory (a failing
+                // rank makes mpirun signal the others, possibly before that): never touch an unclaimed output.
+                if FileReader.isDirectory(temporary) {
+                    SwivelShards.Prep.removeTemporaryDirectory(temporary)
+                    if rank == 0 {
+                        SwivelShards.Prep.removePartialOutput(output)
+                        printError("swivel: prep interrupted; the partial output in \(output) was removed")
+                    }
                 }
                 _exit(130)
             }

@@ -86,7 +86,10 @@ enum MPILaunch {
     /// rank would otherwise run the whole job and write the same files.
     static func startedWithSeveralRanks() throws -> Bool {
         let environment = ProcessInfo.processInfo.environment
-        let counted = (environment["OMPI_COMM_WORLD_SIZE"] ?? environment["PMI_SIZE"]).flatMap(Int.init)
+        // PMIx alone does not say how many ranks; under Slurm's srun the step's task count does (never the
+        // job's SLURM_NTASKS, which a plain command in a batch script also sees).
+        let pmixTasks = environment["PMIX_RANK"] != nil ? environment["SLURM_STEP_NUM_TASKS"] : nil
+        let counted = (environment["OMPI_COMM_WORLD_SIZE"] ?? environment["PMI_SIZE"] ?? pmixTasks).flatMap(Int.init)
         let ranks = counted ?? (environment["PMIX_RANK"] != nil ? 2 : nil)
         guard let ranks, ranks > 1 else { return false }
         #if !MPI

@@ -125,6 +125,13 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         }
         // a and b meet 750 times at distance 1 alone: far past 2^32 units of 2^-24.
         #expect(tables[0][1] > 750 && tables[0][1] == tables[1][0])
+        // 300 lines "a b": each of two workers counts 150 (2.5e9 units, under 2^32), their sum passes 2^32 only
+        // when the workers' triangles are added.
+        let lines = String(repeating: "a b\n", count: 300)
+        for threads in [1, 2] {
+            let counts = try denseCounts(lines, vocabulary: ["a", "b"], window: 30, shardSize: 1, threads: threads, denseProduct: 4)
+            #expect(counts == [[300, 300], [300, 300]], "threads \(threads)")
+        }
     }
 
     @Test func weightsAreExactUnitsAndLongWindowsStillCount() {
