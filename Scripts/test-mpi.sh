@@ -29,6 +29,21 @@ for p in 2 3; do
     echo "test-mpi: prep with $p ranks DIFFERS from the single-process prep"; diff -r "$out/prep" "$out/prep-mpi-$p" | head -5; status=1
   fi
 done
+# A larger pseudo-random corpus (awk, fixed seed; Zipf-like over 5,000 words, 4 files of 40,000 lines) whose
+# partial blocks are far above MPI's eager limit, so the exchange runs on rendezvous sends.
+mkdir -p "$out/zipf"
+for f in 0 1 2 3; do
+  awk -v seed="$f" 'BEGIN { srand(seed + 1); for (l = 0; l < 40000; l++) { n = 3 + int(rand() * 20); line = "";
+    for (t = 0; t < n; t++) line = line " w" int(exp(rand() * log(5000))); print line } }' > "$out/zipf/part-$f.txt"
+done
+"$bin" prep "$out/zipf" --output "$out/zipf-prep" --shard-size 512 --quiet
+"${mpi[@]}" -np 2 "$bin" prep "$out/zipf" --output "$out/zipf-prep-mpi" --shard-size 512 --threads 1 --quiet
+largest=$(ls -S "$out/zipf-prep/shards" | head -1)
+if diff -r "$out/zipf-prep" "$out/zipf-prep-mpi" >/dev/null; then
+  echo "test-mpi: prep with 2 ranks of $(awk '{n += NF} END {print n}' "$out"/zipf/*) tokens: identical to one process (largest shard $(stat -c %s "$out/zipf-prep/shards/$largest") bytes)"
+else
+  echo "test-mpi: prep with 2 ranks of the larger corpus DIFFERS from one process"; status=1
+fi
 for p in 2 3; do
   "${mpi[@]}" -np "$p" "$bin" train "$out/prep-mpi-$p" --output "$out/mpi-$p" --dim 16 --epochs 5 --quiet
   "$bin" train "$out/prep" --output "$out/single-$p" --dim 16 --epochs 5 --strata "$p" --threads 2 --quiet
