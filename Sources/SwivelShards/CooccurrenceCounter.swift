@@ -388,7 +388,7 @@ struct RowInfo {
     var shard: Int32
     var local: Int32
 
-    /// Where column `column` (described by `columnInfo`) of this dense row lives.
+    /// Where the dense cell (this feature's row, the feature `columnInfo` describes as its column) lives.
     @inline(__always)
     func denseIndex(_ columnInfo: RowInfo) -> Int {
         let s = Int(columnInfo.shard)
