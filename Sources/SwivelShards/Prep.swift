@@ -37,6 +37,9 @@ public struct PrepConfiguration: Sendable {
     public var countingTableSlots: Int?
     /// Tests: read the corpus twice (as when its ids do not fit in memory) whatever its size.
     public var forceSecondPass = false
+    /// Tests: bytes of partial blocks a rank of a prep across ranks may have in flight before it waits for
+    /// the oldest send (default: a quarter of `memoryBytes`, at least 64 MiB).
+    public var rankSendBudgetBytes: Int?
     /// Tuning and tests: the dense region of corpus counting (see ``CountingPlan/denseProduct``), instead of
     /// the memory plan; imported counts never use one.
     public var denseProduct: Int?
@@ -317,7 +320,8 @@ public enum Prep {
             // marginals and the manifest and shares the manifest, so every rank returns the same summary.
             let start = monotonicSeconds()
             let result = try RankExchange.finish(counter: counter, layout: layout, output: config.output,
-                                                 temporary: temporary, memoryBytes: config.memoryBytes, ranks: ranks,
+                                                 temporary: temporary, memoryBytes: config.memoryBytes,
+                                                 sendBudgetBytes: config.rankSendBudgetBytes, ranks: ranks,
                                                  progress: progress)
             var summary: PrepSummary?
             if let result {

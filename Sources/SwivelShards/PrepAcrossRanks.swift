@@ -126,7 +126,8 @@ enum RankExchange {
     /// (`row shard mod p`) sums and writes its blocks into `output/shards`, and gathers the marginals and
     /// the shard list on rank 0, which gets the whole ``CountResult`` (the others get nil).
     static func finish(counter: CooccurrenceCounter, layout: ShardLayout, output: String, temporary: String,
-                       memoryBytes: Int64, ranks: RankCommunicator, progress: ProgressHandler?) throws -> CountResult? {
+                       memoryBytes: Int64, sendBudgetBytes: Int? = nil, ranks: RankCommunicator,
+                       progress: ProgressHandler?) throws -> CountResult? {
         let partial = temporary + "/partial"
         try FileReader.createDirectory(partial)
         let local = try counter.finish(writingTo: partial)
@@ -145,7 +146,7 @@ enum RankExchange {
         // most `sendBudget` bytes wait to be sent (then the oldest send is waited for).
         var pending: [(send: PendingSend, bytes: Int)] = []
         var pendingBytes = 0
-        let sendBudget = max(64 << 20, Int(memoryBytes / 4))
+        let sendBudget = sendBudgetBytes ?? max(64 << 20, Int(memoryBytes / 4))
         for rowShard in 0..<n {
             let owner = rowShard % p
             let rows = layout.size(of: rowShard)

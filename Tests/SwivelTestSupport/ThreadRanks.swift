@@ -11,10 +11,18 @@ public final class ThreadRanks: @unchecked Sendable {
     private var byteMail: [[Int: [[UInt8]]]]
     private var sums: [Int: (count: Int, total: Double, taken: Int)] = [:]
     private var rounds: [Int]
+    /// With `rendezvousSends`, how many byte messages each receiver has taken from each sender.
+    private var takenBytes: [[Int]]
+    private var postedBytes: [[Int]]
+    private let rendezvousSends: Bool
 
-    /// Ranks `0..<size`.
-    public init(size: Int) {
+    /// Ranks `0..<size`. With `rendezvousSends`, a started byte send completes only once its receiver has taken
+    /// it (as MPI's large messages do), so ``PendingSend/wait()`` really waits.
+    public init(size: Int, rendezvousSends: Bool = false) {
         self.size = size
+        self.rendezvousSends = rendezvousSends
+        takenBytes = Array(repeating: Array(repeating: 0, count: size), count: size)
+        postedBytes = Array(repeating: Array(repeating: 0, count: size), count: size)
         floatMail = Array(repeating: [:], count: size)
         byteMail = Array(repeating: [:], count: size)
         rounds = Array(repeating: 0, count: size)
@@ -59,6 +67,40 @@ public final class ThreadRanks: @unchecked Sendable {
         return self[keyPath: mail][to][from]!.removeFirst()
     }
 
+    /// Posts a byte message and returns its serial number on the (from, to) channel.
+    private func postBytes(_ bytes: [UInt8], from: Int, to: Int) -> Int {
+        condition.lock()
+        byteMail[to][from, default: []].append(bytes)
+        postedBytes[from][to] += 1
+        let serial = postedBytes[from][to]
+        condition.broadcast()
+        condition.unlock()
+        return serial
+    }
+
+    private func takeBytes(to: Int, from: Int) -> [UInt8] {
+        condition.lock()
+        defer { condition.unlock() }
+        while byteMail[to][from]?.isEmpty ?? true { condition.wait() }
+        takenBytes[from][to] += 1
+        condition.broadcast()
+        return byteMail[to][from]!.removeFirst()
+    }
+
+    /// Waits until the receiver took message `serial` of the (from, to) channel.
+    private func waitTaken(from: Int, to: Int, serial: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        while takenBytes[from][to] < serial { condition.wait() }
+    }
+
+    /// A started send that completes when its receiver takes it.
+    struct RendezvousSend: PendingSend {
+        let ranks: ThreadRanks
+        let from: Int, to: Int, serial: Int
+        func wait() throws { ranks.waitTaken(from: from, to: to, serial: serial) }
+    }
+
     private func sum(_ value: Double, rank: Int) -> Double {
         condition.lock()
         defer { condition.unlock() }
@@ -100,18 +142,20 @@ public final class ThreadRanks: @unchecked Sendable {
             precondition(received.count == buffer.count)
             for i in 0..<buffer.count { buffer[i] = received[i] }
         }
-        /// Posts a byte message to `destination`.
+        /// Posts a byte message to `destination` (and, with rendezvous sends, waits until it is taken).
         public func sendBytes(_ bytes: [UInt8], to destination: Int) throws {
-            ranks.post(\.byteMail, bytes, from: rank, to: destination)
+            let serial = ranks.postBytes(bytes, from: rank, to: destination)
+            if ranks.rendezvousSends { ranks.waitTaken(from: rank, to: destination, serial: serial) }
         }
         /// Waits for the next byte message from `source`.
         public func receiveBytes(from source: Int) throws -> [UInt8] {
-            ranks.take(\.byteMail, to: rank, from: source)
+            ranks.takeBytes(to: rank, from: source)
         }
-        /// Posts at once (mailboxes never block), so the send is already complete.
+        /// Posts at once; the send completes at once, or (with rendezvous sends) when the receiver takes it.
         public func startSendingBytes(_ bytes: [UInt8], to destination: Int) throws -> PendingSend {
-            try sendBytes(bytes, to: destination)
-            return CompletedSend()
+            let serial = ranks.postBytes(bytes, from: rank, to: destination)
+            return ranks.rendezvousSends ? RendezvousSend(ranks: ranks, from: rank, to: destination, serial: serial)
+                                         : CompletedSend()
         }
     }
 }
