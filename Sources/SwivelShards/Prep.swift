@@ -159,6 +159,7 @@ public enum Prep {
         let tokensRead = Locked<Int64>(0)
         let readStart = monotonicSeconds()
         let share = ranks.map { (rank: $0.rank, size: $0.size) }
+        let chunkCount = Locked<Int>(0)
         try ParallelChunks.run(reader, workers: workers, progress: {
             let tokens = tokensRead.withValue { $0 }
             let seconds = max(monotonicSeconds() - readStart, 1e-9)
@@ -167,6 +168,7 @@ public enum Prep {
                                                     Double(tokens) / 1e6, Double(tokens) / seconds / 1e6,
                                                     Double(reader.bytesRead) / seconds / 1e6)))
         }) { worker, chunk in
+            chunkCount.withValue { $0 = max($0, chunk.index + 1) }
             if let share, chunk.index % share.size != share.rank { return }
             var corpus = tables[worker]
             tables[worker] = TokenizedCorpus()
@@ -213,7 +215,8 @@ public enum Prep {
         let vocabulary: Vocabulary
         let distinct: Int
         if let ranks {
-            (vocabulary, tokenCount, distinct) = try RankExchange.vocabulary(merged, tokens: tokenCount, ranks: ranks,
+            (vocabulary, tokenCount, distinct) = try RankExchange.vocabulary(merged, tokens: tokenCount,
+                                                                              input: (byteCount, chunkCount.withValue { $0 }), ranks: ranks,
                                                                               choose: chooseVocabulary)
         } else {
             vocabulary = try chooseVocabulary(merged, tokenCount)

@@ -51,11 +51,14 @@ extension Prep {
 /// their owners, marginals to rank 0.
 enum RankExchange {
     /// Sums every rank's token table on rank 0, chooses the vocabulary there with `choose`, and returns it
-    /// with the total token count and the number of distinct tokens on every rank. An error on rank 0 is
-    /// raised on every rank.
-    static func vocabulary(_ table: TokenTable, tokens: Int64, ranks: RankCommunicator,
+    /// with the total token count and the number of distinct tokens on every rank. `input` (bytes read and
+    /// chunks cut) must be the same on every rank: ranks that read different files would deal different
+    /// chunks, so rank 0 refuses. An error on rank 0 is raised on every rank.
+    static func vocabulary(_ table: TokenTable, tokens: Int64, input: (bytes: Int64, chunks: Int), ranks: RankCommunicator,
                            choose: (TokenTable, Int64) throws -> Vocabulary) throws -> (Vocabulary, Int64, Int) {
         var message = ByteWriter()
+        message.appendVarint(UInt64(input.bytes))
+        message.appendVarint(UInt64(input.chunks))
         message.appendVarint(UInt64(tokens))
         message.appendVarint(UInt64(table.count))
         for id in 0..<table.count {
@@ -70,9 +73,13 @@ enum RankExchange {
             do {
                 var merged = TokenTable()
                 var total: Int64 = 0
-                for bytes in gathered {
+                for (rank, bytes) in gathered.enumerated() {
                     try bytes.withUnsafeBytes { raw in
                         var reader = ByteReader(raw)
+                        let (inputBytes, chunks) = (Int64(try reader.readVarint()), Int(try reader.readVarint()))
+                        guard inputBytes == input.bytes && chunks == input.chunks else {
+                            throw CountingError.failed("rank \(rank) read \(inputBytes) bytes of input in \(chunks) chunks, rank 0 read \(input.bytes) bytes in \(input.chunks): every rank must see the same input files (a shared file system or identical copies at the same paths)")
+                        }
                         total += Int64(try reader.readVarint())
                         for _ in 0..<Int(try reader.readVarint()) {
                             let length = Int(try reader.readVarint())

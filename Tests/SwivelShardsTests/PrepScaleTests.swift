@@ -194,4 +194,27 @@ private func zipfText(lines: Int, words: Int, seed: UInt64) -> [String] {
             }
         }
     }
+
+    @Test func ranksThatReadDifferentInputsAllStopWithOneError() throws {
+        let root = TemporaryFile.path("-ranks-a")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try "a b c\nb c d\n".write(toFile: root + "/one.txt", atomically: false, encoding: .utf8)
+        let other = TemporaryFile.path("-ranks-b")
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        try "a b c\nb c d\n".write(toFile: other + "/one.txt", atomically: false, encoding: .utf8)
+        try "c d e\n".write(toFile: other + "/two.txt", atomically: false, encoding: .utf8)
+        let output = TemporaryFile.path()
+        let results = ThreadRanks(size: 2).run { rank in
+            var config = PrepConfiguration(inputs: [rank.rank == 0 ? root : other], output: output)
+            config.vocabularyRules = VocabularyRules(minCount: 1)
+            return try Prep.runAsRank(config, ranks: rank)
+        }
+        for result in results {
+            #expect(throws: (any Error).self) { try result.get() }
+            if case let .failure(error) = result {
+                #expect("\(error)".contains("every rank must see the same input files"), "\(error)")
+            }
+        }
+        #expect(!FileReader.exists(output + "/manifest.json"))
+    }
 }
