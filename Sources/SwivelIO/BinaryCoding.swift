@@ -17,6 +17,12 @@ public struct ByteWriter {
         withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
+    /// Appends `bytes` after a varint of their count (read back with ``ByteReader/readCountedBytes()``).
+    public mutating func appendCounted<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        appendVarint(UInt64(bytes.count))
+        self.bytes.append(contentsOf: bytes)
+    }
+
     /// Appends an unsigned LEB128 varint (7 bits a byte, low bits first).
     public mutating func appendVarint(_ value: UInt64) {
         var v = value
@@ -55,10 +61,13 @@ public struct ByteReader {
         return T(littleEndian: value)
     }
 
-    /// Skips `count` bytes (throws when fewer are left).
-    public mutating func skip(_ count: Int) throws {
-        guard count >= 0, remaining >= count else { throw OutOfBounds() }
-        offset += count
+    /// Reads bytes written by ``ByteWriter/appendCounted(_:)``: a varint count, then that many bytes (a view
+    /// into the reader's buffer).
+    public mutating func readCountedBytes() throws -> UnsafeRawBufferPointer {
+        let count = try readVarint()
+        guard count <= UInt64(remaining) else { throw OutOfBounds() }
+        defer { offset += Int(count) }
+        return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + Int(count))])
     }
 
     /// Reads an unsigned LEB128 varint of at most 10 bytes.

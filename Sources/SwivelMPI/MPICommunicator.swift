@@ -112,7 +112,9 @@ public final class MPICommunicator: RankCommunicator {
     }
 }
 
-/// A byte message posted with MPI_Isend, with the copy of its bytes it must keep until sent.
+/// A byte message posted with MPI_Isend, with the copy of its bytes it must keep until sent. A send dropped
+/// without `wait()` belongs to a failed exchange: waiting could block forever on a receiver that will never
+/// post its receive, so its request and buffer are left to the abort that ends the process (no deinit).
 final class MPIPendingSend: PendingSend {
     private var request: UnsafeMutablePointer<swivel_pending_send>?
     private let buffer: UnsafeMutableBufferPointer<UInt8>
@@ -130,9 +132,5 @@ final class MPIPendingSend: PendingSend {
         guard code == 0 else { throw MPIError.failed(call: "MPI_Waitall", code: code) }
     }
 
-    /// A send dropped without `wait()` belongs to a failed exchange: waiting could block forever on a
-    /// receiver that will never post its receive, so the request and buffer are left to the abort that ends
-    /// the process.
-    deinit {}
 }
 #endif

@@ -233,12 +233,13 @@ public final class CooccurrenceCounter: @unchecked Sendable {
         let dense = partitions[0].dense
         if n > 1 && dense.cells.count > 0 {
             let high = partitions[1].dense
+            let others = partitions.dropFirst().map { $0.dense.cells }
             DispatchQueue.concurrentPerform(iterations: n) { slice in
                 let range = (dense.cells.count * slice / n)..<(dense.cells.count * (slice + 1) / n)
                 let target = dense.cells.pointer, highCells = high.cells.pointer
                 for i in range {
                     var sum = UInt64(target[i])
-                    for other in partitions.dropFirst() { sum &+= UInt64(other.dense.cells.pointer[i]) }
+                    for other in others { sum &+= UInt64(other.pointer[i]) }
                     target[i] = UInt32(truncatingIfNeeded: sum)
                     highCells[i] = UInt32(truncatingIfNeeded: sum >> 32)
                 }

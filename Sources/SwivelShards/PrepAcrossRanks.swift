@@ -62,9 +62,7 @@ enum RankExchange {
         message.appendVarint(UInt64(tokens))
         message.appendVarint(UInt64(table.count))
         for id in 0..<table.count {
-            let bytes = table.bytes(of: id)
-            message.appendVarint(UInt64(bytes.count))
-            message.append(Array(bytes))
+            message.appendCounted(table.bytes(of: id))
             message.appendVarint(UInt64(table.counts[id]))
         }
         let gathered = try ranks.gatherBytes(message.bytes)
@@ -82,11 +80,8 @@ enum RankExchange {
                         }
                         total += Int64(try reader.readVarint())
                         for _ in 0..<Int(try reader.readVarint()) {
-                            let length = Int(try reader.readVarint())
-                            let start = reader.offset
-                            try reader.skip(length)
-                            let count = Int64(try reader.readVarint())
-                            _ = merged.intern(UnsafeRawBufferPointer(rebasing: raw[start..<(start + length)]), occurrences: count)
+                            let token = try reader.readCountedBytes()
+                            _ = merged.intern(token, occurrences: Int64(try reader.readVarint()))
                         }
                     }
                 }
@@ -96,9 +91,7 @@ enum RankExchange {
                 reply.appendVarint(UInt64(merged.count))
                 reply.appendVarint(UInt64(vocabulary.count))
                 for (token, count) in zip(vocabulary.tokens, vocabulary.counts) {
-                    let utf8 = Array(token.utf8)
-                    reply.appendVarint(UInt64(utf8.count))
-                    reply.append(utf8)
+                    reply.appendCounted(token.utf8)
                     reply.appendVarint(UInt64(count))
                 }
             } catch {
@@ -119,10 +112,7 @@ enum RankExchange {
             let distinct = Int(try reader.readVarint())
             var tokens: [String] = [], counts: [Int64] = []
             for _ in 0..<Int(try reader.readVarint()) {
-                let length = Int(try reader.readVarint())
-                let start = reader.offset
-                try reader.skip(length)
-                tokens.append(String(decoding: UnsafeRawBufferPointer(rebasing: raw[start..<(start + length)]), as: UTF8.self))
+                tokens.append(String(decoding: try reader.readCountedBytes(), as: UTF8.self))
                 counts.append(Int64(try reader.readVarint()))
             }
             return (Vocabulary(tokens: tokens, counts: counts), total, distinct)

@@ -53,18 +53,18 @@ public final class ThreadRanks: @unchecked Sendable {
         return results.map { $0! }
     }
 
-    private func post<T>(_ mail: ReferenceWritableKeyPath<ThreadRanks, [[Int: [[T]]]]>, _ values: [T], from: Int, to: Int) {
+    private func postFloats(_ values: [Float], from: Int, to: Int) {
         condition.lock()
-        self[keyPath: mail][to][from, default: []].append(values)
+        floatMail[to][from, default: []].append(values)
         condition.broadcast()
         condition.unlock()
     }
 
-    private func take<T>(_ mail: ReferenceWritableKeyPath<ThreadRanks, [[Int: [[T]]]]>, to: Int, from: Int) -> [T] {
+    private func takeFloats(to: Int, from: Int) -> [Float] {
         condition.lock()
         defer { condition.unlock() }
-        while self[keyPath: mail][to][from]?.isEmpty ?? true { condition.wait() }
-        return self[keyPath: mail][to][from]!.removeFirst()
+        while floatMail[to][from]?.isEmpty ?? true { condition.wait() }
+        return floatMail[to][from]!.removeFirst()
     }
 
     /// Posts a byte message and returns its serial number on the (from, to) channel.
@@ -127,18 +127,18 @@ public final class ThreadRanks: @unchecked Sendable {
         /// Posts `outgoing` to `destination`, then waits for what `source` posted.
         public func sendReceive(_ outgoing: UnsafeBufferPointer<Float>, to destination: Int,
                                 _ incoming: UnsafeMutableBufferPointer<Float>, from source: Int) throws {
-            ranks.post(\.floatMail, Array(outgoing), from: rank, to: destination)
+            ranks.postFloats(Array(outgoing), from: rank, to: destination)
             try receive(incoming, from: source)
         }
         /// Waits for every rank's value and returns the sum.
         public func sumAll(_ value: Double) throws -> Double { ranks.sum(value, rank: rank) }
         /// Posts a copy of `buffer` to `destination`.
         public func send(_ buffer: UnsafeBufferPointer<Float>, to destination: Int) throws {
-            ranks.post(\.floatMail, Array(buffer), from: rank, to: destination)
+            ranks.postFloats(Array(buffer), from: rank, to: destination)
         }
         /// Waits for the next float message from `source`.
         public func receive(_ buffer: UnsafeMutableBufferPointer<Float>, from source: Int) throws {
-            let received = ranks.take(\.floatMail, to: rank, from: source)
+            let received = ranks.takeFloats(to: rank, from: source)
             precondition(received.count == buffer.count)
             for i in 0..<buffer.count { buffer[i] = received[i] }
         }
