@@ -624,7 +624,11 @@ final class RowPartition: @unchecked Sendable {
     /// Merges dense array, table and runs, and writes the shard files of the owned row shards in order.
     func finish(dense: DenseTriangle, directory: String, onShard: () -> Void) throws -> PartitionOutput {
         let nRow = keys.rows.shardCount, nColumn = keys.columns.shardCount
-        var columnSums = [WideSum](repeating: WideSum(), count: keys.columns.featureCount)
+        // Raw buffers: as arrays captured by the merge closure below, every access paid a uniqueness check
+        // (about 2% of prep's CPU, measured with perf).
+        let columnSums = UnsafeMutableBufferPointer<WideSum>.allocate(capacity: keys.columns.featureCount)
+        columnSums.initialize(repeating: WideSum())
+        defer { columnSums.deallocate() }
         var rowSums: [(Int, WideSum)] = []
         var shards: [ShardEntry] = []
         var nonzeros = 0
@@ -633,24 +637,30 @@ final class RowPartition: @unchecked Sendable {
         // row by row; a row's cells from all sources (and the dense array) are summed in a row-wide array.
         let localBits = UInt64(keys.localBits)
         let largestColumnShard = keys.columns.size(of: 0)
-        var accumulator = [UInt64](repeating: 0, count: largestColumnShard)
-        var touched: [Int] = []
-        // A block's CSR arrays, reused from block to block (fresh large arrays cost page faults).
-        var columns: [Int32] = []
-        var blockUnits: [UInt64] = []
+        let accumulator = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: largestColumnShard)
+        accumulator.initialize(repeating: 0)
+        defer { accumulator.deallocate() }
+        let rowSumsOfShard = UnsafeMutableBufferPointer<WideSum>.allocate(capacity: keys.rows.size(of: 0))
+        defer { rowSumsOfShard.deallocate() }
         // At most `fanIn` runs may be open while merging: fold the smallest ones together first.
         while runs.count > fanIn {
             let smallest = runs.sorted { $0.cells < $1.cells }.prefix(min(fanIn, runs.count - fanIn + 1))
             try mergeRuns(Array(smallest), level: (smallest.map(\.level).max() ?? 0) + 1)
         }
         try table.drainSorted { sorted in
+            // Locals of this closure (not captured variables) so that appends need no uniqueness checks.
+            var touched: [Int] = []
+            // A block's CSR arrays, reused from block to block (fresh large arrays cost page faults).
+            var columns: [Int32] = []
+            var blockUnits: [UInt64] = []
             var cursors = [CellCursor(Array(sorted))]
             for run in memoryRuns { cursors.append(CellCursor(run)) }
             memoryRuns = []
             for run in runs { cursors.append(try CellCursor(reader: SpillRunReader(path: run.path))) }
             for rowShard in ownedShards {
                 let rows = keys.rows.size(of: rowShard)
-                var sums = [WideSum](repeating: WideSum(), count: rows)
+                let sums = UnsafeMutableBufferPointer(rebasing: rowSumsOfShard[0..<rows])
+                sums.initialize(repeating: WideSum())
                 for columnShard in 0..<nColumn {
                     let block = rowShard * nColumn + columnShard
                     let columnCount = keys.columns.size(of: columnShard)
@@ -733,7 +743,7 @@ final class RowPartition: @unchecked Sendable {
         for run in runs { unlink(run.path) }
         runs = []
         memoryRuns = []
-        return PartitionOutput(shards: shards, rowSums: rowSums, columnSums: columnSums, nonzeros: nonzeros,
+        return PartitionOutput(shards: shards, rowSums: rowSums, columnSums: Array(columnSums), nonzeros: nonzeros,
                                runs: spilledRuns, runBytes: spilledBytes)
     }
 }
