@@ -37,7 +37,8 @@ extension Trainer {
                 for b in schedule.stratumBlocks(epoch: epoch, subEpoch: s, stratum: k, seed: config.seed) {
                     let block = blocks[b.row * columnShards + b.column]
                     precondition(block.rowStart.count == block.rows + 1, "a rank trains only blocks of the row group it loaded")
-                    let blockLoss = BlockStep.run(block, model: model, workspace: workspace)
+                    let blockLoss = BlockStep.run(block, model: model, workspace: workspace,
+                                                  lossRowStride: BlockStep.trainingLossRowStride)
                     guard blockLoss.isFinite else {
                         throw TrainingError.diverged(epoch: epoch, rowShard: b.row, columnShard: b.column,
                                                      learningRate: config.learningRate)

@@ -51,16 +51,27 @@ public struct TrainingBlock: Sendable {
 public enum SwivelLoss {
     /// Replaces the predictions in `cells` by the loss gradients and returns the block's loss (unscaled).
     ///
+    /// Gradients are always exact for every cell. The loss itself is only reported (it steers nothing), and
+    /// computing it costs about a third of this pass, so `lossRowStride` can restrict it to the rows `i` with
+    /// `(i + columnShard) % lossRowStride == 0` (the offset makes the blocks of a row shard sample different
+    /// rows), scaled up by `rows / sampled rows`: an estimate of the block's loss.
+    ///
     /// - Parameters:
     ///   - cells: `block.rows x block.columns` predictions, row-major with row stride `block.columns`;
     ///     overwritten with `gradientScale * dLoss/dPrediction`.
     ///   - rowTerm: `block.rows` values `log N - log R_i`.
     ///   - columnTerm: `block.columns` values `log C_j`.
     ///   - observedGradient: scratch of at least `block.nonzeroCount` floats.
-    /// - Returns: the sum of the loss over the block's cells, in Double.
+    ///   - lossRowStride: 1 for the exact loss; k > 1 for the loss of every k-th row, scaled up (at most
+    ///     `block.rows`, so that a small block still samples a row).
+    /// - Returns: the sum of the loss over the block's cells (or its estimate), in Double.
     public static func apply(cells: UnsafeMutablePointer<Float>, block: TrainingBlock,
                              rowTerm: UnsafePointer<Float>, columnTerm: UnsafePointer<Float>,
-                             gradientScale: Float, observedGradient: UnsafeMutablePointer<Float>) -> Double {
+                             gradientScale: Float, observedGradient: UnsafeMutablePointer<Float>,
+                             lossRowStride: Int = 1) -> Double {
+        precondition(lossRowStride >= 1)
+        // Blocks with fewer rows than the stride still sample one row.
+        let lossRowStride = max(1, min(lossRowStride, block.rows))
         let columns = block.columns
         var loss: Double = 0
         // 1. Observed cells, before the dense pass overwrites their predictions. The dense pass will add the
@@ -72,6 +83,14 @@ public enum SwivelLoss {
                         for i in 0..<block.rows {
                             let row = cells + i * columns
                             let rt = rowTerm[i]
+                            if (i + block.columnShard) % lossRowStride != 0 {
+                                for k in Int(rowStart[i])..<Int(rowStart[i + 1]) {
+                                    let j = Int(columnIndex[k])
+                                    let e = row[j] - (logCount[k] + (rt - columnTerm[j]))   // as below, bit for bit
+                                    observedGradient[k] = gradientScale * confidence[k] * e
+                                }
+                                continue
+                            }
                             var rowLoss: Float = 0
                             for k in Int(rowStart[i])..<Int(rowStart[i + 1]) {
                                 let j = Int(columnIndex[k])
@@ -92,6 +111,11 @@ public enum SwivelLoss {
         let vectorEnd = columns & ~7
         for i in 0..<block.rows {
             let row = cells + i * columns
+            if (i + block.columnShard) % lossRowStride != 0 {
+                unobservedGradients(row: row, columns: columns, rowTerm: rowTerm[i], columnTerm: columnTerm,
+                                    gradientScale: gradientScale)
+                continue
+            }
             let rt = SIMD8<Float>(repeating: rowTerm[i])
             var rowLoss = SIMD8<Float>(repeating: 0)
             var j = 0
@@ -121,6 +145,11 @@ public enum SwivelLoss {
             }
             loss += Double(rowLoss.sum() + tailLoss)
         }
+        if lossRowStride > 1 {
+            let first = (lossRowStride - block.columnShard % lossRowStride) % lossRowStride
+            let sampled = first < block.rows ? (block.rows - 1 - first) / lossRowStride + 1 : 0
+            loss *= Double(block.rows) / Double(max(sampled, 1))
+        }
         // 3. Observed gradients over the dense ones.
         block.rowStart.withUnsafeBufferPointer { rowStart in
             block.columnIndex.withUnsafeBufferPointer { columnIndex in
@@ -133,6 +162,33 @@ public enum SwivelLoss {
             }
         }
         return loss
+    }
+
+    /// The unobserved gradient `gradientScale * sigmoid(p - pmi*)` of one row of predictions, in place, without
+    /// the loss: the same arithmetic as the loss pass, minus `log1p`.
+    @inline(__always)
+    static func unobservedGradients(row: UnsafeMutablePointer<Float>, columns: Int, rowTerm: Float,
+                                    columnTerm: UnsafePointer<Float>, gradientScale: Float) {
+        let vectorEnd = columns & ~7
+        let rt = SIMD8<Float>(repeating: rowTerm)
+        var j = 0
+        while j < vectorEnd {
+            let p = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
+            let ct = UnsafeRawPointer(columnTerm + j).loadUnaligned(as: SIMD8<Float>.self)
+            let e = p - (rt - ct)
+            let negative = e .< 0
+            let t = FastMath.exp(e.replacing(with: -e, where: .!negative))   // e^-|e| in (0, 1]
+            let inverse = 1 / (1 + t)
+            let sigmoid = inverse.replacing(with: t * inverse, where: negative)
+                .replacing(with: 0, where: e .< SwivelLoss.negligibleExponent)
+            UnsafeMutableRawPointer(row + j).storeBytes(of: sigmoid * gradientScale, as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < columns {
+            let e = row[j] - (rowTerm - columnTerm[j])
+            row[j] = e < negligibleExponent ? 0 : gradientScale * sigmoid(e)
+            j += 1
+        }
     }
 
     /// Predictions this far below `pmi*` get a zero gradient (sigmoid < 1e-26) instead of a subnormal one.

@@ -244,7 +244,8 @@ public final class Trainer {
             for wave in waves[position.wavesDone...] {
                 DispatchQueue.concurrentPerform(iterations: wave.count) { w in
                     let b = wave[w]
-                    losses[w] = BlockStep.run(blocks[b.row * columnShards + b.column], model: model, workspace: workspaces[w])
+                    losses[w] = BlockStep.run(blocks[b.row * columnShards + b.column], model: model, workspace: workspaces[w],
+                                              lossRowStride: BlockStep.trainingLossRowStride)
                 }
                 for w in 0..<wave.count {
                     let loss = losses[w]

@@ -97,7 +97,8 @@ public enum TrainingBenchmark {
         let workspaces = (0..<workers).map { _ in StepWorkspace(shardSize: b, dimension: d) }
         let trainingBlocks = blocks
         let seconds = timed(workers: workers, repeats: repeats) { w in
-            _ = BlockStep.run(trainingBlocks[w], model: model, workspace: workspaces[w])
+            _ = BlockStep.run(trainingBlocks[w], model: model, workspace: workspaces[w],
+                              lossRowStride: BlockStep.trainingLossRowStride)
         }
         let cells = Double(b * b * workers * repeats)
         return Result(name: "training step \(b)x\(b), d \(d), density \(density), \(workers) workers x 1 thread",

@@ -92,6 +92,61 @@ private struct Problem {
         #expect(worstLog < 3e-7, "log1p absolute error \(worstLog)")
     }
 
+    @Test func sampledLossKeepsEveryGradientAndEstimatesFromItsRows() {
+        // 7 rows x 21 columns: SIMD lanes and a scalar tail; a third of the cells observed.
+        let rows = 7, columns = 21
+        var random = RandomSource(seed: 5)
+        var rowStart: [Int32] = [0], columnIndex: [Int32] = [], counts: [Float] = []
+        for _ in 0..<rows {
+            for j in 0..<columns where random.nextUnit() < 0.33 {
+                columnIndex.append(Int32(j))
+                counts.append(Float(1 + 30 * random.nextUnit()))
+            }
+            rowStart.append(Int32(columnIndex.count))
+        }
+        let block = TrainingBlock(rowShard: 0, columnShard: 0, rows: rows, columns: columns, rowStart: rowStart,
+                                  columnIndex: columnIndex, counts: counts, confidenceBase: 0.1,
+                                  confidenceScale: 0.25, confidenceExponent: 0.5)
+        let predictions = (0..<(rows * columns)).map { _ in Float(random.nextGaussian() * 3) }
+        let rowTerm = (0..<rows).map { _ in Float(2 + random.nextUnit()) }
+        let columnTerm = (0..<columns).map { _ in Float(random.nextUnit()) }
+        func run(_ stride: Int) -> (loss: Double, gradients: [Float]) {
+            var cells = predictions
+            var observed = [Float](repeating: 0, count: counts.count)
+            let loss = cells.withUnsafeMutableBufferPointer { c in
+                observed.withUnsafeMutableBufferPointer { o in
+                    SwivelLoss.apply(cells: c.baseAddress!, block: block, rowTerm: rowTerm, columnTerm: columnTerm,
+                                     gradientScale: 0.5, observedGradient: o.baseAddress!, lossRowStride: stride)
+                }
+            }
+            return (loss, cells)
+        }
+        // The naive loss of one row, in Double.
+        func rowLoss(_ i: Int) -> Double {
+            var loss = 0.0
+            var observed = [Int: Float]()
+            for k in Int(rowStart[i])..<Int(rowStart[i + 1]) { observed[Int(columnIndex[k])] = counts[k] }
+            for j in 0..<columns {
+                let p = Double(predictions[i * columns + j]), pmiStar = Double(rowTerm[i]) - Double(columnTerm[j])
+                if let x = observed[j].map(Double.init) {
+                    let e = p - (log(x) + pmiStar)
+                    loss += 0.5 * (0.1 + 0.25 * x.squareRoot()) * e * e
+                } else {
+                    let e = p - pmiStar
+                    loss += e > 0 ? e + log1p(exp(-e)) : log1p(exp(e))
+                }
+            }
+            return loss
+        }
+        let exact = run(1), sampled = run(3)
+        #expect(exact.gradients == sampled.gradients)
+        let all = (0..<rows).map(rowLoss).reduce(0, +)
+        #expect(abs(exact.loss - all) <= 1e-5 * all, "exact \(exact.loss) vs naive \(all)")
+        let estimate = (rowLoss(0) + rowLoss(3) + rowLoss(6)) * 7 / 3
+        #expect(abs(sampled.loss - estimate) <= 1e-5 * estimate, "sampled \(sampled.loss) vs \(estimate)")
+        #expect(abs(sampled.loss - all) > 1e-3 * all)   // it is an estimate, not the whole loss
+    }
+
     @Test func blasStepEqualsNaiveLoops() {
         for seed: UInt64 in [1, 2, 3] {
             let problem = Problem(seed: seed)
@@ -172,6 +227,18 @@ private struct Problem {
         check(side: "column", localCount: problem.block.columns, shards: problem.columnShards, shard: problem.columnShard,
               analytic: workspace.columnGradients, loss: { problem.naiveLoss(rowValues: R, columnValues: $0) }, values: C)
         #expect(checked == (problem.block.rows + problem.block.columns) * d)
+    }
+
+    @Test func sampledLossStillStopsOnNonFiniteGradients() {
+        // 4 rows: stride 8 samples local row 2 only (column shard 2); a NaN in local row 0's embedding leaves
+        // the sampled loss finite, but not the gradients.
+        let problem = Problem(seed: 13)
+        let workspace = StepWorkspace(shardSize: problem.shardSize, dimension: problem.d)
+        let row0 = problem.rowShard * problem.d
+        problem.model.rowEmbeddings.storage[row0] = .nan
+        let sampled = BlockStep.computeGradients(problem.block, model: problem.model, workspace: workspace, lossRowStride: 8)
+        #expect(sampled.isFinite)
+        #expect(!BlockStep.run(problem.block, model: problem.model, workspace: workspace, lossRowStride: 8).isFinite)
     }
 
     @Test func stepLowersTheLossAndTouchesOnlyItsRows() {
