@@ -5,12 +5,14 @@ import Glibc
 
 /// Exact, order-independent co-occurrence weights: every count is an integer number of `1/scale` units.
 ///
-/// A pair at distance `d` adds `1/d`. With `scale = lcm(1...window)` (window <= 22, so that it fits in
-/// 32 bits) every `1/d` is an exact integer number of units, so sums are exact and do not depend on the
-/// order of addition: any thread count, any spill pattern gives bitwise-identical shards. Larger windows
-/// (up to 1000) use `scale = 2^24` with `1/d` rounded to the nearest unit (an error below 3e-8 per addition,
-/// about float32's resolution). Sums are `UInt64` units: at least 1.1e12 in weight per cell (7.3e15 for
-/// window 10) before overflow.
+/// A pair at distance `d` adds `1/d`. With `scale = lcm(1...window)` (window <= 18, so that it is at most
+/// 2^24) every `1/d` is an exact integer number of units. Larger windows (up to 1000) use `scale = 2^24` with
+/// `1/d` rounded to the nearest unit (an error below 3e-8 per addition, about float32's resolution). Either
+/// way counts are integers of units, so sums are exact and do not depend on the order of addition: any thread
+/// count, any spill pattern gives bitwise-identical shards. The scale stays at most 2^24 so that the dense
+/// region's 32-bit cells hold at least 256 counts before they carry (windows 19-22 once used their exact
+/// `lcm` up to 2^32 and lost the dense region: prep at window 20 took 5x as long). Sums are `UInt64` units:
+/// at least 1.1e12 in weight per cell (7.3e15 for window 10) before overflow.
 public struct CountScale: Sendable, Equatable {
     /// Units per 1.0 of weight.
     public let scale: UInt64
@@ -23,7 +25,7 @@ public struct CountScale: Sendable, Equatable {
         var exact = true
         for d in 1...max(window, 1) {
             let next = l / Self.gcd(l, UInt64(d)) * UInt64(d)
-            if next > 1 << 32 { exact = false; break }
+            if next > 1 << 24 { exact = false; break }
             l = next
         }
         scale = exact ? l : 1 << 24

@@ -140,6 +140,9 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         #expect((1...10).allSatisfy { scale.weights[$0] * UInt64($0) == 2520 })
         // 1/3 + 1/3 + 1/3 is exactly 1 in units, whatever the order.
         #expect(scale.float(scale.weights[3] * 3) == 1)
+        #expect(CountScale(window: 18).scale == 12_252_240)   // lcm(1...18), exact
+        // From window 19 on lcm(1...window) passes 2^24: rounded units, so that the dense region stays usable.
+        #expect(CountScale(window: 20).scale == 1 << 24)
         let long = CountScale(window: 40)
         #expect(long.scale == 1 << 24)
         #expect(abs(Double(long.weights[37]) / Double(long.scale) - 1.0 / 37) < 3e-8)
