@@ -55,8 +55,8 @@ extension Swivel {
         @Option(help: "Use this vocabulary (one token per line, optional <TAB>count) instead of building one.")
         var vocab: String?
 
-        @Option(help: "Count pairs up to this many tokens apart.")
-        var window: Int = 10
+        @Option(help: "Count pairs up to this many tokens apart (a pair d tokens apart adds 1/d).")
+        var window: Int = 15
 
         @Option(help: "Subsample frequent words as word2vec does: keep an occurrence with probability sqrt(t/f) + t/f (f: the word's share of the corpus), e.g. 1e-4. (default: off)")
         var subsample: Double?
