@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Side-by-side quality and wall-clock on the shared corpus: swivel (defaults), gensim Word2Vec (skip-gram,
-# negative sampling) and fastText (skipgram, -maxn 0), same corpus, window 10, 300 d, 2 threads, min-count 5,
-# vocabulary capped to the same V. Scores: swivel eval on every tool's vectors (WS353 and its splits, Google
+# Side-by-side quality and wall-clock on the shared corpus: swivel (its defaults: window 15, 300 d, 15 epochs),
+# gensim Word2Vec (skip-gram, negative sampling) and fastText (skipgram, -maxn 0) with window 10 as issue #5
+# sets them; same corpus, 300 d, 2 threads, min-count 5, vocabulary capped to the same V. Scores: swivel eval on every tool's vectors (WS353 and its splits, Google
 # analogy 3CosAdd over the 30,000 most frequent words; WS353 also split in halves by the corpus count of each
 # pair's rarer word, the same pairs for every tool). Writes and prints a TSV table.
 # Usage: Scripts/bench-quality.sh [V=32768] [OUT=/tmp/swivel-quality]
