@@ -107,43 +107,16 @@ public enum SwivelLoss {
                 }
             }
         }
-        // 2. Every cell as unobserved, eight at a time.
-        let vectorEnd = columns & ~7
+        // 2. Every cell as unobserved, eight at a time (the loss only on the sampled rows).
         for i in 0..<block.rows {
             let row = cells + i * columns
-            if (i + block.columnShard) % lossRowStride != 0 {
-                unobservedGradients(row: row, columns: columns, rowTerm: rowTerm[i], columnTerm: columnTerm,
-                                    gradientScale: gradientScale)
-                continue
+            if (i + block.columnShard) % lossRowStride == 0 {
+                loss += Double(unobservedRow(row, columns: columns, rowTerm: rowTerm[i], columnTerm: columnTerm,
+                                             gradientScale: gradientScale, withLoss: true))
+            } else {
+                _ = unobservedRow(row, columns: columns, rowTerm: rowTerm[i], columnTerm: columnTerm,
+                                  gradientScale: gradientScale, withLoss: false)
             }
-            let rt = SIMD8<Float>(repeating: rowTerm[i])
-            var rowLoss = SIMD8<Float>(repeating: 0)
-            var j = 0
-            while j < vectorEnd {
-                let p = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
-                let ct = UnsafeRawPointer(columnTerm + j).loadUnaligned(as: SIMD8<Float>.self)
-                let e = p - (rt - ct)
-                let negative = e .< 0
-                let absolute = e.replacing(with: -e, where: negative)
-                let t = FastMath.exp(-absolute)                  // e^-|e| in (0, 1]
-                let inverse = 1 / (1 + t)
-                // Below e^-60 the gradient is set to exactly 0: the scaled value would be a subnormal float,
-                // and subnormals slow every later SGEMM by orders of magnitude.
-                let sigmoid = inverse.replacing(with: t * inverse, where: negative)
-                    .replacing(with: 0, where: e .< SwivelLoss.negligibleExponent)
-                let positivePart = e.replacing(with: 0, where: negative)
-                rowLoss += positivePart + FastMath.log1pUnit(t)
-                UnsafeMutableRawPointer(row + j).storeBytes(of: sigmoid * gradientScale, as: SIMD8<Float>.self)
-                j += 8
-            }
-            var tailLoss: Float = 0
-            while j < columns {
-                let e = row[j] - (rowTerm[i] - columnTerm[j])
-                tailLoss += softplus(e)
-                row[j] = e < negligibleExponent ? 0 : gradientScale * sigmoid(e)
-                j += 1
-            }
-            loss += Double(rowLoss.sum() + tailLoss)
         }
         if lossRowStride > 1 {
             let first = (lossRowStride - block.columnShard % lossRowStride) % lossRowStride
@@ -164,13 +137,15 @@ public enum SwivelLoss {
         return loss
     }
 
-    /// The unobserved gradient `gradientScale * sigmoid(p - pmi*)` of one row of predictions, in place, without
-    /// the loss: the same arithmetic as the loss pass, minus `log1p`.
+    /// One row of predictions taken as unobserved cells, in place: each becomes `gradientScale * sigmoid(p - pmi*)`;
+    /// returns the row's `softplus(p - pmi*)` summed with `withLoss` (a constant at each call: inlined, the
+    /// gradient-only copy has no `log1p`), else 0.
     @inline(__always)
-    static func unobservedGradients(row: UnsafeMutablePointer<Float>, columns: Int, rowTerm: Float,
-                                    columnTerm: UnsafePointer<Float>, gradientScale: Float) {
+    static func unobservedRow(_ row: UnsafeMutablePointer<Float>, columns: Int, rowTerm: Float,
+                              columnTerm: UnsafePointer<Float>, gradientScale: Float, withLoss: Bool) -> Float {
         let vectorEnd = columns & ~7
         let rt = SIMD8<Float>(repeating: rowTerm)
+        var rowLoss = SIMD8<Float>(repeating: 0)
         var j = 0
         while j < vectorEnd {
             let p = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
@@ -179,16 +154,22 @@ public enum SwivelLoss {
             let negative = e .< 0
             let t = FastMath.exp(e.replacing(with: -e, where: .!negative))   // e^-|e| in (0, 1]
             let inverse = 1 / (1 + t)
+            // Below e^-60 the gradient is set to exactly 0: the scaled value would be a subnormal float,
+            // and subnormals slow every later SGEMM by orders of magnitude.
             let sigmoid = inverse.replacing(with: t * inverse, where: negative)
                 .replacing(with: 0, where: e .< SwivelLoss.negligibleExponent)
+            if withLoss { rowLoss += e.replacing(with: 0, where: negative) + FastMath.log1pUnit(t) }
             UnsafeMutableRawPointer(row + j).storeBytes(of: sigmoid * gradientScale, as: SIMD8<Float>.self)
             j += 8
         }
+        var tailLoss: Float = 0
         while j < columns {
             let e = row[j] - (rowTerm - columnTerm[j])
+            if withLoss { tailLoss += softplus(e) }
             row[j] = e < negligibleExponent ? 0 : gradientScale * sigmoid(e)
             j += 1
         }
+        return rowLoss.sum() + tailLoss
     }
 
     /// Predictions this far below `pmi*` get a zero gradient (sigmoid < 1e-26) instead of a subnormal one.
