@@ -78,6 +78,7 @@ public enum BlockStep {
     /// every cell): the loss's `log1p` and the observed cells' libm calls made training steps 5-9% slower
     /// (`swivel bench --block 4096 --dim 300`, side by side), for a number that only monitors training.
     public static let trainingLossRowStride = 8
+
     /// Trains `block` once and returns its loss (sum over its cells, before scaling; with `lossRowStride` k > 1
     /// an estimate from every k-th row, see ``SwivelLoss/apply(cells:block:rowTerm:columnTerm:gradientScale:observedGradient:lossRowStride:)``).
     ///
@@ -88,8 +89,8 @@ public enum BlockStep {
         var loss = computeGradients(block, model: model, workspace: workspace, lossRowStride: lossRowStride)
         let d = model.rowEmbeddings.dimension
         precondition(d == workspace.dimension)
-        // A sampled loss does not see every row: a block whose gradients stopped being finite must still stop
-        // training here, before the update spreads them.
+        // A sampled loss does not see every row: a block whose gradients stopped being finite must still report
+        // a non-finite loss, so that training stops at this block (its last checkpoint predates it).
         if lossRowStride > 1 && loss.isFinite
             && !(allFinite(workspace.rowGradients, count: block.rows * d)
                  && allFinite(workspace.columnGradients, count: block.columns * d)) {
