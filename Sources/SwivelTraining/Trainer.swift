@@ -44,8 +44,12 @@ public final class Trainer {
     public let manifest: Manifest
     /// The prep directory.
     public let prepDirectory: String
-    /// Every block, row-major (`row * columnShards + column`).
+    /// Every block, row-major (`row * columnShards + column`), when they are kept in memory; empty when
+    /// ``streamsBlocks``.
     let blocks: [TrainingBlock]
+    /// Whether the decoded blocks would not fit in memory, so that each wave's blocks are read from the shard
+    /// files while the wave before trains (see ``WavePrefetch``) instead of all at the start.
+    public let streamsBlocks: Bool
     /// Embeddings and optimizer state being trained.
     public let model: TrainingModel
     /// Fingerprint of the prep directory's shards (see ``ShardSetIdentity``).
@@ -57,8 +61,12 @@ public final class Trainer {
 
     /// Loads and validates the prep directory, decodes every shard, and initialises the embeddings from the
     /// seed with N(0, 1/sqrt(d)) entries, as the reference does.
-    public convenience init(prepDirectory: String, config: TrainingConfiguration) throws {
-        try self.init(prepDirectory: prepDirectory, config: config, randomInitialization: true)
+    ///
+    /// - Parameter blocksInMemory: keep every decoded block in memory (true), read them wave by wave (false), or
+    ///   (nil) keep them when they take at most half the memory available now (12 bytes a nonzero).
+    public convenience init(prepDirectory: String, config: TrainingConfiguration, blocksInMemory: Bool? = nil) throws {
+        try self.init(prepDirectory: prepDirectory, config: config, randomInitialization: true,
+                      blocksInMemory: blocksInMemory)
     }
 
     /// A trainer for one rank of a distributed run (``trainAsRank(_:progress:)``): it decodes only the shards
@@ -71,7 +79,7 @@ public final class Trainer {
 
     /// The shared initialiser; a resumed run skips drawing initial vectors that its checkpoint replaces.
     private init(prepDirectory: String, config: TrainingConfiguration, randomInitialization: Bool,
-                 rowGroup: (Int, Int)? = nil) throws {
+                 rowGroup: (Int, Int)? = nil, blocksInMemory: Bool? = nil) throws {
         try config.validate()
         self.config = config
         self.prepDirectory = prepDirectory
@@ -83,7 +91,10 @@ public final class Trainer {
         shardSetIdentity = try ShardSetIdentity.compute(directory: prepDirectory, manifest: manifest)
         let rowSums = try MarginalsFile.read(from: prepDirectory + "/" + manifest.rowSums, expected: manifest.rows)
         let columnSums = try MarginalsFile.read(from: prepDirectory + "/" + manifest.columnSums, expected: manifest.columns)
-        blocks = try Self.loadBlocks(manifest: manifest, directory: prepDirectory, config: config, rowGroup: rowGroup)
+        // A rank of a distributed run decodes only its row group and keeps it.
+        streamsBlocks = rowGroup == nil && !(blocksInMemory ?? Self.decodedBlocksFit(manifest))
+        blocks = streamsBlocks ? []
+            : try Self.loadBlocks(manifest: manifest, directory: prepDirectory, config: config, rowGroup: rowGroup)
 
         let d = config.dimension
         let rowEmbeddings = ParameterMatrix(rows: manifest.rows, dimension: d)
@@ -111,7 +122,8 @@ public final class Trainer {
     /// - Parameter adjust: applies the settings given for the resumed run to the checkpoint's configuration.
     ///   Only `epochs` (a new total, to train longer) and `threads` (at an epoch boundary only: the waves of an
     ///   epoch depend on it) may change; any other difference is refused, naming each.
-    public static func resuming(modelDirectory: String,
+    /// - Parameter blocksInMemory: as for a new trainer (nil: keep the decoded blocks when they fit).
+    public static func resuming(modelDirectory: String, blocksInMemory: Bool? = nil,
                                 adjust: (inout TrainingConfiguration) -> Void = { _ in }) throws -> Trainer {
         let (description, bytes, offset) = try Checkpoint.read(directory: modelDirectory)
         let stored = description.configuration
@@ -122,7 +134,8 @@ public final class Trainer {
             differences.append("--threads \(config.threads) given, the checkpoint was written mid-epoch with \(stored.threads) (resume with the same threads, or from an epoch boundary)")
         }
         guard differences.isEmpty else { throw CheckpointError.incompatible(differences: differences) }
-        let trainer = try Trainer(prepDirectory: description.prepDirectory, config: config, randomInitialization: false)
+        let trainer = try Trainer(prepDirectory: description.prepDirectory, config: config, randomInitialization: false,
+                                  blocksInMemory: blocksInMemory)
         guard trainer.shardSetIdentity == description.shardSetIdentity else {
             throw CheckpointError.shardsChanged(prepDirectory: description.prepDirectory,
                                                 expected: description.shardSetIdentity, found: trainer.shardSetIdentity)
@@ -171,7 +184,6 @@ public final class Trainer {
             var index = worker
             while index < entries.count {
                 let entry = entries[index]
-                let path = directory + "/shards/" + entry.file
                 if let (group, groups) = rowGroup, entry.row % groups != group {
                     results[index] = .success(TrainingBlock(rowShard: entry.row, columnShard: entry.column,
                                                             rows: rowLayout.size(of: entry.row),
@@ -183,24 +195,36 @@ public final class Trainer {
                     index += workers
                     continue
                 }
-                results[index] = Result {
-                    let shard = try ShardFile.read(from: path)
-                    guard shard.rowShard == entry.row, shard.columnShard == entry.column,
-                          shard.rows == rowLayout.size(of: entry.row),
-                          shard.columnCount == columnLayout.size(of: entry.column),
-                          shard.nonzeroCount == entry.nonzeros else {
-                        throw ShardError.inconsistent(path: path, reason: "does not match the manifest (block (\(shard.rowShard), \(shard.columnShard)), \(shard.rows) x \(shard.columnCount), \(shard.nonzeroCount) nonzeros); was it prepared with another shard size?")
-                    }
-                    return TrainingBlock(rowShard: shard.rowShard, columnShard: shard.columnShard,
-                                         rows: shard.rows, columns: shard.columnCount, rowStart: shard.rowStart,
-                                         columnIndex: shard.columns, counts: shard.values,
-                                         confidenceBase: config.confidenceBase, confidenceScale: config.confidenceScale,
-                                         confidenceExponent: config.confidenceExponent)
-                }
+                results[index] = Result { try loadBlock(entry, manifest: manifest, directory: directory, config: config) }
                 index += workers
             }
         }
         return try results.values.map { try $0!.get() }
+    }
+
+    /// Reads and decodes one shard file, checking it against the manifest's layout.
+    static func loadBlock(_ entry: ShardEntry, manifest: Manifest, directory: String,
+                          config: TrainingConfiguration) throws -> TrainingBlock {
+        let path = directory + "/shards/" + entry.file
+        let shard = try ShardFile.read(from: path)
+        guard shard.rowShard == entry.row, shard.columnShard == entry.column,
+              shard.rows == manifest.rowLayout.size(of: entry.row),
+              shard.columnCount == manifest.columnLayout.size(of: entry.column),
+              shard.nonzeroCount == entry.nonzeros else {
+            throw ShardError.inconsistent(path: path, reason: "does not match the manifest (block (\(shard.rowShard), \(shard.columnShard)), \(shard.rows) x \(shard.columnCount), \(shard.nonzeroCount) nonzeros); was it prepared with another shard size?")
+        }
+        return TrainingBlock(rowShard: shard.rowShard, columnShard: shard.columnShard,
+                             rows: shard.rows, columns: shard.columnCount, rowStart: shard.rowStart,
+                             columnIndex: shard.columns, counts: shard.values,
+                             confidenceBase: config.confidenceBase, confidenceScale: config.confidenceScale,
+                             confidenceExponent: config.confidenceExponent)
+    }
+
+    /// Whether every decoded block (a column index, `log x` and `f(x)` per nonzero, 12 bytes, plus the row
+    /// offsets) takes at most half the memory the kernel says is available (8 GiB assumed when unknown).
+    static func decodedBlocksFit(_ manifest: Manifest) -> Bool {
+        let bytes = Int64(manifest.nonzeros) * 12 + Int64(manifest.rows + manifest.rowShards) * Int64(manifest.columnShards) * 4
+        return bytes <= (SystemResources.availableMemoryBytes() ?? (16 << 30)) / 2
     }
 
     /// Blocks trained at once: the thread count, but no more than a wave can hold.
@@ -217,7 +241,7 @@ public final class Trainer {
     ///   - onEpoch: called after each epoch with its record.
     public func train(progress: ProgressHandler? = nil, checkpoints: CheckpointPolicy? = nil,
                       onEpoch: ((EpochRecord) -> Void)? = nil) throws -> TrainingSummary {
-        guard blocks.allSatisfy({ $0.rowStart.count == $0.rows + 1 }) else {
+        guard streamsBlocks || blocks.allSatisfy({ $0.rowStart.count == $0.rows + 1 }) else {
             throw TrainingError.invalidOption("this trainer decoded one row group only; train it as a rank (trainAsRank)")
         }
         let workers = self.workers
@@ -228,23 +252,41 @@ public final class Trainer {
         let workspaces = (0..<workers).map { _ in StepWorkspace(shardSize: max(manifest.rowLayout.size(of: 0), manifest.columnLayout.size(of: 0)),
                                                             dimension: config.dimension) }
         let cellsPerEpoch = Double(manifest.rows) * Double(manifest.columns)
-        let totalBlocks = Double(blocks.count * config.epochs)
+        let blockCount = manifest.rowShards * manifest.columnShards
+        let totalBlocks = Double(blockCount * config.epochs)
         let start = monotonicSeconds()
         var lastCheckpoint = start
         let losses = ConcurrentSlots<Double>(repeating: 0, count: workers)
         let model = self.model
         let blocks = self.blocks
         let columnShards = manifest.columnShards
-        var blocksDone = position.epochsDone * blocks.count
+        let (shardManifest, directory, settings) = (manifest, prepDirectory, config)
+        let prefetch = streamsBlocks ? WavePrefetch { wave in
+            let entries = wave.map { shardManifest.shards[$0.row * columnShards + $0.column] }
+            let loaded = ConcurrentSlots<Result<TrainingBlock, Error>?>(repeating: nil, count: entries.count)
+            DispatchQueue.concurrentPerform(iterations: entries.count) { i in
+                loaded[i] = Result { try Self.loadBlock(entries[i], manifest: shardManifest, directory: directory, config: settings) }
+            }
+            return try loaded.values.map { try $0!.get() }
+        } : nil
+        var blocksDone = position.epochsDone * blockCount
         let epochsAtStart = position.epochsDone
         while position.epochsDone < config.epochs {
             let epoch = position.epochsDone + 1
             let waves = schedule.waves(epoch: epoch, seed: config.seed)
             blocksDone += waves[0..<position.wavesDone].reduce(0) { $0 + $1.count }
-            for wave in waves[position.wavesDone...] {
+            for (index, wave) in waves.enumerated().dropFirst(position.wavesDone) {
+                let waveBlocks: [TrainingBlock]
+                if let prefetch {
+                    // This wave's blocks (decoded while the wave before trained), then start on the next one's.
+                    let next = index + 1 < waves.count ? waves[index + 1]
+                        : epoch < config.epochs ? schedule.waves(epoch: epoch + 1, seed: config.seed).first : nil
+                    waveBlocks = try prefetch.blocks(wave, next: next)
+                } else {
+                    waveBlocks = wave.map { blocks[$0.row * columnShards + $0.column] }
+                }
                 DispatchQueue.concurrentPerform(iterations: wave.count) { w in
-                    let b = wave[w]
-                    losses[w] = BlockStep.run(blocks[b.row * columnShards + b.column], model: model, workspace: workspaces[w],
+                    losses[w] = BlockStep.run(waveBlocks[w], model: model, workspace: workspaces[w],
                                               lossRowStride: BlockStep.trainingLossRowStride)
                 }
                 for w in 0..<wave.count {
@@ -255,8 +297,7 @@ public final class Trainer {
                                                      learningRate: config.learningRate)
                     }
                     position.epochLoss += loss
-                    let block = blocks[wave[w].row * columnShards + wave[w].column]
-                    position.epochCells += Double(block.rows * block.columns)
+                    position.epochCells += Double(waveBlocks[w].rows * waveBlocks[w].columns)
                 }
                 position.wavesDone += 1
                 blocksDone += wave.count
@@ -436,4 +477,44 @@ public struct ModelInfo: Codable, Sendable {
     public var configuration: TrainingConfiguration
     /// Results.
     public var summary: TrainingSummary
+}
+
+/// Decodes the blocks of the next wave on a background queue while the current wave trains, for a trainer whose
+/// decoded blocks do not fit in memory: only two waves' blocks are decoded at any time.
+final class WavePrefetch: @unchecked Sendable {
+    private let load: @Sendable ([BlockSchedule.Block]) throws -> [TrainingBlock]
+    private let queue = DispatchQueue(label: "swivel.wave-prefetch")
+    private let group = DispatchGroup()
+    /// The wave being decoded ahead and its result; written on `queue`, read after `group.wait()`.
+    private var ahead: (wave: [BlockSchedule.Block], result: Result<[TrainingBlock], Error>?)?
+
+    /// A prefetcher that decodes a wave's blocks with `load`.
+    init(load: @escaping @Sendable ([BlockSchedule.Block]) throws -> [TrainingBlock]) {
+        self.load = load
+    }
+
+    /// The blocks of `wave` (decoded ahead when it was the `next` of the call before, else now), and starts
+    /// decoding `next` in the background.
+    func blocks(_ wave: [BlockSchedule.Block], next: [BlockSchedule.Block]?) throws -> [TrainingBlock] {
+        group.wait()
+        let decoded: Result<[TrainingBlock], Error>
+        if let ahead, ahead.wave == wave, let result = ahead.result {
+            decoded = result
+        } else {
+            decoded = Result { try load(wave) }
+        }
+        ahead = nil
+        if let next {
+            ahead = (next, nil)
+            group.enter()
+            queue.async {
+                let result = Result { try self.load(next) }
+                self.ahead?.result = result
+                self.group.leave()
+            }
+        }
+        return try decoded.get()
+    }
+
+    deinit { group.wait() }
 }

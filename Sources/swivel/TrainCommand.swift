@@ -93,6 +93,9 @@ extension Swivel {
         @Flag(help: "Replace an existing model (or interrupted run) in the output directory.")
         var force = false
 
+        @Flag(help: "Read each wave's shards while the wave before trains, instead of decoding every shard into memory at the start (automatic when the decoded shards would take more than half the available memory).")
+        var streamShards = false
+
         @OptionGroup var kernel: BLASKernelOptions
 
         @OptionGroup var outputOptions: OutputOptions
@@ -143,7 +146,8 @@ extension Swivel {
             try reportingErrors {
                 let trainer: Trainer
                 if let resume {
-                    trainer = try Trainer.resuming(modelDirectory: resume, adjust: apply)
+                    trainer = try Trainer.resuming(modelDirectory: resume, blocksInMemory: streamShards ? false : nil,
+                                                   adjust: apply)
                     if !quiet {
                         printError("resuming \(resume) at epoch \(trainer.position.epochsDone + 1), wave \(trainer.position.wavesDone + 1) of \(trainer.config.epochs) epochs")
                     }
@@ -153,7 +157,11 @@ extension Swivel {
                     var config = TrainingConfiguration()
                     config.threads = ProcessInfo.processInfo.activeProcessorCount
                     apply(to: &config)
-                    trainer = try Trainer(prepDirectory: prepDirectory!, config: config)
+                    trainer = try Trainer(prepDirectory: prepDirectory!, config: config,
+                                          blocksInMemory: streamShards ? false : nil)
+                }
+                if trainer.streamsBlocks && !quiet {
+                    printError("train: reading each wave's shards while the wave before trains (\(streamShards ? "--stream-shards" : "the decoded shards would take more than half the available memory"))")
                 }
                 let totalEpochs = trainer.config.epochs
                 let evaluation = try TrainingEvaluation(similarity: evalSimilarity, analogy: evalAnalogy,

@@ -1,5 +1,6 @@
 import Foundation
 import SwivelEmbeddings
+import SwivelIO
 import SwivelShards
 import SwivelTestSupport
 import SwivelText
@@ -74,6 +75,38 @@ private func trainedVectors(_ prep: String, _ config: TrainingConfiguration) thr
         let a = try vectors(seed: 4), b = try vectors(seed: 4), c = try vectors(seed: 5)
         #expect(a == b)
         #expect(a != c)
+    }
+
+    @Test func blocksReadWaveByWaveGiveTheSameVectors() throws {
+        // 39 features, 3 x 3 shards of 16: waves of 2 blocks, the next one decoded while one trains.
+        let prep = try plantedPrep(groups: 6, size: 6, seed: 9)
+        var config = TrainingConfiguration()
+        config.dimension = 8
+        config.epochs = 3
+        config.threads = 2
+        let resident = try Trainer(prepDirectory: prep, config: config, blocksInMemory: true)
+        let streamed = try Trainer(prepDirectory: prep, config: config, blocksInMemory: false)
+        #expect(!resident.streamsBlocks && streamed.streamsBlocks && streamed.blocks.isEmpty)
+        _ = try resident.train()
+        _ = try streamed.train()
+        #expect(streamed.model.rowEmbeddings.values == resident.model.rowEmbeddings.values)
+        #expect(streamed.model.columnEmbeddings.values == resident.model.columnEmbeddings.values)
+        #expect(streamed.position.log.map(\.meanLoss) == resident.position.log.map(\.meanLoss))
+
+        // Stopped mid-epoch while streaming (a prefetched wave is dropped), then resumed: the same vectors.
+        let model = TemporaryFile.path()
+        try Trainer.prepareModelDirectory(model, force: false)
+        let calls = Locked(0)
+        let stopping = try Trainer(prepDirectory: prep, config: config, blocksInMemory: false)
+        #expect(throws: TrainingError.self) {
+            try stopping.train(checkpoints: CheckpointPolicy(directory: model, intervalSeconds: .infinity,
+                                                             shouldStop: { calls.withValue { $0 += 1; return $0 > 7 } }))
+        }
+        let resumed = try Trainer.resuming(modelDirectory: model)
+        #expect(resumed.position.epochsDone == 1 && resumed.position.wavesDone > 0)
+        _ = try resumed.train()
+        #expect(resumed.model.rowEmbeddings.values == resident.model.rowEmbeddings.values)
+        #expect(resumed.model.columnEmbeddings.values == resident.model.columnEmbeddings.values)
     }
 
     @Test func stratifiedTrainingDoesNotDependOnTheThreadCount() throws {
