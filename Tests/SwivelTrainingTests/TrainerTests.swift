@@ -35,6 +35,16 @@ private func trainedVectors(_ prep: String, _ config: TrainingConfiguration) thr
     return trainer.model.rowEmbeddings.values + trainer.model.columnEmbeddings.values
 }
 
+/// The small planted prep (6 groups of 6 words + 3 stop words = 39 features, 3 x 3 shards of 16) and a short
+/// run on it: dim 8, 3 epochs, 2 threads.
+private func smallPlantedRun() throws -> (prep: String, config: TrainingConfiguration) {
+    var config = TrainingConfiguration()
+    config.dimension = 8
+    config.epochs = 3
+    config.threads = 2
+    return (try plantedPrep(groups: 6, size: 6, seed: 9), config)
+}
+
 @Suite(.serialized) struct TrainerTests {
     @Test func recoversPlantedGroups() throws {
         let prep = try plantedPrep()
@@ -63,11 +73,7 @@ private func trainedVectors(_ prep: String, _ config: TrainingConfiguration) thr
     }
 
     @Test func sameSeedAndThreadsGiveIdenticalVectors() throws {
-        let prep = try plantedPrep(groups: 6, size: 6, seed: 9)
-        var config = TrainingConfiguration()
-        config.dimension = 8
-        config.epochs = 3
-        config.threads = 2
+        var (prep, config) = try smallPlantedRun()
         func vectors(seed: UInt64) throws -> [Float] {
             config.seed = seed
             return try trainedVectors(prep, config)
@@ -78,12 +84,8 @@ private func trainedVectors(_ prep: String, _ config: TrainingConfiguration) thr
     }
 
     @Test func blocksReadWaveByWaveGiveTheSameVectors() throws {
-        // 39 features, 3 x 3 shards of 16: waves of 2 blocks, the next one decoded while one trains.
-        let prep = try plantedPrep(groups: 6, size: 6, seed: 9)
-        var config = TrainingConfiguration()
-        config.dimension = 8
-        config.epochs = 3
-        config.threads = 2
+        // Waves of 2 blocks, the next one decoded while one trains.
+        let (prep, config) = try smallPlantedRun()
         let resident = try Trainer(prepDirectory: prep, config: config, blocksInMemory: true)
         let streamed = try Trainer(prepDirectory: prep, config: config, blocksInMemory: false)
         #expect(!resident.streamsBlocks && streamed.streamsBlocks && streamed.blocks.isEmpty)
@@ -110,11 +112,7 @@ private func trainedVectors(_ prep: String, _ config: TrainingConfiguration) thr
     }
 
     @Test func stratifiedTrainingDoesNotDependOnTheThreadCount() throws {
-        // 6 groups of 6 words + 3 stop words = 39 features, 3 x 3 shards of 16.
-        let prep = try plantedPrep(groups: 6, size: 6, seed: 9)
-        var config = TrainingConfiguration()
-        config.dimension = 8
-        config.epochs = 3
+        var (prep, config) = try smallPlantedRun()
         config.strata = 3
         func vectors(threads: Int) throws -> [Float] {
             config.threads = threads
