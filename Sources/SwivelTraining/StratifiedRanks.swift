@@ -15,10 +15,13 @@ extension Trainer {
     /// With `checkpoints`, every epoch ends with the whole state (vectors and optimizer state) gathered on rank
     /// 0, which writes an ordinary checkpoint (holding the same vectors and optimizer state as a single process
     /// with `strata = p` at that epoch, so either can resume it; the logged mean losses are summed per rank and
-    /// may differ from a single process's in the last digits); a run resumed from it (``Trainer/resuming(modelDirectory:adjust:)`` on every
+    /// may differ from a single process's in the last digits); a run resumed from it (``Trainer/resuming(modelDirectory:blocksInMemory:adjust:)`` (blocks in memory) on every
     /// rank) continues with the next epoch and gives bitwise the vectors of an uninterrupted run.
     public func trainAsRank(_ communicator: RankCommunicator, progress: ProgressHandler? = nil,
                             checkpoints: CheckpointPolicy? = nil) throws -> TrainingSummary {
+        guard !streamsBlocks else {
+            throw TrainingError.invalidOption("a rank of a distributed run trains from its row group's blocks in memory; this trainer streams its shards (create it with blocksInMemory: true or a row group)")
+        }
         let p = communicator.size, k = communicator.rank
         precondition(config.strata == p, "the strata must equal the number of ranks")
         BLAS.setThreads(1)
@@ -80,6 +83,9 @@ extension Trainer {
 
     /// Rank k sends row group k and column group k (with their optimizer state when asked) to rank 0.
     private func gatherOnRoot(_ communicator: RankCommunicator, withOptimizer: Bool) throws {
+        guard !streamsBlocks else {
+            throw TrainingError.invalidOption("a rank of a distributed run trains from its row group's blocks in memory; this trainer streams its shards (create it with blocksInMemory: true or a row group)")
+        }
         let p = communicator.size, k = communicator.rank
         guard p > 1 else { return }
         if k == 0 {

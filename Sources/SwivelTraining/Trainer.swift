@@ -10,7 +10,8 @@ import SwivelText
 public struct EpochRecord: Codable, Sendable, Equatable {
     /// Epoch number, from 1.
     public var epoch: Int
-    /// Mean loss per cell over the epoch.
+    /// Mean loss per cell over the epoch (estimated from every 8th row of each block, see
+    /// ``BlockStep/trainingLossRowStride``).
     public var meanLoss: Double
     /// Seconds since training started.
     public var seconds: Double
@@ -47,8 +48,8 @@ public final class Trainer {
     /// Every block, row-major (`row * columnShards + column`), when they are kept in memory; empty when
     /// ``streamsBlocks``.
     let blocks: [TrainingBlock]
-    /// Whether the decoded blocks would not fit in memory, so that each wave's blocks are read from the shard
-    /// files while the wave before trains (see ``WavePrefetch``) instead of all at the start.
+    /// Whether each wave's blocks are read from the shard files while the wave before trains (see
+    /// ``WavePrefetch``) instead of all at the start: asked for, or the decoded blocks would not fit in memory.
     public let streamsBlocks: Bool
     /// Embeddings and optimizer state being trained.
     public let model: TrainingModel
@@ -59,8 +60,8 @@ public final class Trainer {
     /// The background checkpoint writer.
     private let writing = CheckpointWriting()
 
-    /// Loads and validates the prep directory, decodes every shard, and initialises the embeddings from the
-    /// seed with N(0, 1/sqrt(d)) entries, as the reference does.
+    /// Loads and validates the prep directory, decodes every shard (unless the shards are to be streamed), and
+    /// initialises the embeddings from the seed with N(0, 1/sqrt(d)) entries, as the reference does.
     ///
     /// - Parameter blocksInMemory: keep every decoded block in memory (true), read them wave by wave (false), or
     ///   (nil) keep them when they take at most half the memory available now (12 bytes a nonzero).
@@ -221,7 +222,7 @@ public final class Trainer {
     }
 
     /// Whether every decoded block (a column index, `log x` and `f(x)` per nonzero, 12 bytes, plus the row
-    /// offsets) takes at most half the memory the kernel says is available (8 GiB assumed when unknown).
+    /// offsets) takes at most half the memory the kernel says is available (16 GiB available assumed when unknown).
     static func decodedBlocksFit(_ manifest: Manifest) -> Bool {
         let bytes = Int64(manifest.nonzeros) * 12 + Int64(manifest.rows + manifest.rowShards) * Int64(manifest.columnShards) * 4
         return bytes <= (SystemResources.availableMemoryBytes() ?? (16 << 30)) / 2
@@ -269,6 +270,7 @@ public final class Trainer {
             }
             return try loaded.values.map { try $0!.get() }
         } : nil
+        defer { prefetch?.finish() }
         var blocksDone = position.epochsDone * blockCount
         let epochsAtStart = position.epochsDone
         while position.epochsDone < config.epochs {
@@ -281,7 +283,12 @@ public final class Trainer {
                     // This wave's blocks (decoded while the wave before trained), then start on the next one's.
                     let next = index + 1 < waves.count ? waves[index + 1]
                         : epoch < config.epochs ? schedule.waves(epoch: epoch + 1, seed: config.seed).first : nil
-                    waveBlocks = try prefetch.blocks(wave, next: next)
+                    do {
+                        waveBlocks = try prefetch.blocks(wave, next: next)
+                    } catch {
+                        try? finishCheckpoint()   // a checkpoint being written must be complete
+                        throw error
+                    }
                 } else {
                     waveBlocks = wave.map { blocks[$0.row * columnShards + $0.column] }
                 }
@@ -494,14 +501,14 @@ final class WavePrefetch: @unchecked Sendable {
     }
 
     /// The blocks of `wave` (decoded ahead when it was the `next` of the call before, else now), and starts
-    /// decoding `next` in the background.
+    /// decoding `next` in the background; throws the decoding error of `wave` without starting `next`.
     func blocks(_ wave: [BlockSchedule.Block], next: [BlockSchedule.Block]?) throws -> [TrainingBlock] {
         group.wait()
-        let decoded: Result<[TrainingBlock], Error>
+        let decoded: [TrainingBlock]
         if let ahead, ahead.wave == wave, let result = ahead.result {
-            decoded = result
+            decoded = try result.get()
         } else {
-            decoded = Result { try load(wave) }
+            decoded = try load(wave)
         }
         ahead = nil
         if let next {
@@ -513,8 +520,9 @@ final class WavePrefetch: @unchecked Sendable {
                 self.group.leave()
             }
         }
-        return try decoded.get()
+        return decoded
     }
 
-    deinit { group.wait() }
+    /// Waits for the wave being decoded ahead, if any (its blocks are dropped when no call takes them).
+    func finish() { group.wait() }
 }

@@ -211,10 +211,14 @@ extension Swivel.Train {
             if let strata, strata != communicator.size {
                 throw SwivelCLIError.unsupportedUnderMPI("--strata \(strata) differs from the \(communicator.size) ranks mpirun started; leave it out")
             }
+            if streamShards {
+                throw SwivelCLIError.unsupportedUnderMPI("--stream-shards: under mpirun every rank keeps its row group's shards in memory; leave it out")
+            }
             let modelDirectory = resume ?? output!
             let trainer: Trainer
             if let resume {
-                trainer = try Trainer.resuming(modelDirectory: resume, adjust: apply)
+                // A rank trains from blocks in memory (trainAsRank refuses a streaming trainer).
+                trainer = try Trainer.resuming(modelDirectory: resume, blocksInMemory: true, adjust: apply)
                 guard trainer.config.strata == communicator.size else {
                     throw SwivelCLIError.unsupportedUnderMPI("\(resume) was trained with \(trainer.config.strata) strata; resume it with mpirun -np \(trainer.config.strata) (or in one process with --strata \(trainer.config.strata))")
                 }

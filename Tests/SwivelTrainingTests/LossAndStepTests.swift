@@ -104,13 +104,16 @@ private struct Problem {
             }
             rowStart.append(Int32(columnIndex.count))
         }
-        let block = TrainingBlock(rowShard: 0, columnShard: 0, rows: rows, columns: columns, rowStart: rowStart,
-                                  columnIndex: columnIndex, counts: counts, confidenceBase: 0.1,
-                                  confidenceScale: 0.25, confidenceExponent: 0.5)
+        func block(columnShard: Int) -> TrainingBlock {
+            TrainingBlock(rowShard: 0, columnShard: columnShard, rows: rows, columns: columns, rowStart: rowStart,
+                          columnIndex: columnIndex, counts: counts, confidenceBase: 0.1,
+                          confidenceScale: 0.25, confidenceExponent: 0.5)
+        }
         let predictions = (0..<(rows * columns)).map { _ in Float(random.nextGaussian() * 3) }
         let rowTerm = (0..<rows).map { _ in Float(2 + random.nextUnit()) }
         let columnTerm = (0..<columns).map { _ in Float(random.nextUnit()) }
-        func run(_ stride: Int) -> (loss: Double, gradients: [Float]) {
+        func run(_ stride: Int, columnShard: Int = 0) -> (loss: Double, gradients: [Float]) {
+            let block = block(columnShard: columnShard)
             var cells = predictions
             var observed = [Float](repeating: 0, count: counts.count)
             let loss = cells.withUnsafeMutableBufferPointer { c in
@@ -145,6 +148,23 @@ private struct Problem {
         let estimate = (rowLoss(0) + rowLoss(3) + rowLoss(6)) * 7 / 3
         #expect(abs(sampled.loss - estimate) <= 1e-5 * estimate, "sampled \(sampled.loss) vs \(estimate)")
         #expect(abs(sampled.loss - all) > 1e-3 * all)   // it is an estimate, not the whole loss
+        // Column shard 2 samples other rows ((i + 2) % 3 == 0: rows 1 and 4).
+        let shifted = run(3, columnShard: 2)
+        #expect(shifted.gradients == exact.gradients)
+        let shiftedEstimate = (rowLoss(1) + rowLoss(4)) * 7 / 2
+        #expect(abs(shifted.loss - shiftedEstimate) <= 1e-5 * shiftedEstimate, "shifted \(shifted.loss) vs \(shiftedEstimate)")
+    }
+
+    @Test func finiteCheckSeesInfinityAndNaNButNotLargeValues() {
+        var values = [Float](repeating: 3e38, count: 21)   // their magnitudes' sum would overflow
+        #expect(BlockStep.allFinite(values, count: values.count))
+        for (index, bad) in [(5, Float.infinity), (20, -Float.infinity), (9, Float.nan)] {
+            var damaged = values
+            damaged[index] = bad
+            #expect(!BlockStep.allFinite(damaged, count: damaged.count), "\(bad) at \(index)")
+        }
+        values[0] = -3e38
+        #expect(BlockStep.allFinite(values, count: values.count))
     }
 
     @Test func blasStepEqualsNaiveLoops() {

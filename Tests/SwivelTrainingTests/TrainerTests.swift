@@ -94,6 +94,8 @@ private func smallPlantedRun() throws -> (prep: String, config: TrainingConfigur
         #expect(streamed.model.rowEmbeddings.values == resident.model.rowEmbeddings.values)
         #expect(streamed.model.columnEmbeddings.values == resident.model.columnEmbeddings.values)
         #expect(streamed.position.log.map(\.meanLoss) == resident.position.log.map(\.meanLoss))
+        // A rank of a distributed run trains from blocks in memory only.
+        #expect(throws: TrainingError.self) { try streamed.trainAsRank(ThreadRanks(size: 1).rank(0)) }
 
         // Stopped mid-epoch while streaming (a prefetched wave is dropped), then resumed: the same vectors.
         let model = TemporaryFile.path()
@@ -104,7 +106,8 @@ private func smallPlantedRun() throws -> (prep: String, config: TrainingConfigur
             try stopping.train(checkpoints: CheckpointPolicy(directory: model, intervalSeconds: .infinity,
                                                              shouldStop: { calls.withValue { $0 += 1; return $0 > 7 } }))
         }
-        let resumed = try Trainer.resuming(modelDirectory: model)
+        let resumed = try Trainer.resuming(modelDirectory: model, blocksInMemory: false)
+        #expect(resumed.streamsBlocks)
         #expect(resumed.position.epochsDone == 1 && resumed.position.wavesDone > 0)
         _ = try resumed.train()
         #expect(resumed.model.rowEmbeddings.values == resident.model.rowEmbeddings.values)
