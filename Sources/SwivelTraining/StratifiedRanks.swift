@@ -83,9 +83,6 @@ extension Trainer {
 
     /// Rank k sends row group k and column group k (with their optimizer state when asked) to rank 0.
     private func gatherOnRoot(_ communicator: RankCommunicator, withOptimizer: Bool) throws {
-        guard !streamsBlocks else {
-            throw TrainingError.invalidOption("a rank of a distributed run trains from its row group's blocks in memory; this trainer streams its shards (create it with blocksInMemory: true or a row group)")
-        }
         let p = communicator.size, k = communicator.rank
         guard p > 1 else { return }
         if k == 0 {
