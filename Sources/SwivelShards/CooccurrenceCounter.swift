@@ -59,13 +59,7 @@ public struct CountingPlan: Sendable {
     /// Cells stored for the dense region of `denseProduct` in a symmetric `rows x columns` matrix: the rows
     /// `i` of the upper triangle, each stored as columns `0 ..< min(columns, product / (i + 1))`.
     public static func denseCells(product: Int, rows: Int, columns: Int) -> Int {
-        var cells = 0
-        for i in 0..<min(rows, columns) {
-            let end = min(columns, product / (i + 1))
-            if end <= i { break }
-            cells += end
-        }
-        return cells
+        DenseTriangle.rowEnds(features: min(rows, columns), product: product).reduce(0, +)
     }
 
     /// A plan that keeps the counter within `memoryBytes`: up to a quarter (and at most 2^23 as the
@@ -169,10 +163,14 @@ public final class CooccurrenceCounter: @unchecked Sendable {
         // Dense cells hold UInt32 units (carries go to the tables); a symmetric corpus matrix only.
         let square = rows.featureCount == columns.featureCount && rows.shardCount == columns.shardCount
         let product = scale.scale <= 1 << 24 ? plan.denseProduct : 0
+        let triangles = (0..<workers).map { _ in
+            DenseTriangle(features: square ? rows.featureCount : 0, product: product, shards: columns.shardCount)
+        }
+        // One read-only table for all workers (32 bytes a feature): the triangles share their geometry.
+        let rowInfos = RowPartition.rowInfos(keys: keys, workers: workers, dense: triangles[0])
         partitions = (0..<workers).map {
             RowPartition(worker: $0, workers: workers, keys: keys, scale: scale, plan: plan, fanIn: fanIn,
-                         dense: DenseTriangle(features: square ? rows.featureCount : 0, product: product,
-                                              shards: columns.shardCount))
+                         dense: triangles[$0], rows: rowInfos)
         }
     }
 
@@ -328,12 +326,22 @@ final class DenseTriangle: @unchecked Sendable {
     /// The high 32 bits of each cell once the workers' triangles are summed (nil with one worker).
     var high: ZeroedMemory<UInt32>?
 
-    init(features: Int, product: Int, shards: Int) {
-        var rows: [(start: Int, end: Int, quotient: Int, remainder: Int)] = []
-        var cells = 0
+    /// The end of each stored row's dense columns: row `i` holds `j < min(features, product / (i + 1))`, for
+    /// the rows that hold at least their diagonal.
+    static func rowEnds(features: Int, product: Int) -> [Int] {
+        var ends: [Int] = []
         for i in 0..<features {
             let end = min(features, product / (i + 1))
             if end <= i { break }
+            ends.append(end)
+        }
+        return ends
+    }
+
+    init(features: Int, product: Int, shards: Int) {
+        var rows: [(start: Int, end: Int, quotient: Int, remainder: Int)] = []
+        var cells = 0
+        for end in Self.rowEnds(features: features, product: product) {
             rows.append((cells, end, end / shards, end % shards))
             cells += end
         }
@@ -433,8 +441,19 @@ final class RowPartition: @unchecked Sendable {
     private(set) var spilledRuns = 0
     private(set) var spilledBytes: Int64 = 0
 
+    /// Each feature's owner and dense row, for `workers` workers and triangles shaped like `dense`.
+    static func rowInfos(keys: CellKeyLayout, workers: Int, dense: DenseTriangle) -> [RowInfo] {
+        (0..<keys.rows.featureCount).map { r in
+            let row = r < dense.rows.count ? dense.rows[r] : (start: 0, end: 0, quotient: 0, remainder: 0)
+            return RowInfo(start: row.start, end: Int32(row.end), owner: Int32(keys.rows.shard(of: r) % workers),
+                           quotient: Int32(row.quotient), remainder: Int32(row.remainder),
+                           shard: Int32(keys.columns.shard(of: r)), local: Int32(keys.columns.localIndex(of: r)))
+        }
+    }
+
+    /// A worker's share; `rows` from ``rowInfos(keys:workers:dense:)`` (shared by all workers).
     init(worker: Int, workers: Int, keys: CellKeyLayout, scale: CountScale, plan: CountingPlan, fanIn: Int,
-         dense: DenseTriangle) {
+         dense: DenseTriangle, rows: [RowInfo]) {
         self.worker = worker
         self.workers = workers
         self.keys = keys
@@ -443,12 +462,7 @@ final class RowPartition: @unchecked Sendable {
         self.dense = dense
         temporaryDirectory = plan.temporaryDirectory
         memoryRunLimit = plan.memoryRunBytes
-        rows = (0..<keys.rows.featureCount).map { r in
-            let row = r < dense.rows.count ? dense.rows[r] : (start: 0, end: 0, quotient: 0, remainder: 0)
-            return RowInfo(start: row.start, end: Int32(row.end), owner: Int32(keys.rows.shard(of: r) % workers),
-                           quotient: Int32(row.quotient), remainder: Int32(row.remainder),
-                           shard: Int32(keys.columns.shard(of: r)), local: Int32(keys.columns.localIndex(of: r)))
-        }
+        self.rows = rows
         outboxes = Array(repeating: [], count: workers)
         table = CellTable(maxCapacity: plan.tableSlots)
     }

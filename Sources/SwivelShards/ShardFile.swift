@@ -43,8 +43,8 @@ public struct ShardBlock: Equatable, Sendable {
     public var rowStart: [Int32]
     /// Local column index of each nonzero, row by row.
     public var columns: [Int32]
-    /// Co-occurrence count of each nonzero (empty only in a block handed to
-    /// ``ShardFile/encode(_:units:unitsPerCount:)`` with its counts as units).
+    /// Co-occurrence count of each nonzero (empty when the counts travel as exact units beside the block: handed
+    /// to ``ShardFile/encode(_:units:unitsPerCount:)`` or returned by ``ShardFile/decodeUnits(_:path:)``).
     public var values: [Float]
 
     /// Creates a block; the arrays must satisfy the CSR invariants above.
@@ -81,7 +81,7 @@ public struct ShardBlock: Equatable, Sendable {
 /// 56      4    CRC-32 of bytes 0..<56
 /// 60      ...  zlib-compressed payload
 /// ```
-/// Version 2 payload (zlib, Huffman coding only: 2-3x faster than string matching and smaller on these
+/// Version 2 payload (zlib, Huffman coding only: 2-3x faster than string matching and about as small on these
 /// varint streams):
 /// ```
 /// 8 bytes  units per count U (UInt64); 0 means the values are stored as float32

@@ -70,7 +70,7 @@ extension Trainer {
                 // Rank k holds row group k and column group k: gather the whole state on rank 0, which writes it.
                 try gatherOnRoot(communicator, withOptimizer: true)
                 if k == 0 { try save(checkpoints, start: start, wait: true) }
-                _ = try communicator.sumAll(0)   // no rank runs ahead of a checkpoint that may fail
+                try communicator.barrier()   // no rank runs ahead of a checkpoint that may fail
             }
         }
         if checkpoints == nil { try gatherOnRoot(communicator, withOptimizer: false) }

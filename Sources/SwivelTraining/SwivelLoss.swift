@@ -73,6 +73,9 @@ public enum SwivelLoss {
         // Blocks with fewer rows than the stride still sample one row.
         let lossRowStride = max(1, min(lossRowStride, block.rows))
         let columns = block.columns
+        // Rows whose loss is counted (all of them with stride 1).
+        let columnShard = block.columnShard
+        let sampled = { (i: Int) in (i + columnShard) % lossRowStride == 0 }
         var loss: Double = 0
         // 1. Observed cells, before the dense pass overwrites their predictions. The dense pass will add the
         //    unobserved loss for these cells too, so subtract it here.
@@ -83,14 +86,7 @@ public enum SwivelLoss {
                         for i in 0..<block.rows {
                             let row = cells + i * columns
                             let rt = rowTerm[i]
-                            if (i + block.columnShard) % lossRowStride != 0 {
-                                for k in Int(rowStart[i])..<Int(rowStart[i + 1]) {
-                                    let j = Int(columnIndex[k])
-                                    let e = row[j] - (logCount[k] + (rt - columnTerm[j]))   // as below, bit for bit
-                                    observedGradient[k] = gradientScale * confidence[k] * e
-                                }
-                                continue
-                            }
+                            let withLoss = sampled(i)
                             var rowLoss: Float = 0
                             for k in Int(rowStart[i])..<Int(rowStart[i + 1]) {
                                 let j = Int(columnIndex[k])
@@ -99,7 +95,7 @@ public enum SwivelLoss {
                                 let e = p - (logCount[k] + pmiStar)
                                 let f = confidence[k]
                                 observedGradient[k] = gradientScale * f * e
-                                rowLoss += 0.5 * f * e * e - softplus(p - pmiStar)
+                                if withLoss { rowLoss += 0.5 * f * e * e - softplus(p - pmiStar) }
                             }
                             loss += Double(rowLoss)
                         }
@@ -108,9 +104,11 @@ public enum SwivelLoss {
             }
         }
         // 2. Every cell as unobserved, eight at a time (the loss only on the sampled rows).
+        var sampledRows = 0
         for i in 0..<block.rows {
             let row = cells + i * columns
-            if (i + block.columnShard) % lossRowStride == 0 {
+            if sampled(i) {
+                sampledRows += 1
                 loss += Double(unobservedRow(row, columns: columns, rowTerm: rowTerm[i], columnTerm: columnTerm,
                                              gradientScale: gradientScale, withLoss: true))
             } else {
@@ -118,11 +116,7 @@ public enum SwivelLoss {
                                   gradientScale: gradientScale, withLoss: false)
             }
         }
-        if lossRowStride > 1 {
-            let first = (lossRowStride - block.columnShard % lossRowStride) % lossRowStride
-            let sampled = first < block.rows ? (block.rows - 1 - first) / lossRowStride + 1 : 0
-            loss *= Double(block.rows) / Double(max(sampled, 1))
-        }
+        if sampledRows > 0 && sampledRows < block.rows { loss *= Double(block.rows) / Double(sampledRows) }
         // 3. Observed gradients over the dense ones.
         block.rowStart.withUnsafeBufferPointer { rowStart in
             block.columnIndex.withUnsafeBufferPointer { columnIndex in

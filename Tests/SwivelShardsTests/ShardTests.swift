@@ -227,7 +227,8 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         #expect(try ShardFile.decode(header.bytes, path: "v1") == block)
         var future = header.bytes
         future[8] = 3
-        #expect(throws: ShardError.self) { try ShardFile.decode(future, path: "v3") }
+        // The version is checked before the header CRC (which the edit also breaks): the error must name it.
+        #expect(throws: ShardError.unsupportedVersion(path: "v3", version: 3)) { try ShardFile.decode(future, path: "v3") }
     }
 
     @Test func roundTripsEmptyBlocksAndRows() throws {

@@ -9,7 +9,7 @@ public final class ThreadRanks: @unchecked Sendable {
     private let condition = NSCondition()
     private var floatMail: [[Int: [[Float]]]]      // [to][from] -> queue
     private var byteMail: [[Int: [[UInt8]]]]
-    private var sums: [Int: (count: Int, total: Double, taken: Int)] = [:]
+    private var sums: [Int: (count: Int, total: Double)] = [:]
     private var rounds: [Int]
     /// With `rendezvousSends`, how many byte messages each receiver has taken from each sender.
     private var takenBytes: [[Int]]
@@ -106,7 +106,7 @@ public final class ThreadRanks: @unchecked Sendable {
         defer { condition.unlock() }
         let round = rounds[rank]
         rounds[rank] += 1
-        var entry = sums[round] ?? (0, 0, 0)
+        var entry = sums[round] ?? (0, 0)
         entry.count += 1
         entry.total += value
         sums[round] = entry
