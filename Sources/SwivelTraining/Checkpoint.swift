@@ -77,16 +77,42 @@ public enum Checkpoint {
     struct Snapshot: @unchecked Sendable {
         var description: CheckpointDescription
         /// The arrays of ``Trainer/stateMatrices``, in order.
-        var arrays: [[Float]]
+        var state: StateCopy
     }
 
-    /// Copies the state of `trainer` at `position` (about as fast as memcpy).
-    static func snapshot(_ trainer: Trainer, position: TrainingPosition) -> Snapshot {
+    /// Memory for a copy of ``Trainer/stateMatrices`` (16 V d bytes with AdaGrad), allocated once per run and
+    /// reused by every checkpoint: fresh arrays would be zeroed by the kernel page by page at each checkpoint
+    /// (perf: 2% of a training run's CPU with one checkpoint per epoch).
+    final class StateCopy: @unchecked Sendable {
+        /// One buffer per state matrix, `rows x dimension` floats each.
+        let buffers: [UnsafeMutableBufferPointer<Float>]
+
+        init(shapesOf matrices: [ParameterMatrix]) {
+            buffers = matrices.map { .allocate(capacity: $0.rows * $0.dimension) }
+        }
+
+        /// Whether the buffers have the sizes of `matrices`.
+        func fits(_ matrices: [ParameterMatrix]) -> Bool {
+            buffers.count == matrices.count
+                && zip(buffers, matrices).allSatisfy { $0.count == $1.rows * $1.dimension }
+        }
+
+        deinit { for buffer in buffers { buffer.deallocate() } }
+    }
+
+    /// Copies the state of `trainer` at `position` (about as fast as memcpy) into `reusing` when it fits (its
+    /// previous snapshot must be written by then), else into new memory.
+    static func snapshot(_ trainer: Trainer, position: TrainingPosition, reusing: StateCopy?) -> Snapshot {
         let description = CheckpointDescription(prepDirectory: trainer.prepDirectory,
                                                 shardSetIdentity: trainer.shardSetIdentity,
                                                 configuration: trainer.config, position: position,
                                                 rows: trainer.manifest.rows, columns: trainer.manifest.columns)
-        return Snapshot(description: description, arrays: trainer.stateMatrices.map(\.values))
+        let matrices = trainer.stateMatrices
+        let state = reusing.flatMap { $0.fits(matrices) ? $0 : nil } ?? StateCopy(shapesOf: matrices)
+        for (buffer, matrix) in zip(state.buffers, matrices) {
+            buffer.baseAddress!.update(from: matrix.storage, count: buffer.count)
+        }
+        return Snapshot(description: description, state: state)
     }
 
     /// Writes `snapshot` into `directory` atomically (temporary file, fsync, rename).
@@ -100,11 +126,10 @@ public enum Checkpoint {
         let writer = try AtomicFileWriter(path: directory + "/" + fileName)
         var crc = Zlib.crc32(header.bytes)
         try writer.write(header.bytes)
-        for array in snapshot.arrays {
-            try array.withUnsafeBytes { bytes in
-                crc = Zlib.crc32(bytes, initial: crc)
-                try writer.write(bytes)
-            }
+        for buffer in snapshot.state.buffers {
+            let bytes = UnsafeRawBufferPointer(buffer)
+            crc = Zlib.crc32(bytes, initial: crc)
+            try writer.write(bytes)
         }
         var tail = ByteWriter()
         tail.append(crc)

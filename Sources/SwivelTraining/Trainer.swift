@@ -356,8 +356,9 @@ public final class Trainer {
         try finishCheckpoint()
         var saved = position
         saved.secondsBefore += monotonicSeconds() - start
-        let snapshot = Checkpoint.snapshot(self, position: saved)
         let writing = self.writing
+        let snapshot = Checkpoint.snapshot(self, position: saved, reusing: writing.stateCopy)
+        writing.stateCopy = snapshot.state
         writing.group.enter()
         writing.queue.async {
             do { try Checkpoint.write(snapshot, to: policy.directory) } catch { writing.error = error }
@@ -445,6 +446,8 @@ final class CheckpointWriting: @unchecked Sendable {
     let group = DispatchGroup()
     /// Set by the write on `queue`; read only after `group.wait()`.
     var error: Error?
+    /// The memory of the last snapshot, reused by the next one (which is taken only after `group.wait()`).
+    var stateCopy: Checkpoint.StateCopy?
 }
 
 /// When to write checkpoints during training, and when to stop early.
