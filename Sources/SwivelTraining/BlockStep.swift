@@ -51,7 +51,7 @@ public final class StepWorkspace: @unchecked Sendable {
     let columnGradients: UnsafeMutablePointer<Float> // shardSize x dimension
     let rowTerm: UnsafeMutablePointer<Float>         // shardSize
     let columnTerm: UnsafeMutablePointer<Float>      // shardSize
-    var observed: [Float] = []
+    let observedGradient: UnsafeMutablePointer<Float> // shardSize: one row's observed cells
     let shardSize: Int
     let dimension: Int
 
@@ -64,11 +64,12 @@ public final class StepWorkspace: @unchecked Sendable {
         columnGradients = .allocate(capacity: shardSize * dimension)
         rowTerm = .allocate(capacity: shardSize)
         columnTerm = .allocate(capacity: shardSize)
+        observedGradient = .allocate(capacity: shardSize)
     }
 
     deinit {
         cells.deallocate(); rowGradients.deallocate(); columnGradients.deallocate()
-        rowTerm.deallocate(); columnTerm.deallocate()
+        rowTerm.deallocate(); columnTerm.deallocate(); observedGradient.deallocate()
     }
 }
 
@@ -136,14 +137,9 @@ public enum BlockStep {
 
         for l in 0..<rows { workspace.rowTerm[l] = model.rowTerms[l * model.rowShards + block.rowShard] }
         for l in 0..<columns { workspace.columnTerm[l] = model.columnTerms[l * model.columnShards + block.columnShard] }
-        if workspace.observed.count < block.nonzeroCount {
-            workspace.observed = [Float](repeating: 0, count: block.nonzeroCount)
-        }
-        let loss = workspace.observed.withUnsafeMutableBufferPointer { observed in
-            SwivelLoss.apply(cells: workspace.cells, block: block, rowTerm: workspace.rowTerm,
-                             columnTerm: workspace.columnTerm, gradientScale: model.gradientScale,
-                             observedGradient: observed.baseAddress!, lossRowStride: lossRowStride)
-        }
+        let loss = SwivelLoss.apply(cells: workspace.cells, block: block, rowTerm: workspace.rowTerm,
+                                    columnTerm: workspace.columnTerm, gradientScale: model.gradientScale,
+                                    observedGradient: workspace.observedGradient, lossRowStride: lossRowStride)
 
         // dR (rows x d) = G C;  dC (columns x d) = G^T R. Both before either update.
         BLAS.sgemm(m: rows, n: d, k: columns, a: workspace.cells, lda: columns,

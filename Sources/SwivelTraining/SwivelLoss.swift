@@ -61,7 +61,7 @@ public enum SwivelLoss {
     ///     overwritten with `gradientScale * dLoss/dPrediction`.
     ///   - rowTerm: `block.rows` values `log N - log R_i`.
     ///   - columnTerm: `block.columns` values `log C_j`.
-    ///   - observedGradient: scratch of at least `block.nonzeroCount` floats.
+    ///   - observedGradient: scratch of at least `block.columns` floats (one row's observed cells).
     ///   - lossRowStride: 1 for the exact loss; k > 1 for the loss of every k-th row, scaled up (at most
     ///     `block.rows`, so that a small block still samples a row).
     /// - Returns: the sum of the loss over the block's cells (or its estimate), in Double.
@@ -77,8 +77,10 @@ public enum SwivelLoss {
         let columnShard = block.columnShard
         let sampled = { (i: Int) in (i + columnShard) % lossRowStride == 0 }
         var loss: Double = 0
-        // 1. Observed cells, before the dense pass overwrites their predictions. The dense pass will add the
-        //    unobserved loss for these cells too, so subtract it here.
+        var sampledRows = 0
+        // Row by row, so that a row's 4 columns bytes are read from memory once and stay in L1 for all three
+        // steps (three passes over the whole block made the observed cells' accesses cache misses:
+        // `swivel bench`, side by side, steps ?% faster).
         block.rowStart.withUnsafeBufferPointer { rowStart in
             block.columnIndex.withUnsafeBufferPointer { columnIndex in
                 block.logCount.withUnsafeBufferPointer { logCount in
@@ -87,47 +89,39 @@ public enum SwivelLoss {
                             let row = cells + i * columns
                             let rt = rowTerm[i]
                             let withLoss = sampled(i)
+                            let first = Int(rowStart[i]), end = Int(rowStart[i + 1])
+                            // 1. The row's observed cells, before step 2 overwrites their predictions. Step 2
+                            //    adds the unobserved loss for these cells too, so subtract it here.
                             var rowLoss: Float = 0
-                            for k in Int(rowStart[i])..<Int(rowStart[i + 1]) {
+                            for k in first..<end {
                                 let j = Int(columnIndex[k])
                                 let pmiStar = rt - columnTerm[j]
                                 let p = row[j]
                                 let e = p - (logCount[k] + pmiStar)
                                 let f = confidence[k]
-                                observedGradient[k] = gradientScale * f * e
+                                observedGradient[k - first] = gradientScale * f * e
                                 if withLoss { rowLoss += 0.5 * f * e * e - softplus(p - pmiStar) }
                             }
-                            loss += Double(rowLoss)
+                            // 2. Every cell of the row as unobserved, eight at a time.
+                            if withLoss {
+                                sampledRows += 1
+                                loss += Double(rowLoss)
+                                loss += Double(unobservedRow(row, columns: columns, rowTerm: rt, columnTerm: columnTerm,
+                                                             gradientScale: gradientScale, withLoss: true))
+                            } else {
+                                _ = unobservedRow(row, columns: columns, rowTerm: rt, columnTerm: columnTerm,
+                                                  gradientScale: gradientScale, withLoss: false)
+                            }
+                            // 3. The observed gradients over the unobserved ones.
+                            for k in first..<end {
+                                row[Int(columnIndex[k])] = observedGradient[k - first]
+                            }
                         }
                     }
                 }
             }
         }
-        // 2. Every cell as unobserved, eight at a time (the loss only on the sampled rows).
-        var sampledRows = 0
-        for i in 0..<block.rows {
-            let row = cells + i * columns
-            if sampled(i) {
-                sampledRows += 1
-                loss += Double(unobservedRow(row, columns: columns, rowTerm: rowTerm[i], columnTerm: columnTerm,
-                                             gradientScale: gradientScale, withLoss: true))
-            } else {
-                _ = unobservedRow(row, columns: columns, rowTerm: rowTerm[i], columnTerm: columnTerm,
-                                  gradientScale: gradientScale, withLoss: false)
-            }
-        }
         if sampledRows > 0 && sampledRows < block.rows { loss *= Double(block.rows) / Double(sampledRows) }
-        // 3. Observed gradients over the dense ones.
-        block.rowStart.withUnsafeBufferPointer { rowStart in
-            block.columnIndex.withUnsafeBufferPointer { columnIndex in
-                for i in 0..<block.rows {
-                    let row = cells + i * columns
-                    for k in Int(rowStart[i])..<Int(rowStart[i + 1]) {
-                        row[Int(columnIndex[k])] = observedGradient[k]
-                    }
-                }
-            }
-        }
         return loss
     }
 

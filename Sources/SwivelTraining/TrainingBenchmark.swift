@@ -68,6 +68,45 @@ public enum TrainingBenchmark {
     /// blocks at once, each worker with single-threaded BLAS, as `swivel train` runs them.
     public static func stepRate(block b: Int, dimension d: Int, workers: Int, density: Double, repeats: Int) -> Result {
         BLAS.setThreads(1)
+        let (model, blocks) = syntheticProblem(block: b, dimension: d, workers: workers, density: density)
+        let workspaces = (0..<workers).map { _ in StepWorkspace(shardSize: b, dimension: d) }
+        let seconds = timed(workers: workers, repeats: repeats) { w in
+            _ = BlockStep.run(blocks[w], model: model, workspace: workspaces[w],
+                              lossRowStride: BlockStep.trainingLossRowStride)
+        }
+        let cells = Double(b * b * workers * repeats)
+        return Result(name: "training step \(b)x\(b), d \(d), density \(density), \(workers) workers x 1 thread",
+                      gigaflops: 6 * Double(d) * cells / seconds / 1e9, cellsPerSecond: cells / seconds)
+    }
+
+    /// The loss pass alone (``SwivelLoss/apply(cells:block:rowTerm:columnTerm:gradientScale:observedGradient:lossRowStride:)``
+    /// with training's loss sampling) on `workers` synthetic blocks at once: the part of a step that is not SGEMM.
+    public static func lossPassRate(block b: Int, workers: Int, density: Double, repeats: Int) -> Result {
+        let (model, blocks) = syntheticProblem(block: b, dimension: 1, workers: workers, density: density)
+        let workspaces = (0..<workers).map { _ in StepWorkspace(shardSize: b, dimension: 1) }
+        var random = RandomSource(seed: 3)
+        for workspace in workspaces {
+            // Predictions around pmi* (the terms are log 1e8 - log 1e4 and log 1e4), as in training.
+            for i in 0..<(b * b) { workspace.cells[i] = Float(random.nextGaussian() * 3) }
+            for i in 0..<b { workspace.rowTerm[i] = model.rowTerms[i]; workspace.columnTerm[i] = model.columnTerms[i] }
+        }
+        // Each repetition turns the previous one's gradients (finite, in [0, gradientScale]) into new ones:
+        // the same work per cell.
+        let seconds = timed(workers: workers, repeats: repeats) { w in
+            _ = SwivelLoss.apply(cells: workspaces[w].cells, block: blocks[w], rowTerm: workspaces[w].rowTerm,
+                                 columnTerm: workspaces[w].columnTerm, gradientScale: model.gradientScale,
+                                 observedGradient: workspaces[w].observedGradient,
+                                 lossRowStride: BlockStep.trainingLossRowStride)
+        }
+        let cells = Double(b * b * workers * repeats)
+        return Result(name: "loss pass alone \(b)x\(b), density \(density), \(workers) workers",
+                      gigaflops: nil, cellsPerSecond: cells / seconds)
+    }
+
+    /// `workers` blocks of `b x b` with observed cells at rate `density` (counts 1 to 11), the block `w` at row
+    /// and column shard `w` of a model with `b * workers` features a side and equal marginals.
+    static func syntheticProblem(block b: Int, dimension d: Int, workers: Int,
+                                 density: Double) -> (TrainingModel, [TrainingBlock]) {
         var config = TrainingConfiguration()
         config.dimension = d
         let features = b * workers
@@ -94,15 +133,7 @@ public enum TrainingBenchmark {
                                         columnIndex: columns, counts: counts, confidenceBase: config.confidenceBase,
                                         confidenceScale: config.confidenceScale, confidenceExponent: config.confidenceExponent))
         }
-        let workspaces = (0..<workers).map { _ in StepWorkspace(shardSize: b, dimension: d) }
-        let trainingBlocks = blocks
-        let seconds = timed(workers: workers, repeats: repeats) { w in
-            _ = BlockStep.run(trainingBlocks[w], model: model, workspace: workspaces[w],
-                              lossRowStride: BlockStep.trainingLossRowStride)
-        }
-        let cells = Double(b * b * workers * repeats)
-        return Result(name: "training step \(b)x\(b), d \(d), density \(density), \(workers) workers x 1 thread",
-                      gigaflops: 6 * Double(d) * cells / seconds / 1e9, cellsPerSecond: cells / seconds)
+        return (model, blocks)
     }
 }
 

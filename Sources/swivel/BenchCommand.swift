@@ -56,6 +56,8 @@ extension Swivel {
                          (step.cellsPerSecond ?? 0) / 1e6, step.gigaflops ?? 0))
             print(String(format: "floor at %.1f GF/s: %.1fM cells/s; the step reaches %.0f%% of it",
                          sgemm, floor / 1e6, 100 * (step.cellsPerSecond ?? 0) / floor))
+            let pass = TrainingBenchmark.lossPassRate(block: block, workers: threads, density: density, repeats: repeats)
+            print(String(format: "%@: %.1fM cells/s", pass.name as NSString, (pass.cellsPerSecond ?? 0) / 1e6))
         }
     }
 }

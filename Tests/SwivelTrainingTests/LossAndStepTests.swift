@@ -115,7 +115,7 @@ private struct Problem {
         func run(_ stride: Int, columnShard: Int = 0) -> (loss: Double, gradients: [Float]) {
             let block = block(columnShard: columnShard)
             var cells = predictions
-            var observed = [Float](repeating: 0, count: counts.count)
+            var observed = [Float](repeating: 0, count: columns)
             let loss = cells.withUnsafeMutableBufferPointer { c in
                 observed.withUnsafeMutableBufferPointer { o in
                     SwivelLoss.apply(cells: c.baseAddress!, block: block, rowTerm: rowTerm, columnTerm: columnTerm,
