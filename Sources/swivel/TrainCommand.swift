@@ -25,7 +25,8 @@ extension Swivel {
                   swivel train --resume model/ --epochs 30      # train a finished model longer
 
                 A checkpoint (embeddings, optimizer state, schedule position, settings, shard fingerprint) is \
-                written to MODEL_DIR/checkpoint.swvc after every epoch and every --checkpoint-minutes; Ctrl-C or \
+                written to MODEL_DIR/checkpoint.swvc every --checkpoint-minutes, at the end of an epoch once a minute \
+                has passed since the last one, and after the last epoch; Ctrl-C or \
                 SIGTERM writes one and stops. A resumed run ends with the same vectors, bit for bit, as an \
                 uninterrupted one with the same seed and threads.
                 """)
@@ -78,7 +79,7 @@ extension Swivel {
         @Option(help: "Seed of the initial vectors and the block order. (default: \(TrainingConfiguration().seed))")
         var seed: UInt64?
 
-        @Option(help: "Minutes between checkpoints within an epoch (one is also written after every epoch).")
+        @Option(help: "Minutes between checkpoints within an epoch (at the end of an epoch one is written once a minute, or this, has passed since the last).")
         var checkpointMinutes: Double = 10
 
         @Option(parsing: .upToNextOption, help: "Word-similarity files to score every --eval-every epochs.")

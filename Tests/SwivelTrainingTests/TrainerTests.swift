@@ -114,6 +114,41 @@ private func smallPlantedRun() throws -> (prep: String, config: TrainingConfigur
         #expect(resumed.model.columnEmbeddings.values == resident.model.columnEmbeddings.values)
     }
 
+    @Test func epochEndsCheckpointOnceAMinuteTheLastEpochAndAStopAlways() throws {
+        let (prep, config) = try smallPlantedRun()
+        let checkpointPath = { (model: String) in model + "/" + Checkpoint.fileName }
+        // Epochs of milliseconds: no checkpoint at the ends of epochs 1 and 2, one after epoch 3.
+        let model = TemporaryFile.path()
+        try Trainer.prepareModelDirectory(model, force: false)
+        var presentAfter: [Bool] = []
+        let trainer = try Trainer(prepDirectory: prep, config: config)
+        _ = try trainer.train(checkpoints: CheckpointPolicy(directory: model, intervalSeconds: .infinity)) { record in
+            // (after the last epoch the checkpoint is being written while onEpoch runs)
+            if record.epoch < 3 { presentAfter.append(FileManager.default.fileExists(atPath: checkpointPath(model))) }
+        }
+        #expect(presentAfter == [false, false])
+        #expect(try Trainer.resuming(modelDirectory: model).position.epochsDone == 3)
+        // With an interval shorter than an epoch, every epoch ends with one (as the kill test relies on).
+        #expect(CheckpointPolicy(directory: model, intervalSeconds: 0).epochIntervalSeconds == 0)
+        #expect(CheckpointPolicy(directory: model, intervalSeconds: 600).epochIntervalSeconds == 60)
+
+        // A stop requested at the end of epoch 1, when no checkpoint is due, still writes one there.
+        let stopped = TemporaryFile.path()
+        try Trainer.prepareModelDirectory(stopped, force: false)
+        let stop = Locked(false)
+        let stopping = try Trainer(prepDirectory: prep, config: config)
+        #expect(throws: TrainingError.self) {
+            try stopping.train(checkpoints: CheckpointPolicy(directory: stopped, intervalSeconds: .infinity,
+                                                             shouldStop: { stop.withValue { $0 } })) { _ in
+                stop.withValue { $0 = true }
+            }
+        }
+        let resumed = try Trainer.resuming(modelDirectory: stopped)
+        #expect(resumed.position.epochsDone == 1 && resumed.position.wavesDone == 0)
+        _ = try resumed.train()
+        #expect(resumed.model.rowEmbeddings.values == trainer.model.rowEmbeddings.values)
+    }
+
     @Test func stratifiedTrainingDoesNotDependOnTheThreadCount() throws {
         var (prep, config) = try smallPlantedRun()
         config.strata = 3
