@@ -146,22 +146,9 @@ extension Swivel {
                 #endif
             }
             let progress = TerminalProgress(quiet: outputOptions.quiet)
-            // Ctrl-C or SIGTERM: remove what this prep wrote (a prep directory is all or nothing) and exit.
             let output = self.output
-            let temporary = SwivelShards.Prep.temporaryDirectory(parent: tempDir ?? output)
-            StopRequest.install { _ in
-                progress.finish()
-                // The temporary directory exists only once this run has claimed the output directory: before
-                // that, the output may be someone's finished prep, which must not be touched.
-                if FileReader.isDirectory(temporary) {
-                    SwivelShards.Prep.removeTemporaryDirectory(temporary)
-                    SwivelShards.Prep.removePartialOutput(output)
-                    printError("swivel: prep interrupted; the partial output in \(output) was removed")
-                } else {
-                    printError("swivel: prep interrupted before it wrote anything")
-                }
-                _exit(130)
-            }
+            removePartialPrepOnStop(progress: progress, output: output, ownsOutput: true,
+                                    temporary: SwivelShards.Prep.temporaryDirectory(parent: tempDir ?? output))
             let start = Date()
             let summary = try reportingErrors {
                 defer { progress.finish() }
@@ -175,6 +162,26 @@ extension Swivel {
                 return try SwivelShards.Prep.run(config, progress: progress.handler)
             }
             report(summary, seconds: Date().timeIntervalSince(start))
+        }
+
+        /// On Ctrl-C or SIGTERM: removes this process's `temporary` directory and, when it `ownsOutput`, the
+        /// partial output (a prep directory is all or nothing), then exits with status 130. Only once the
+        /// temporary directory exists has the run claimed the output directory: before that, the output may be
+        /// someone's finished prep, which is never touched.
+        func removePartialPrepOnStop(progress: TerminalProgress, output: String, ownsOutput: Bool, temporary: String) {
+            StopRequest.install { _ in
+                progress.finish()
+                if FileReader.isDirectory(temporary) {
+                    SwivelShards.Prep.removeTemporaryDirectory(temporary)
+                    if ownsOutput {
+                        SwivelShards.Prep.removePartialOutput(output)
+                        printError("swivel: prep interrupted; the partial output in \(output) was removed")
+                    }
+                } else if ownsOutput {
+                    printError("swivel: prep interrupted before it wrote anything")
+                }
+                _exit(130)
+            }
         }
 
         /// Prints the summary line (and the phases with `--phases`).
@@ -217,23 +224,13 @@ extension Swivel.Prep {
                 throw SwivelCLIError.unsupportedUnderMPI("--counts and --glove-cooccurrence run in one process; start swivel prep without mpirun for them")
             }
             let progress = TerminalProgress(quiet: outputOptions.quiet || rank != 0)
-            // Ctrl-C or SIGTERM (mpirun forwards them to every rank): each rank removes its temporary directory,
-            // rank 0 the partial output.
+            // mpirun forwards Ctrl-C and SIGTERM to every rank: each removes its temporary directory, rank 0 the
+            // partial output. A rank's temporary directory exists only after rank 0 claimed the output directory
+            // (a failing rank makes mpirun signal the others, possibly before that).
             let output = config.output
-            let temporary = SwivelShards.Prep.temporaryDirectory(parent: config.temporaryDirectory ?? output, rank: rank)
-            StopRequest.install { _ in
-                progress.finish()
-                // A rank's temporary directory exists only after rank 0 claimed the output directory (a failing
-                // rank makes mpirun signal the others, possibly before that): never touch an unclaimed output.
-                if FileReader.isDirectory(temporary) {
-                    SwivelShards.Prep.removeTemporaryDirectory(temporary)
-                    if rank == 0 {
-                        SwivelShards.Prep.removePartialOutput(output)
-                        printError("swivel: prep interrupted; the partial output in \(output) was removed")
-                    }
-                }
-                _exit(130)
-            }
+            removePartialPrepOnStop(progress: progress, output: output, ownsOutput: rank == 0,
+                                    temporary: SwivelShards.Prep.temporaryDirectory(parent: config.temporaryDirectory ?? output,
+                                                                                    rank: rank))
             let start = Date()
             let summary = try SwivelShards.Prep.runAsRank(config, ranks: communicator, progress: progress.handler)
             progress.finish()

@@ -103,6 +103,45 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         #expect(r.stdout.contains("prep: 6 tokens"))
     }
 
+    @Test func interruptedPrepRemovesWhatItWrote() throws {
+        // 3M tokens over 2,048 words: long enough to be interrupted while it runs.
+        var state: UInt64 = 3
+        var lines = ""
+        for _ in 0..<2000 {
+            var words: [String] = []
+            for _ in 0..<15 {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                words.append("w\(state >> 53)")
+            }
+            lines += words.joined(separator: " ") + "\n"
+        }
+        let corpus = TemporaryFile.path()
+        FileManager.default.createFile(atPath: corpus, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: corpus))
+        for _ in 0..<100 { handle.write(Data(lines.utf8)) }
+        try handle.close()
+        let output = TemporaryFile.path()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: swivel)
+        process.arguments = ["prep", corpus, "--output", output, "--min-count", "1", "--quiet"]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        // Once the run has claimed the output directory (its temporary directory exists), interrupt it.
+        let temporary = output + "/.swivel-prep-tmp-\(process.processIdentifier)"
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: temporary) { usleep(10_000) }
+        usleep(200_000)
+        let interruptedWhileRunning = process.isRunning
+        kill(process.processIdentifier, SIGINT)
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(interruptedWhileRunning, "prep finished before the interrupt: make the corpus longer")
+        #expect(process.terminationStatus == 130)
+        #expect(message.contains("prep interrupted; the partial output in \(output) was removed"), "\(message)")
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: output)) ?? [] == [])
+    }
+
     @Test func featureCountsTrainRowAndColumnVectorsThatRecoverPlantedGroups() throws {
         // 240 users and 45 items in 3 groups: user u rates items of group u mod 3 (plus 10% noise).
         var state: UInt64 = 5
