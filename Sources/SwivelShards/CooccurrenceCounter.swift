@@ -656,6 +656,11 @@ final class RowPartition: @unchecked Sendable {
         let accumulator = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: largestColumnShard)
         accumulator.initialize(repeating: 0)
         defer { accumulator.deallocate() }
+        // Which accumulator entries a row touched, one bit each: read back in column order without sorting
+        // (sorting a list of touched columns per row took about 4% of prep's CPU, measured with perf).
+        let touched = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: (largestColumnShard + 63) / 64)
+        touched.initialize(repeating: 0)
+        defer { touched.deallocate() }
         let rowSumsOfShard = UnsafeMutableBufferPointer<WideSum>.allocate(capacity: keys.rows.size(of: 0))
         defer { rowSumsOfShard.deallocate() }
         // At most `fanIn` runs may be open while merging: fold the smallest ones together first.
@@ -664,8 +669,6 @@ final class RowPartition: @unchecked Sendable {
             try mergeRuns(Array(smallest), level: (smallest.map(\.level).max() ?? 0) + 1)
         }
         try table.drainSorted { sorted in
-            // Locals of this closure (not captured variables) so that appends need no uniqueness checks.
-            var touched: [Int] = []
             // A block's CSR arrays, reused from block to block (fresh large arrays cost page faults).
             var columns: [Int32] = []
             var blockUnits: [UInt64] = []
@@ -692,7 +695,7 @@ final class RowPartition: @unchecked Sendable {
                         while column < row && column < dense.rowCount && row < dense.rows[column].end {
                             let units = dense.units(at: dense.segment(row: column, shard: rowShard).start + l)
                             if units != 0 {
-                                if accumulator[k] == 0 { touched.append(k) }
+                                touched[k >> 6] |= 1 << UInt64(k & 63)
                                 accumulator[k] &+= units
                             }
                             column += nColumn
@@ -707,7 +710,7 @@ final class RowPartition: @unchecked Sendable {
                             while k < segment.count {
                                 let units = dense.units(at: segment.start + k)
                                 if units != 0 {
-                                    if accumulator[k] == 0 { touched.append(k) }
+                                    touched[k >> 6] |= 1 << UInt64(k & 63)
                                     accumulator[k] &+= units
                                 }
                                 k += 1
@@ -717,21 +720,25 @@ final class RowPartition: @unchecked Sendable {
                         for cursor in cursors {
                             while let cell = try cursor.peek(), cell.key < rowEnd {
                                 let local = keys.localColumn(of: cell.key)
-                                if accumulator[local] == 0 && cell.units != 0 { touched.append(local) }
+                                if cell.units != 0 { touched[local >> 6] |= 1 << UInt64(local & 63) }
                                 accumulator[local] &+= cell.units
                                 cursor.advance()
                             }
                         }
-                        if touched.count * 8 > columnCount { touched = (0..<columnCount).filter { accumulator[$0] != 0 } } else { touched.sort() }
-                        for k in touched {
-                            let units = accumulator[k]
-                            accumulator[k] = 0
-                            columns.append(Int32(k))
-                            blockUnits.append(units)
-                            sums[l].add(units)
-                            columnSums[keys.columns.featureID(shard: columnShard, local: k)].add(units)
+                        for w in 0..<((columnCount + 63) / 64) where touched[w] != 0 {
+                            var bits = touched[w]
+                            touched[w] = 0
+                            while bits != 0 {
+                                let k = w << 6 | bits.trailingZeroBitCount
+                                bits &= bits &- 1
+                                let units = accumulator[k]
+                                accumulator[k] = 0
+                                columns.append(Int32(k))
+                                blockUnits.append(units)
+                                sums[l].add(units)
+                                columnSums[keys.columns.featureID(shard: columnShard, local: k)].add(units)
+                            }
                         }
-                        touched.removeAll(keepingCapacity: true)
                         guard columns.count < Int(Int32.max) else {
                             throw CountingError.failed("block (\(rowShard), \(columnShard)) has more than 2^31 nonzeros; use a smaller --shard-size")
                         }
