@@ -34,6 +34,9 @@ public struct CountingPlan: Sendable {
     /// Most hash-table slots per worker (16 bytes each; tables start small, double while half full,
     /// and spill when half full at this size).
     public var tableSlots: Int
+    /// Slots a table starts with (at most `tableSlots`; default 2^16). A corpus that will fill its tables
+    /// starts them at full size: each doubling maps fresh memory that the kernel zeroes, and rehashes.
+    public var initialTableSlots = 1 << 16
     /// Cells (i, j) with `(i + 1) * (j + 1) <= denseProduct` (frequent with frequent, as GloVe does) are
     /// counted in a dense array, 4 bytes a cell; 0 turns it off. Ids are ranks by frequency, so this
     /// hyperbolic region takes about 90% of a text corpus's pair updates. Counts of a corpus are symmetric,
@@ -464,7 +467,7 @@ final class RowPartition: @unchecked Sendable {
         memoryRunLimit = plan.memoryRunBytes
         self.rows = rows
         outboxes = Array(repeating: [], count: workers)
-        table = CellTable(maxCapacity: plan.tableSlots)
+        table = CellTable(maxCapacity: plan.tableSlots, initialCapacity: plan.initialTableSlots)
     }
 
     /// Adds the outbox cells the other workers counted for this worker's rows to its table.
