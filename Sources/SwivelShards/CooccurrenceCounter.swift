@@ -675,7 +675,7 @@ final class RowPartition: @unchecked Sendable {
             // A block's CSR arrays, reused from block to block (fresh large arrays cost page faults).
             var columns: [Int32] = []
             var blockUnits: [UInt64] = []
-            var cursors = [CellCursor(Array(sorted))]
+            var cursors = [CellCursor(borrowing: sorted)]   // valid until this closure returns
             for run in memoryRuns { cursors.append(CellCursor(run)) }
             memoryRuns = []
             for run in runs { cursors.append(try CellCursor(reader: SpillRunReader(path: run.path))) }
@@ -779,20 +779,33 @@ final class CellCursor {
     private var cells: [CountedCell]
     private var index = 0
     private let reader: SpillRunReader?
+    /// Cells borrowed from their owner instead of `cells` (nil: read `cells`).
+    private let borrowed: UnsafeBufferPointer<CountedCell>?
 
     init(_ cells: [CountedCell]) {
         self.cells = cells
         reader = nil
+        borrowed = nil
+    }
+
+    /// A cursor over cells the caller keeps valid while it is used (no copy: the drained table's cells are as
+    /// many as 32 MiB, which a copy would take in fresh pages for the kernel to zero).
+    init(borrowing cells: UnsafeBufferPointer<CountedCell>) {
+        self.cells = []
+        reader = nil
+        borrowed = cells
     }
 
     init(reader: SpillRunReader) throws {
         cells = []
         self.reader = reader
+        borrowed = nil
     }
 
     /// The current cell, or nil at the end.
     @inline(__always)
     func peek() throws -> CountedCell? {
+        if let borrowed { return index < borrowed.count ? borrowed[index] : nil }
         if index < cells.count { return cells[index] }
         guard let reader, let frame = try reader.nextFrame() else { return nil }
         cells = frame
