@@ -156,7 +156,9 @@ public final class CellTable {
         var limit = 64
         while limit * 2 <= maxCapacity { limit <<= 1 }
         self.maxCapacity = limit
-        capacity = min(limit, max(64, initialCapacity))
+        var start = 64
+        while start * 2 <= min(limit, initialCapacity) { start <<= 1 }
+        capacity = start   // a power of two, as the mask and shift need
         shift = UInt64(64 - capacity.trailingZeroBitCount)
         memory = ZeroedMemory(count: capacity)
         slots = memory.pointer

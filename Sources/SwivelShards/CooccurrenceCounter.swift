@@ -31,10 +31,11 @@ public struct CountingOptions: Sendable, Codable, Equatable {
 public struct CountingPlan: Sendable {
     /// Counting workers; worker `w` owns the row shards `s` with `s mod workers == w`.
     public var workers: Int
-    /// Most hash-table slots per worker (16 bytes each; tables start small, double while half full,
-    /// and spill when half full at this size).
+    /// Most hash-table slots per worker (16 bytes each; tables start at `initialTableSlots`, double while
+    /// half full, and spill when half full at this size).
     public var tableSlots: Int
-    /// Slots a table starts with (at most `tableSlots`; default 2^16). A corpus that will fill its tables
+    /// Slots a table starts with (rounded down to a power of two, at most `tableSlots`; default 2^16). A
+    /// corpus that will fill its tables
     /// starts them at full size: each doubling maps fresh memory that the kernel zeroes, and rehashes.
     public var initialTableSlots = 1 << 16
     /// Cells (i, j) with `(i + 1) * (j + 1) <= denseProduct` (frequent with frequent, as GloVe does) are

@@ -80,9 +80,10 @@ public enum Checkpoint {
         var state: StateCopy
     }
 
-    /// Memory for a copy of ``Trainer/stateMatrices`` (16 V d bytes with AdaGrad), allocated once per run and
-    /// reused by every checkpoint: fresh arrays would be zeroed by the kernel page by page at each checkpoint
-    /// (perf: 2% of a training run's CPU with one checkpoint per epoch).
+    /// Memory for a copy of ``Trainer/stateMatrices`` (16 V d bytes with AdaGrad), allocated once per
+    /// ``Trainer/train(progress:checkpoints:onEpoch:)`` and reused by its checkpoints: fresh arrays would be
+    /// zeroed by the kernel page by page at each checkpoint (perf: 2% of the CPU of a 2-epoch run that wrote
+    /// one checkpoint per epoch).
     final class StateCopy: @unchecked Sendable {
         /// One buffer per state matrix, `rows x dimension` floats each.
         let buffers: [UnsafeMutableBufferPointer<Float>]

@@ -51,8 +51,8 @@ public enum FastMath {
     /// FMA (Swift does not contract `a * b + c` by itself: the polynomials cost twice the instructions); a
     /// multiply and an add otherwise, since without FMA in the target the fused form becomes a libm call per
     /// lane (measured: 21M cells/s).
-    @_transparent
-    public static func multiplyAdd(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float> {
+    @usableFromInline @_transparent
+    static func multiplyAdd(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float> {
         #if SWIVEL_CPU_HASWELL
         return c.addingProduct(a, b)
         #else

@@ -78,7 +78,7 @@ public enum SwivelLoss {
         let sampled = { (i: Int) in (i + columnShard) % lossRowStride == 0 }
         var loss: Double = 0
         var sampledRows = 0
-        // Row by row, so that a row's 4 columns bytes are read from memory once and stay in L1 for all three
+        // Row by row, so that a row's 4 x columns bytes are read from memory once and stay in L1 for all three
         // steps (three passes over the whole block made the observed cells' accesses cache misses:
         // `swivel bench`, side by side: steps 1-3% faster).
         block.rowStart.withUnsafeBufferPointer { rowStart in

@@ -90,8 +90,8 @@ public enum TrainingBenchmark {
             for i in 0..<(b * b) { workspace.cells[i] = Float(random.nextGaussian() * 3) }
             for i in 0..<b { workspace.rowTerm[i] = model.rowTerms[i]; workspace.columnTerm[i] = model.columnTerms[i] }
         }
-        // Each repetition turns the previous one's gradients (finite, in [0, gradientScale]) into new ones:
-        // the same work per cell.
+        // Each repetition turns the previous one's gradients (finite, near 0) into new ones: the same work
+        // per cell.
         let seconds = timed(workers: workers, repeats: repeats) { w in
             _ = SwivelLoss.apply(cells: workspaces[w].cells, block: blocks[w], rowTerm: workspaces[w].rowTerm,
                                  columnTerm: workspaces[w].columnTerm, gradientScale: model.gradientScale,

@@ -10,7 +10,8 @@ extension Swivel {
             discussion: """
                 Prints the OpenBLAS build and kernel in use, the SGEMM rate of the three products of a step \
                 (independent single-threaded workers, and one worker with all BLAS threads), then the rate of \
-                whole training steps and their share of the SGEMM floor (SGEMM rate / 6d cells per second).
+                whole training steps and their share of the SGEMM floor (SGEMM rate / 6d cells per second), and \
+                the rate of the loss pass alone (the part of a step that is not SGEMM).
 
                 Examples:
                   swivel bench

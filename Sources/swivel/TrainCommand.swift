@@ -26,7 +26,7 @@ extension Swivel {
 
                 A checkpoint (embeddings, optimizer state, schedule position, settings, shard fingerprint) is \
                 written to MODEL_DIR/checkpoint.swvc every --checkpoint-minutes, at the end of an epoch once a minute \
-                has passed since the last one, and after the last epoch; Ctrl-C or \
+                (or --checkpoint-minutes, if shorter) has passed since the last one, and after the last epoch; Ctrl-C or \
                 SIGTERM writes one and stops. A resumed run ends with the same vectors, bit for bit, as an \
                 uninterrupted one with the same seed and threads.
                 """)

@@ -128,9 +128,19 @@ private func smallPlantedRun() throws -> (prep: String, config: TrainingConfigur
         }
         #expect(presentAfter == [false, false])
         #expect(try Trainer.resuming(modelDirectory: model).position.epochsDone == 3)
-        // With an interval shorter than an epoch, every epoch ends with one (as the kill test relies on).
         #expect(CheckpointPolicy(directory: model, intervalSeconds: 0).epochIntervalSeconds == 0)
         #expect(CheckpointPolicy(directory: model, intervalSeconds: 600).epochIntervalSeconds == 60)
+        // The epoch ends follow epochIntervalSeconds, not the interval within epochs: with it at 0 every
+        // epoch ends with one (epoch 1's is on disk when epoch 2's save has waited for it).
+        let everyEpoch = TemporaryFile.path()
+        try Trainer.prepareModelDirectory(everyEpoch, force: false)
+        var policy = CheckpointPolicy(directory: everyEpoch, intervalSeconds: .infinity)
+        policy.epochIntervalSeconds = 0
+        var presentEveryEpoch: [Bool] = []
+        _ = try Trainer(prepDirectory: prep, config: config).train(checkpoints: policy) { record in
+            if record.epoch == 2 { presentEveryEpoch.append(FileManager.default.fileExists(atPath: checkpointPath(everyEpoch))) }
+        }
+        #expect(presentEveryEpoch == [true])
 
         // A stop requested at the end of epoch 1, when no checkpoint is due, still writes one there.
         let stopped = TemporaryFile.path()
