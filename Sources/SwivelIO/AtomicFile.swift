@@ -68,7 +68,8 @@ public final class AtomicFileWriter {
         let directory = slash.map { String(path[..<$0]) } ?? "."
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
         temporaryPath = "\(directory)/.\(name).tmp-\(getpid())"
-        descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let temporaryPath = self.temporaryPath
+        descriptor = FileCreation.gate { open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
         guard descriptor >= 0 else {
             throw FileError.cannotOpen(path: path, reason: systemErrorMessage())
         }
@@ -117,7 +118,7 @@ public final class AtomicFileWriter {
             throw FileError.ioFailed(path: path, reason: systemErrorMessage())
         }
         descriptor = -1
-        guard rename(temporaryPath, path) == 0 else {
+        guard FileCreation.gate({ rename(temporaryPath, path) }) == 0 else {
             throw FileError.ioFailed(path: path, reason: "cannot rename temporary file: \(systemErrorMessage())")
         }
         committed = true
@@ -202,7 +203,8 @@ public enum FileReader {
         for part in path.split(separator: "/") {
             prefix += part
             if !isDirectory(prefix) {
-                if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                let directory = prefix
+                if FileCreation.gate({ mkdir(directory, 0o755) }) != 0 && errno != EEXIST {
                     throw FileError.cannotOpen(path: path, reason: "cannot create directory: \(systemErrorMessage())")
                 }
             }
@@ -224,5 +226,31 @@ public enum FileReader {
             if name != "." && name != ".." { names.append(name) }
         }
         return names.sorted()
+    }
+}
+
+/// Orders this process's file creation against the removal of a partial output on Ctrl-C or SIGTERM.
+///
+/// Worker threads keep writing while a signal handler removes what a run wrote; a file they create or rename
+/// into place after the removal would be left behind. Every creation (`open` with `O_CREAT`, `rename`,
+/// `mkdir`) of swivel's outputs and temporary files goes through ``gate(_:)``; a handler calls
+/// ``stopForCleanup()`` first, after which no creation starts again (the threads that try wait until the
+/// handler ends the process), then removes the files and exits.
+public enum FileCreation {
+    private static let lock = Lock()
+
+    /// Runs `body`, a system call that creates or renames a file or directory, unless file creation has
+    /// stopped for good: then it waits until the process exits.
+    @inline(__always)
+    public static func gate<T>(_ body: () -> T) -> T {
+        lock.acquire()
+        defer { lock.release() }
+        return body()
+    }
+
+    /// Waits for a creation in progress, then stops every later one. The caller must end the process
+    /// (`_exit`) once it has cleaned up: threads that try to create a file wait forever.
+    public static func stopForCleanup() {
+        lock.acquire()
     }
 }

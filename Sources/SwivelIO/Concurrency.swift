@@ -56,6 +56,12 @@ public final class Lock: @unchecked Sendable {
         mutex.deallocate()
     }
 
+    /// Takes the lock (waiting for it); pair with ``release()``.
+    public func acquire() { pthread_mutex_lock(mutex) }
+
+    /// Releases the lock taken by ``acquire()`` on the same thread.
+    public func release() { pthread_mutex_unlock(mutex) }
+
     /// Runs `body` holding the lock.
     public func locked<T>(_ body: () throws -> T) rethrows -> T {
         pthread_mutex_lock(mutex)

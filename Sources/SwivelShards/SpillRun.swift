@@ -71,7 +71,7 @@ final class RunFileWriter {
 
     init(path: String) throws {
         self.path = path
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        fd = FileCreation.gate { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) }
         guard fd >= 0 else { throw FileError.cannotOpen(path: path, reason: systemErrorMessage()) }
     }
 

@@ -168,7 +168,7 @@ public final class CorpusChunkReader {
         if path == "-" {
             fd = dup(0)
             if let copyPath {
-                copy = Glibc.open(copyPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+                copy = FileCreation.gate { Glibc.open(copyPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) }
                 guard copy >= 0 else { throw FileError.cannotOpen(path: copyPath, reason: systemErrorMessage()) }
             }
         } else {

@@ -171,6 +171,7 @@ extension Swivel {
         func removePartialPrepOnStop(progress: TerminalProgress, output: String, ownsOutput: Bool, temporary: String) {
             StopRequest.install { _ in
                 progress.finish()
+                FileCreation.stopForCleanup()   // no worker creates a file after the removal below
                 if FileReader.isDirectory(temporary) {
                     SwivelShards.Prep.removeTemporaryDirectory(temporary)
                     if ownsOutput {

@@ -92,7 +92,8 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
     @Test func benchReportsKernelRatesAndFloorShare() throws {
         let r = try TemporaryFile.run(swivel, ["bench", "--block", "64", "--dim", "8", "--repeats", "1", "--threads", "2"])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("kernel: ") && r.stdout.contains("sgemm forward") && r.stdout.contains("% of it"), "\(r.stdout)")
+        #expect(r.stdout.contains("kernel: ") && r.stdout.contains("sgemm forward") && r.stdout.contains("% of it")
+                && r.stdout.contains("loss pass alone 64x64"), "\(r.stdout)")
     }
 
     @Test func prepReadsStandardInput() throws {
@@ -104,7 +105,7 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
     }
 
     @Test func interruptedPrepRemovesWhatItWrote() throws {
-        // 3M tokens over 2,048 words: long enough to be interrupted while it runs.
+        // 3M tokens over 2,048 words in 32 x 32 shards: long enough to be interrupted while it writes shards.
         var state: UInt64 = 3
         var lines = ""
         for _ in 0..<2000 {
@@ -123,20 +124,23 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         let output = TemporaryFile.path()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: swivel)
-        process.arguments = ["prep", corpus, "--output", output, "--min-count", "1", "--quiet"]
+        process.arguments = ["prep", corpus, "--output", output, "--min-count", "1", "--shard-size", "64",
+                             "--threads", "1", "--quiet"]
         let err = Pipe()
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        // Once the run has claimed the output directory (its temporary directory exists), interrupt it.
-        let temporary = output + "/.swivel-prep-tmp-\(process.processIdentifier)"
-        for _ in 0..<500 where !FileManager.default.fileExists(atPath: temporary) { usleep(10_000) }
-        usleep(200_000)
+        // Interrupt it once it has written shard files (the last phase): they must go too.
+        let shards = output + "/shards"
+        for _ in 0..<3000 where ((try? FileManager.default.contentsOfDirectory(atPath: shards)) ?? []).isEmpty {
+            usleep(5_000)
+        }
+        let wroteShards = !((try? FileManager.default.contentsOfDirectory(atPath: shards)) ?? []).isEmpty
         let interruptedWhileRunning = process.isRunning
         kill(process.processIdentifier, SIGINT)
         let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        #expect(interruptedWhileRunning, "prep finished before the interrupt: make the corpus longer")
+        #expect(wroteShards && interruptedWhileRunning, "prep finished before the interrupt: make the corpus longer")
         #expect(process.terminationStatus == 130)
         #expect(message.contains("prep interrupted; the partial output in \(output) was removed"), "\(message)")
         #expect((try? FileManager.default.contentsOfDirectory(atPath: output)) ?? [] == [])
