@@ -106,16 +106,7 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
 
     @Test func interruptedPrepRemovesWhatItWrote() throws {
         // 3M tokens over 2,048 words in 32 x 32 shards: long enough to be interrupted while it writes shards.
-        var state: UInt64 = 3
-        var lines = ""
-        for _ in 0..<2000 {
-            var words: [String] = []
-            for _ in 0..<15 {
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                words.append("w\(state >> 53)")
-            }
-            lines += words.joined(separator: " ") + "\n"
-        }
+        let lines = GeneratedCorpus.text(lines: 2000, wordsPerLine: 15, seed: 3) { _, draw in "w\(draw >> 20)" }
         let corpus = TemporaryFile.path()
         FileManager.default.createFile(atPath: corpus, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: corpus))

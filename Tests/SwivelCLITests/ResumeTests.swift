@@ -8,16 +8,7 @@ private let swivel = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInP
 
 /// A prep directory over a generated corpus of 200 words in 5 x 5 blocks.
 private func makePrep() throws -> String {
-    var state: UInt64 = 77
-    var text = ""
-    for line in 0..<3000 {
-        var words: [String] = []
-        for _ in 0..<12 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            words.append("w\((line % 20) * 10 + Int(state >> 33) % 10)")
-        }
-        text += words.joined(separator: " ") + "\n"
-    }
+    let text = GeneratedCorpus.text(lines: 3000, wordsPerLine: 12, seed: 77) { line, draw in "w\((line % 20) * 10 + draw % 10)" }
     let corpus = try TemporaryFile.write(text)
     let prep = TemporaryFile.path()
     let r = try TemporaryFile.run(swivel, ["prep", corpus, "--output", prep, "--min-count", "1", "--shard-size", "40", "--quiet"])

@@ -57,3 +57,22 @@ public enum TemporaryFile {
 private final class ErrorCollector: @unchecked Sendable {
     var data = Data()
 }
+
+/// Seeded text corpora for tests that run the `swivel` binary.
+public enum GeneratedCorpus {
+    /// `lines` lines of `wordsPerLine` words; `word(line, draw)` names each word from its line index and a
+    /// pseudo-random draw in `0..<2^31` (a 64-bit linear congruential generator started at `seed`).
+    public static func text(lines: Int, wordsPerLine: Int, seed: UInt64, word: (Int, Int) -> String) -> String {
+        var state = seed
+        var text = ""
+        for line in 0..<lines {
+            var words: [String] = []
+            for _ in 0..<wordsPerLine {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                words.append(word(line, Int(state >> 33)))
+            }
+            text += words.joined(separator: " ") + "\n"
+        }
+        return text
+    }
+}
