@@ -35,8 +35,8 @@ public struct CountingPlan: Sendable {
     /// half full, and spill when half full at this size).
     public var tableSlots: Int
     /// Slots a table starts with (rounded down to a power of two, at most `tableSlots`; default 2^16). A
-    /// corpus that will fill its tables
-    /// starts them at full size: each doubling maps fresh memory that the kernel zeroes, and rehashes.
+    /// corpus that will fill its tables starts them at full size: each doubling maps fresh memory that the
+    /// kernel zeroes, and rehashes.
     public var initialTableSlots = 1 << 16
     /// Cells (i, j) with `(i + 1) * (j + 1) <= denseProduct` (frequent with frequent, as GloVe does) are
     /// counted in a dense array, 4 bytes a cell; 0 turns it off. Ids are ranks by frequency, so this
@@ -673,7 +673,8 @@ final class RowPartition: @unchecked Sendable {
             try mergeRuns(Array(smallest), level: (smallest.map(\.level).max() ?? 0) + 1)
         }
         try table.drainSorted { sorted in
-            // A block's CSR arrays, reused from block to block (fresh large arrays cost page faults).
+            // A block's CSR arrays, reused from block to block (fresh large arrays cost page faults); locals of
+            // this closure, not captured variables, so that appends need no uniqueness checks.
             var columns: [Int32] = []
             var blockUnits: [UInt64] = []
             var cursors = [CellCursor(borrowing: sorted)]   // valid until this closure returns

@@ -76,7 +76,7 @@ public enum Checkpoint {
     /// A consistent copy of a run's state, taken between waves, that can be written while training goes on.
     struct Snapshot: @unchecked Sendable {
         var description: CheckpointDescription
-        /// The arrays of ``Trainer/stateMatrices``, in order.
+        /// A copy of ``Trainer/stateMatrices``, in order.
         var state: StateCopy
     }
 
