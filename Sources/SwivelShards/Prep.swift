@@ -121,13 +121,21 @@ public enum Prep {
 
     /// Prepares the output directory and a private temporary directory, runs `body` with the latter, and
     /// removes the temporary directory afterwards and the partial output when `body` fails: the lifecycle of
-    /// every way of writing a prep directory (corpus, `--counts`, GloVe import).
-    static func withOutput(_ config: PrepConfiguration, _ body: (_ temporary: String) throws -> PrepSummary) throws -> PrepSummary {
-        try prepareOutputDirectory(config.output, force: config.force)
+    /// every way of writing a prep directory (corpus, `--counts`, GloVe import, and each rank of a prep across
+    /// `ranks`, where rank 0 prepares and owns the output and every rank has a temporary directory of its own).
+    static func withOutput(_ config: PrepConfiguration, ranks: RankCommunicator? = nil,
+                           _ body: (_ temporary: String) throws -> PrepSummary) throws -> PrepSummary {
+        let ownsOutput = (ranks?.rank ?? 0) == 0
+        if ownsOutput {
+            try prepareOutputDirectory(config.output, force: config.force)
+            // The ranks write shard files from the start of their merge.
+            if ranks != nil { try FileReader.createDirectory(config.output + "/shards") }
+        }
+        try ranks?.barrier()
         if let parent = config.temporaryDirectory, !FileReader.isDirectory(parent) {
             throw FileError.cannotOpen(path: parent, reason: "the temporary directory does not exist")
         }
-        let temporary = temporaryDirectory(parent: config.temporaryDirectory ?? config.output)
+        let temporary = temporaryDirectory(parent: config.temporaryDirectory ?? config.output, rank: ranks?.rank)
         try FileReader.createDirectory(temporary)
         defer { removeTemporaryDirectory(temporary) }
         do {
@@ -137,7 +145,7 @@ public enum Prep {
             try SystemResources.requireDiskSpace(64 << 20, in: temporary, for: "temporary counts")
             return try body(temporary)
         } catch {
-            removePartialOutput(config.output)
+            if ownsOutput { removePartialOutput(config.output) }
             throw error
         }
     }

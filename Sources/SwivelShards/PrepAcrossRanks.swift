@@ -25,24 +25,8 @@ extension Prep {
         if files.contains("-") {
             throw PrepError.invalidOption("standard input (-) cannot be shared by MPI ranks; give files on a shared file system")
         }
-        if ranks.rank == 0 {
-            try prepareOutputDirectory(config.output, force: config.force)
-            try FileReader.createDirectory(config.output + "/shards")
-        }
-        try ranks.barrier()
-        if let parent = config.temporaryDirectory, !FileReader.isDirectory(parent) {
-            throw FileError.cannotOpen(path: parent, reason: "the temporary directory does not exist")
-        }
-        let temporary = temporaryDirectory(parent: config.temporaryDirectory ?? config.output, rank: ranks.rank)
-        try FileReader.createDirectory(temporary)
-        defer { removeTemporaryDirectory(temporary) }
-        do {
-            try SystemResources.requireDiskSpace(64 << 20, in: config.output, for: "shard files")
-            try SystemResources.requireDiskSpace(64 << 20, in: temporary, for: "temporary counts")
-            return try run(config, files: files, temporary: temporary, progress: progress, ranks: ranks)
-        } catch {
-            if ranks.rank == 0 { removePartialOutput(config.output) }
-            throw error
+        return try withOutput(config, ranks: ranks) { temporary in
+            try run(config, files: files, temporary: temporary, progress: progress, ranks: ranks)
         }
     }
 }
