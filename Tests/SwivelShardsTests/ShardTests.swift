@@ -163,6 +163,30 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         #expect(Set(sorted.map(\.units)) == Set(0..<5000))
         for (a, b) in zip(sorted, expected) where a.key == b.key { #expect(a.units == b.units) }
     }
+
+    @Test func memoryRunsGiveBackTheCellsTheyEncode() throws {
+        // Sorted distinct keys with gaps of every varint length and units from 0 to 2^64 - 1.
+        var state: UInt64 = 7
+        var key: UInt64 = 0
+        var cells: [CountedCell] = []
+        for i in 0..<3000 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            key += 1 + (state >> UInt64(20 + (i % 44)))   // gaps up to 2^44; the last key's gap is about 2^64
+            cells.append(CountedCell(key: key, units: i % 97 == 0 ? .max : state >> UInt64(i % 64)))
+        }
+        cells.append(CountedCell(key: .max, units: 1))
+        let run = cells.withUnsafeBufferPointer { MemoryRun($0) }
+        #expect(run.byteCount <= cells.count * MemoryRun.maximumBytesPerCell)
+        let cursor = CellCursor(run)
+        var decoded: [CountedCell] = []
+        while let cell = try cursor.peek() {
+            decoded.append(cell)
+            cursor.advance()
+        }
+        #expect(decoded == cells)
+        let empty = [CountedCell]().withUnsafeBufferPointer { MemoryRun($0) }
+        #expect(try CellCursor(empty).peek() == nil)
+    }
 }
 
 @Suite struct ShardFileTests {
