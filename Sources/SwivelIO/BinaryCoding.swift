@@ -85,3 +85,20 @@ public struct ByteReader {
         }
     }
 }
+
+/// LEB128 varints written straight into memory the caller has sized (at most 10 bytes a value): for encoders
+/// that know a bound on their output and write millions of values (shards, in-memory runs).
+public enum UnsafeVarint {
+    /// Writes `value` at `out[at...]` and advances `at` past it.
+    @inlinable @inline(__always)
+    public static func write(_ value: UInt64, to out: UnsafeMutablePointer<UInt8>, at: inout Int) {
+        var v = value
+        while v >= 0x80 {
+            out[at] = UInt8(truncatingIfNeeded: v) | 0x80
+            at += 1
+            v >>= 7
+        }
+        out[at] = UInt8(v)
+        at += 1
+    }
+}

@@ -793,19 +793,9 @@ final class MemoryRun {
         let output = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, cells.count * Self.maximumBytesPerCell))
         var at = 0
         var previous: UInt64 = 0
-        @inline(__always) func put(_ value: UInt64) {
-            var v = value
-            while v >= 0x80 {
-                output[at] = UInt8(truncatingIfNeeded: v) | 0x80
-                at += 1
-                v >>= 7
-            }
-            output[at] = UInt8(v)
-            at += 1
-        }
         for cell in cells {
-            put(cell.key &- previous)
-            put(cell.units)
+            UnsafeVarint.write(cell.key &- previous, to: output, at: &at)
+            UnsafeVarint.write(cell.units, to: output, at: &at)
             previous = cell.key
         }
         bytes = output

@@ -126,16 +126,7 @@ public enum ShardFile {
         let bytes = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
             let out = buffer.baseAddress!
             var at = 0
-            @inline(__always) func varint(_ value: UInt64) {
-                var v = value
-                while v >= 0x80 {
-                    out[at] = UInt8(truncatingIfNeeded: v) | 0x80
-                    at += 1
-                    v >>= 7
-                }
-                out[at] = UInt8(v)
-                at += 1
-            }
+            @inline(__always) func varint(_ value: UInt64) { UnsafeVarint.write(value, to: out, at: &at) }
             withUnsafeBytes(of: (units == nil ? 0 : unitsPerCount).littleEndian) { field in
                 for b in field { out[at] = b; at += 1 }
             }
