@@ -86,8 +86,9 @@ public struct ByteReader {
     }
 }
 
-/// LEB128 varints written straight into memory the caller has sized (at most 10 bytes a value): for encoders
-/// that know a bound on their output and write millions of values (shards, in-memory runs).
+/// LEB128 varints written straight into memory the caller has sized (at most 10 bytes a value), and read back
+/// from memory the process wrote itself: for encoders that know a bound on their output and write millions of
+/// values (shards, in-memory runs). Bytes from files go through ``ByteReader``, which checks every read.
 public enum UnsafeVarint {
     /// Writes `value` at `out[at...]` and advances `at` past it.
     @inlinable @inline(__always)
@@ -100,5 +101,19 @@ public enum UnsafeVarint {
         }
         out[at] = UInt8(v)
         at += 1
+    }
+
+    /// Reads the varint at `bytes[at...]`, written by ``write(_:to:at:)``, and advances `at` past it.
+    @inlinable @inline(__always)
+    public static func read(from bytes: UnsafePointer<UInt8>, at: inout Int) -> UInt64 {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let byte = bytes[at]
+            at += 1
+            value |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return value }
+            shift += 7
+        }
     }
 }

@@ -777,7 +777,6 @@ final class RowPartition: @unchecked Sendable {
     }
 }
 
-/// A forward cursor over sorted cells: an in-memory run, or a spilled run read frame by frame.
 /// A sorted run of cells kept in memory as `varint(key - previous key) varint(units)` pairs: 4-6 bytes a
 /// cell instead of 16 (a spill's 2^21 cells take about 10 MiB instead of 32, pages the kernel must zero).
 final class MemoryRun {
@@ -810,23 +809,14 @@ final class MemoryRun {
     func cell(at offset: Int, after previous: UInt64) -> (CountedCell, Int)? {
         guard offset < byteCount else { return nil }
         var at = offset
-        @inline(__always) func get() -> UInt64 {
-            var value: UInt64 = 0
-            var shift: UInt64 = 0
-            while true {
-                let byte = bytes[at]
-                at += 1
-                value |= UInt64(byte & 0x7F) << shift
-                if byte < 0x80 { return value }
-                shift += 7
-            }
-        }
-        let key = previous &+ get()
-        let units = get()
+        let key = previous &+ UnsafeVarint.read(from: bytes, at: &at)
+        let units = UnsafeVarint.read(from: bytes, at: &at)
         return (CountedCell(key: key, units: units), at)
     }
 }
 
+/// A forward cursor over sorted cells: the drained table's cells (borrowed), an in-memory ``MemoryRun``, or a
+/// spilled run read frame by frame.
 final class CellCursor {
     private var cells: [CountedCell]
     private var index = 0
