@@ -44,16 +44,6 @@ static inline int swivel_mpi_sum_double(double *value) {
     return MPI_Allreduce(MPI_IN_PLACE, value, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
 }
 /// A byte message of any length: its length (8 bytes) first, then the bytes in pieces of at most 2^30.
-static inline int swivel_mpi_send_bytes(const unsigned char *bytes, long count, int destination, int tag) {
-    long long length = count;
-    int code = MPI_Send(&length, 8, MPI_BYTE, destination, tag, MPI_COMM_WORLD);
-    const long piece = 1L << 30;
-    for (long start = 0; start < count && code == MPI_SUCCESS; start += piece) {
-        long n = count - start < piece ? count - start : piece;
-        code = MPI_Send(bytes + start, (int)n, MPI_BYTE, destination, tag, MPI_COMM_WORLD);
-    }
-    return code;
-}
 static inline int swivel_mpi_recv_length(long long *length, int source, int tag) {
     return MPI_Recv(length, 8, MPI_BYTE, source, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
 }
@@ -96,4 +86,13 @@ static inline int swivel_mpi_wait_send(swivel_pending_send *p) {
     int code = MPI_Waitall(p->count, p->requests, MPI_STATUSES_IGNORE);
     free(p);
     return code;
+}
+/// Sends a byte message (length, then pieces of at most 2^30 bytes) and returns once it is sent: the
+/// non-blocking send, waited for. A failure to post a piece returns at once (MPI's default handler aborts
+/// before that; the requests already posted are left to the abort that follows).
+static inline int swivel_mpi_send_bytes(const unsigned char *bytes, long count, int destination, int tag) {
+    int code = MPI_SUCCESS;
+    swivel_pending_send *p = swivel_mpi_isend_bytes(bytes, count, destination, tag, &code);
+    if (!p || code != MPI_SUCCESS) return code;
+    return swivel_mpi_wait_send(p);
 }

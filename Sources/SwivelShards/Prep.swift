@@ -209,7 +209,7 @@ public enum Prep {
             let table = tables[w].table
             tokenCount += tables[w].tokenCount
             for id in 0..<table.count {
-                table.bytes(of: id).withUnsafeBytes { _ = merged.intern($0, occurrences: table.counts[id]) }
+                table.bytes(of: id).withUnsafeBytes { _ = merged.intern($0, occurrences: table.occurrences(of: id)) }
             }
         }
         let localTokens = tokenCount

@@ -47,7 +47,7 @@ enum RankExchange {
         message.appendVarint(UInt64(table.count))
         for id in 0..<table.count {
             message.appendCounted(table.bytes(of: id))
-            message.appendVarint(UInt64(table.counts[id]))
+            message.appendVarint(UInt64(table.occurrences(of: id)))
         }
         let gathered = try ranks.gatherBytes(message.bytes)
         var reply = ByteWriter()
@@ -118,7 +118,6 @@ enum RankExchange {
         var entries: [ShardEntry] = []
         var rowSums: [(Int, WideSum)] = []
         var columnSums = [WideSum](repeating: WideSum(), count: layout.featureCount)
-        var nonzeros = 0
         let owned = (0..<n).filter { $0 % p == k }.count * n
         var written = 0
         // Every rank walks the blocks in the same order: it receives the parts of the blocks it owns and starts
@@ -173,7 +172,6 @@ enum RankExchange {
                 try SystemResources.requireDiskSpace(Int64(columns.count) * 6 + (1 << 20), in: output + "/shards", for: "shard files")
                 try ShardFile.write(block, units: units, unitsPerCount: unitsPerCount, to: output + "/shards/" + name)
                 entries.append(ShardEntry(file: name, row: rowShard, column: columnShard, nonzeros: columns.count))
-                nonzeros += columns.count
                 written += 1
                 progress?(ProgressUpdate(phase: "writing", done: Double(written), total: Double(owned), unit: "shards"))
             }
@@ -205,42 +203,27 @@ enum RankExchange {
         }
         let gathered = try ranks.gatherBytes(message.bytes)
         guard k == 0 else { return nil }
-        var shards = [ShardEntry?](repeating: nil, count: n * n)
-        var allRows = [WideSum](repeating: WideSum(), count: layout.featureCount)
-        var allColumns = [WideSum](repeating: WideSum(), count: layout.featureCount)
-        var total = WideSum()
-        var runs = 0, runBytes: Int64 = 0, cells = 0
+        var tally = CountTally(rowShards: n, columnShards: n, rows: layout.featureCount, columns: layout.featureCount)
         for bytes in gathered {
             try bytes.withUnsafeBytes { raw in
                 var reader = ByteReader(raw)
-                runs += Int(try reader.readVarint())
-                runBytes += Int64(try reader.readVarint())
+                tally.spilledRuns += Int(try reader.readVarint())
+                tally.spilledBytes += Int64(try reader.readVarint())
                 for _ in 0..<Int(try reader.readVarint()) {
                     let row = Int(try reader.readVarint()), column = Int(try reader.readVarint())
-                    let count = Int(try reader.readVarint())
-                    shards[row * n + column] = ShardEntry(file: ShardFile.fileName(rowShard: row, columnShard: column),
-                                                          row: row, column: column, nonzeros: count)
-                    cells += count
+                    tally.add(ShardEntry(file: ShardFile.fileName(rowShard: row, columnShard: column),
+                                         row: row, column: column, nonzeros: Int(try reader.readVarint())))
                 }
                 for _ in 0..<Int(try reader.readVarint()) {
                     let row = Int(try reader.readVarint())
-                    let sum = WideSum(high: try reader.read(UInt64.self), low: try reader.read(UInt64.self))
-                    allRows[row] = sum
-                    total.add(sum)
+                    tally.setRowSum(WideSum(high: try reader.read(UInt64.self), low: try reader.read(UInt64.self)), row: row)
                 }
                 for c in 0..<layout.featureCount {
-                    allColumns[c].add(WideSum(high: try reader.read(UInt64.self), low: try reader.read(UInt64.self)))
+                    tally.addColumnSum(WideSum(high: try reader.read(UInt64.self), low: try reader.read(UInt64.self)), column: c)
                 }
             }
         }
-        let scale = counter.scale.scale
-        return CountResult(shards: try shards.map {
-                               guard let entry = $0 else { throw CountingError.failed("a block was written by no rank") }
-                               return entry
-                           },
-                           rowSums: allRows.map { $0.double(scale: scale) },
-                           columnSums: allColumns.map { $0.double(scale: scale) }, total: total.double(scale: scale),
-                           nonzeros: cells, spilledRuns: runs, spilledBytes: runBytes)
+        return try tally.result(unitsPerCount: counter.scale.scale)
     }
 }
 

@@ -122,9 +122,9 @@ public enum VocabularyBuilder {
     /// The most frequent tokens of `table` under `rules`, sorted by count (descending) then token bytes.
     public static func build(from table: TokenTable, rules: VocabularyRules) throws -> Vocabulary {
         var kept: [Int] = []
-        for id in 0..<table.count where table.counts[id] >= rules.minCount { kept.append(id) }
+        for id in 0..<table.count where table.occurrences(of: id) >= rules.minCount { kept.append(id) }
         kept.sort { a, b in
-            let ca = table.counts[a], cb = table.counts[b]
+            let ca = table.occurrences(of: a), cb = table.occurrences(of: b)
             if ca != cb { return ca > cb }
             return table.bytes(of: a).lexicographicallyPrecedes(table.bytes(of: b))
         }
@@ -132,13 +132,13 @@ public enum VocabularyBuilder {
         guard !kept.isEmpty else {
             throw VocabularyError.empty(reason: "no token occurs at least \(rules.minCount) times (lower --min-count)")
         }
-        return Vocabulary(tokens: kept.map { table.token($0) }, counts: kept.map { table.counts[$0] })
+        return Vocabulary(tokens: kept.map { table.token($0) }, counts: kept.map { table.occurrences(of: $0) })
     }
 
     /// A given vocabulary (for example from `--vocab FILE`) with its counts taken from `table`.
     public static func recount(_ vocabulary: Vocabulary, from table: TokenTable) -> Vocabulary {
         let counts = vocabulary.tokens.map { token -> Int64 in
-            table.id(of: token).map { table.counts[Int($0)] } ?? 0
+            table.id(of: token).map { table.occurrences(of: Int($0)) } ?? 0
         }
         return Vocabulary(tokens: vocabulary.tokens, counts: counts)
     }

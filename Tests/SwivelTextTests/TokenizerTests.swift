@@ -19,7 +19,7 @@ func lines(_ corpus: TokenizedCorpus) -> [[String]] {
         try Tokenizer().tokenize("the  cat\tsat\r\n\n  on the\u{0B}mat  \nend", into: &corpus)
         #expect(lines(corpus) == [["the", "cat", "sat"], ["on", "the", "mat"], ["end"]])
         #expect(corpus.tokenCount == 7)
-        #expect(corpus.table.counts[Int(corpus.table.id(of: "the")!)] == 2)
+        #expect(corpus.table.occurrences(of: Int(corpus.table.id(of: "the")!)) == 2)
     }
 
     @Test func lowercasesASCIIAndUnicode() throws {

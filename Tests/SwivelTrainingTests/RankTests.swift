@@ -37,17 +37,8 @@ import Testing
             }
             // Each rank decoded only its row group's shards.
             #expect(trainers[1].blocks.filter { !$0.rowStart.isEmpty }.map(\.rowShard).allSatisfy { $0 % p == 1 })
-            let failures = Locked<[String]>([])
             // One thread a rank, all started at once (a pool narrower than p would deadlock the ring).
-            let done = DispatchSemaphore(value: 0)
-            for k in 0..<p {
-                Thread {
-                    do { _ = try trainers[k].trainAsRank(ranks.rank(k)) } catch { failures.withValue { $0.append("\(error)") } }
-                    done.signal()
-                }.start()
-            }
-            for _ in 0..<p { done.wait() }
-            #expect(failures.withValue { $0 }.isEmpty)
+            for result in ranks.run({ rank in try trainers[rank.rank].trainAsRank(rank) }) { _ = try result.get() }
             #expect(trainers[0].model.rowEmbeddings.values == single.model.rowEmbeddings.values, "p \(p), \(optimizer)")
             #expect(trainers[0].model.columnEmbeddings.values == single.model.columnEmbeddings.values, "p \(p), \(optimizer)")
             #expect(trainers[0].position.log.count == 3)
@@ -72,19 +63,10 @@ import Testing
         func runRanks(_ trainers: [Trainer], model: String) throws {
             nonisolated(unsafe) let trainers = trainers
             let ranks = ThreadRanks(size: p)
-            let failures = Locked<[String]>([])
-            let done = DispatchSemaphore(value: 0)
-            for k in 0..<p {
-                Thread {
-                    do {
-                        _ = try trainers[k].trainAsRank(ranks.rank(k),
-                                                        checkpoints: CheckpointPolicy(directory: model, intervalSeconds: .infinity))
-                    } catch { failures.withValue { $0.append("\(error)") } }
-                    done.signal()
-                }.start()
+            let results = ranks.run { rank in
+                try trainers[rank.rank].trainAsRank(rank, checkpoints: CheckpointPolicy(directory: model, intervalSeconds: .infinity))
             }
-            for _ in 0..<p { done.wait() }
-            #expect(failures.withValue { $0 }.isEmpty)
+            for result in results { _ = try result.get() }
         }
         // Two epochs, a checkpoint after each; then every rank resumes from the checkpoint for two more.
         let model = TemporaryFile.path()
