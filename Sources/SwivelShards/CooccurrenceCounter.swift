@@ -518,9 +518,16 @@ final class RowPartition: @unchecked Sendable {
 
     /// Adds the outbox cells the other workers counted for this worker's rows to its table.
     func takeMail(from partitions: [RowPartition]) throws {
+        // Each cell's slot is asked for `ahead` cells before it is added, so that the table's cache misses overlap.
+        let ahead = 16
         for other in partitions where other !== self {
-            for cell in other.outboxes[worker] {
-                try addToTable(row: Int(cell.row), column: Int(cell.column), units: cell.units)
+            try other.outboxes[worker].withUnsafeBufferPointer { cells in
+                for i in cells.indices {
+                    if i + ahead < cells.count {
+                        table.prefetch(keys.key(row: Int(cells[i + ahead].row), column: Int(cells[i + ahead].column)))
+                    }
+                    try addToTable(row: Int(cells[i].row), column: Int(cells[i].column), units: cells[i].units)
+                }
             }
         }
     }
@@ -537,8 +544,13 @@ final class RowPartition: @unchecked Sendable {
 
     @inline(__always)
     private func addToTable(row: Int, column: Int, units: UInt64) throws {
+        try addToTable(key: keys.key(row: row, column: column), units: units)
+    }
+
+    @inline(__always)
+    private func addToTable(key: UInt64, units: UInt64) throws {
         if table.isFull { try spill() }
-        table.add(keys.key(row: row, column: column), units)
+        table.add(key, units)
     }
 
     /// Adds a table cell of a row with owner `owner`: to this worker's table, or to the owner's outbox.
@@ -576,21 +588,41 @@ final class RowPartition: @unchecked Sendable {
     /// triangle adds once to (min, max) (twice for a == b, which is one cell) in this worker's triangle; any
     /// other pair adds to (a, b) and (b, a), in this worker's table or the owner's outbox.
     func count(ids: UnsafeBufferPointer<Int32>, positions: Range<Int>, window: Int, weights: [UInt64], selfUnits: UInt64) throws {
-        // Dense additions are queued for a batch of positions while their cells are prefetched, then applied:
-        // the cache misses of a batch overlap instead of stalling one after the other.
+        // Dense additions and this worker's table additions are queued for a batch of positions while their
+        // cells (and table slots) are prefetched, then applied: the cache misses of a batch overlap instead of
+        // stalling one after the other (the table's, measured with perf, were a third of this loop's time).
         let batchPositions = 16
         let capacity = batchPositions * (window + 1)
         let pendingIndex = UnsafeMutablePointer<Int>.allocate(capacity: capacity)
         let pendingUnits = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
+        let pendingKeys = UnsafeMutablePointer<UInt64>.allocate(capacity: 2 * capacity)
+        let pendingKeyUnits = UnsafeMutablePointer<UInt64>.allocate(capacity: 2 * capacity)
         defer {
             pendingIndex.deallocate()
             pendingUnits.deallocate()
+            pendingKeys.deallocate()
+            pendingKeyUnits.deallocate()
         }
         let cells = dense.cells.pointer
-        var pending = 0
+        var pending = 0, pendingTable = 0
         func flush() throws {
             for i in 0..<pending { try addDense(pendingIndex[i], units: pendingUnits[i]) }
             pending = 0
+            for i in 0..<pendingTable { try addToTable(key: pendingKeys[i], units: pendingKeyUnits[i]) }
+            pendingTable = 0
+        }
+        /// A table cell of a row with owner `owner`: queued (its slot prefetched) when this worker owns the row,
+        /// else into the owner's outbox.
+        func queueCell(row: Int, column: Int, units: UInt64, owner: Int32) {
+            if Int(owner) == worker {
+                let key = keys.key(row: row, column: column)
+                table.prefetch(key)
+                pendingKeys[pendingTable] = key
+                pendingKeyUnits[pendingTable] = units
+                pendingTable += 1
+            } else {
+                outboxes[Int(owner)].append(OutboxCell(row: Int32(row), column: Int32(column), units: units))
+            }
         }
         try rows.withUnsafeBufferPointer { rows in
             try weights.withUnsafeBufferPointer { weights in
@@ -634,8 +666,8 @@ final class RowPartition: @unchecked Sendable {
                             pendingUnits[pending] = UInt32(truncatingIfNeeded: lo == hi ? 2 * w : w)
                             pending += 1
                         } else {
-                            try addCell(row: lo, column: hi, units: w, owner: infoLo.owner)
-                            try addCell(row: hi, column: lo, units: w, owner: infoHi.owner)
+                            queueCell(row: lo, column: hi, units: w, owner: infoLo.owner)
+                            queueCell(row: hi, column: lo, units: w, owner: infoHi.owner)
                         }
                         q -= 1
                     }
