@@ -4,8 +4,9 @@
 The shared google-analogy.tsv keeps the original file's question order without its section headers; the sections
 are recovered from their sizes (capital-common-countries 506, capital-world 4524, ..., gram9-plural-verbs 870).
 Vectors: word2vec text format, most frequent words first (what `swivel export` and gensim write); like
-`swivel eval --restrict 30000`, only the first 30,000 words are candidates and covered questions have all four
-words among them. Words are lowercased as `swivel eval` does; totals match its "analogy, covered" figure.
+`swivel eval --restrict 30000`, only the first 30,000 words are candidates (0: all) and covered questions have
+all four words among them, matched exactly as `swivel eval` matches them (no case folding); the totals match its
+"analogy, covered" figure.
 
 Usage: Scripts/analogy-sections.py VECTORS.txt [VECTORS.txt ...] [--analogy FILE] [--restrict N]
 Needs numpy. Skips (exit 0, saying so) when the analogy file is absent (a fresh clone has no ../shared).
@@ -28,7 +29,9 @@ if not os.path.exists(args.analogy):
     sys.exit(0)
 import numpy as np
 
-questions = [line.rstrip("\n").split("\t") for line in open(args.analogy, encoding="utf-8") if line.strip()]
+questions = [line.split() for line in open(args.analogy, encoding="utf-8") if line.strip()]
+if any(len(q) != 4 for q in questions):
+    sys.exit(f"analogy-sections: {args.analogy}: every line must hold four words")
 if len(questions) != sum(n for _, n in SECTIONS):
     sys.exit(f"analogy-sections: {args.analogy}: {len(questions)} questions, expected the Google set's 19,544")
 
@@ -38,10 +41,10 @@ def load(path):
         f.readline()
         words, rows = [], []
         for i, line in enumerate(f):
-            if i >= args.restrict:
+            if args.restrict and i >= args.restrict:
                 break
             parts = line.rstrip().split(" ")
-            words.append(parts[0].lower())
+            words.append(parts[0])
             rows.append(np.array(parts[1:], dtype=np.float32))
     m = np.array(rows)
     m /= np.linalg.norm(m, axis=1, keepdims=True) + 1e-12
@@ -57,7 +60,7 @@ def score(path):
     for _, size in SECTIONS:
         section = questions[start:start + size]
         start += size
-        ids = np.array([[index[w.lower()] for w in q] for q in section if all(w.lower() in index for w in q)],
+        ids = np.array([[index[w] for w in q] for q in section if all(w in index for w in q)],
                        dtype=np.int64).reshape(-1, 4)
         correct = 0
         for b in range(0, len(ids), 512):
@@ -72,7 +75,7 @@ def score(path):
 
 
 scores = {path: score(path) for path in args.vectors}
-names = [os.path.basename(p)[:18] for p in args.vectors]
+names = [p[-20:] for p in args.vectors]
 print("section".ljust(22) + "".join(n.rjust(22) for n in names))
 for i, (name, _) in enumerate(SECTIONS):
     cells = [f"{c / max(t, 1) * 100:6.1f}% of {t:5d}" for c, t in (scores[p][i] for p in args.vectors)]

@@ -43,10 +43,11 @@ static inline int swivel_mpi_recv_floats(float *buffer, int count, int source, i
 static inline int swivel_mpi_sum_double(double *value) {
     return MPI_Allreduce(MPI_IN_PLACE, value, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
 }
-/// A byte message of any length: its length (8 bytes) first, then the bytes in pieces of at most 2^30.
+/// Receives the length (8 bytes) of a byte message sent by swivel_mpi_send_bytes or swivel_mpi_isend_bytes.
 static inline int swivel_mpi_recv_length(long long *length, int source, int tag) {
     return MPI_Recv(length, 8, MPI_BYTE, source, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
 }
+/// Receives a byte message's `count` bytes, in the pieces of at most 2^30 the sender cut.
 static inline int swivel_mpi_recv_bytes(unsigned char *bytes, long count, int source, int tag) {
     const long piece = 1L << 30;
     int code = MPI_SUCCESS;
@@ -93,6 +94,7 @@ static inline int swivel_mpi_wait_send(swivel_pending_send *p) {
 static inline int swivel_mpi_send_bytes(const unsigned char *bytes, long count, int destination, int tag) {
     int code = MPI_SUCCESS;
     swivel_pending_send *p = swivel_mpi_isend_bytes(bytes, count, destination, tag, &code);
+    // On a failure `p` is not freed: the requests already posted may still read its length field.
     if (!p || code != MPI_SUCCESS) return code;
     return swivel_mpi_wait_send(p);
 }

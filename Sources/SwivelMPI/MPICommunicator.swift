@@ -79,7 +79,8 @@ public final class MPICommunicator: RankCommunicator {
     /// Sends a byte message (its length, then the bytes) to `destination`.
     public func sendBytes(_ bytes: [UInt8], to destination: Int) throws {
         try bytes.withUnsafeBufferPointer { buffer in
-            try check(swivel_mpi_send_bytes(buffer.baseAddress, buffer.count, Int32(destination), 3), "MPI_Send")
+            try check(swivel_mpi_send_bytes(buffer.baseAddress, buffer.count, Int32(destination), 3),
+                      "MPI_Isend/MPI_Waitall")
         }
     }
 

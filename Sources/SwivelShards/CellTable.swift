@@ -172,18 +172,25 @@ public final class CellTable {
     @inline(__always)
     public var isFull: Bool { count * 2 >= capacity && capacity == maxCapacity }
 
+    /// The slot where the probe for a stored key (`key + 1`) starts: Fibonacci hashing, the top bits of the key
+    /// times 2^64 / golden ratio (`shift` is 64 - log2(capacity)).
+    @inline(__always)
+    private func home(ofStored stored: UInt64) -> Int {
+        Int(truncatingIfNeeded: (stored &* 0x9E37_79B9_7F4A_7C15) >> shift)
+    }
+
     /// Asks the cache for the slot where the probe for cell `key` starts, ahead of its ``add(_:_:)``: adds
     /// whose slots were asked for a little earlier overlap their cache misses instead of stalling in turn.
     @inline(__always)
     public func prefetch(_ key: UInt64) {
-        swivel_prefetch_for_write(slots + Int(truncatingIfNeeded: ((key &+ 1) &* 0x9E37_79B9_7F4A_7C15) >> shift))
+        swivel_prefetch_for_write(slots + home(ofStored: key &+ 1))
     }
 
     /// Adds `units` to cell `key` (inserting it if new). The caller spills first when ``isFull``.
     @inline(__always)
     public func add(_ key: UInt64, _ units: UInt64) {
         let stored = key &+ 1
-        var s = Int(truncatingIfNeeded: (stored &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        var s = home(ofStored: stored)
         let mask = capacity - 1
         while true {
             let k = slots[s].key
@@ -206,7 +213,7 @@ public final class CellTable {
         slots = memory.pointer
         let mask = capacity - 1
         for i in 0..<oldCapacity where old[i].key != 0 {
-            var s = Int(truncatingIfNeeded: (old[i].key &* 0x9E37_79B9_7F4A_7C15) >> shift)
+            var s = home(ofStored: old[i].key)
             while slots[s].key != 0 { s = (s + 1) & mask }
             slots[s] = old[i]
         }

@@ -142,21 +142,20 @@ struct CountTally {
     private var columnSums: [WideSum]
     private var total = WideSum()
     private var nonzeros = 0
-    /// Sorted runs spilled to disk, over all parts.
-    var spilledRuns = 0
-    /// Bytes of those runs.
-    var spilledBytes: Int64 = 0
+    private var spilledRuns = 0
+    private var spilledBytes: Int64 = 0
 
-    /// An empty tally for `rowShards x columnShards` blocks over `rows` row and `columns` column features.
-    init(rowShards: Int, columnShards: Int, rows: Int, columns: Int) {
+    /// An empty tally for `rowShards x columnShards` blocks over `rowFeatures` rows and `columnFeatures` columns.
+    init(rowShards: Int, columnShards: Int, rowFeatures: Int, columnFeatures: Int) {
         shards = Array(repeating: nil, count: rowShards * columnShards)
         self.columnShards = columnShards
-        rowSums = Array(repeating: WideSum(), count: rows)
-        columnSums = Array(repeating: WideSum(), count: columns)
+        rowSums = Array(repeating: WideSum(), count: rowFeatures)
+        columnSums = Array(repeating: WideSum(), count: columnFeatures)
     }
 
     /// Records a written shard file (each block once) and its nonzeros.
     mutating func add(_ entry: ShardEntry) {
+        assert(shards[entry.row * columnShards + entry.column] == nil, "block (\(entry.row), \(entry.column)) written twice")
         shards[entry.row * columnShards + entry.column] = entry
         nonzeros += entry.nonzeros
     }
@@ -165,6 +164,12 @@ struct CountTally {
     mutating func setRowSum(_ sum: WideSum, row: Int) {
         rowSums[row] = sum
         total.add(sum)
+    }
+
+    /// Adds a part's spilled runs (files and bytes).
+    mutating func addSpills(runs: Int, bytes: Int64) {
+        spilledRuns += runs
+        spilledBytes += bytes
     }
 
     /// Adds a part's share of a column's marginal.
@@ -318,13 +323,12 @@ public final class CooccurrenceCounter: @unchecked Sendable {
         }
         try rethrowFirst(failures)
         var tally = CountTally(rowShards: keys.rows.shardCount, columnShards: keys.columns.shardCount,
-                               rows: keys.rows.featureCount, columns: keys.columns.featureCount)
+                               rowFeatures: keys.rows.featureCount, columnFeatures: keys.columns.featureCount)
         for case let output? in outputs.values {
             for entry in output.shards { tally.add(entry) }
             for (row, sum) in output.rowSums { tally.setRowSum(sum, row: row) }
             for (column, sum) in output.columnSums.enumerated() { tally.addColumnSum(sum, column: column) }
-            tally.spilledRuns += output.runs
-            tally.spilledBytes += output.runBytes
+            tally.addSpills(runs: output.runs, bytes: output.runBytes)
         }
         return try tally.result(unitsPerCount: scale.scale)
     }
@@ -522,6 +526,7 @@ final class RowPartition: @unchecked Sendable {
         let ahead = 16
         for other in partitions where other !== self {
             try other.outboxes[worker].withUnsafeBufferPointer { cells in
+                // A key is two table lookups and an add: computing it again beats keeping a ring of them.
                 for i in cells.indices {
                     if i + ahead < cells.count {
                         table.prefetch(keys.key(row: Int(cells[i + ahead].row), column: Int(cells[i + ahead].column)))
@@ -547,6 +552,7 @@ final class RowPartition: @unchecked Sendable {
         try addToTable(key: keys.key(row: row, column: column), units: units)
     }
 
+    /// Adds units to this worker's table cell `key`, spilling the table first when it is full.
     @inline(__always)
     private func addToTable(key: UInt64, units: UInt64) throws {
         if table.isFull { try spill() }
@@ -559,8 +565,14 @@ final class RowPartition: @unchecked Sendable {
         if Int(owner) == worker {
             try addToTable(row: row, column: column, units: units)
         } else {
-            outboxes[Int(owner)].append(OutboxCell(row: Int32(row), column: Int32(column), units: units))
+            post(row: row, column: column, units: units, to: owner)
         }
+    }
+
+    /// Leaves a table cell of another worker's row in that worker's outbox, for ``takeMail(from:)``.
+    @inline(__always)
+    private func post(row: Int, column: Int, units: UInt64, to owner: Int32) {
+        outboxes[Int(owner)].append(OutboxCell(row: Int32(row), column: Int32(column), units: units))
     }
 
     /// Adds to a dense cell; a sum past 32 bits carries 2^32 units into the tables, to both cells the
@@ -615,13 +627,14 @@ final class RowPartition: @unchecked Sendable {
         /// else into the owner's outbox.
         func queueCell(row: Int, column: Int, units: UInt64, owner: Int32) {
             if Int(owner) == worker {
+                assert(pendingTable < 2 * capacity, "a batch queues at most 2 table cells per pair")
                 let key = keys.key(row: row, column: column)
                 table.prefetch(key)
                 pendingKeys[pendingTable] = key
                 pendingKeyUnits[pendingTable] = units
                 pendingTable += 1
             } else {
-                outboxes[Int(owner)].append(OutboxCell(row: Int32(row), column: Int32(column), units: units))
+                post(row: row, column: column, units: units, to: owner)
             }
         }
         try rows.withUnsafeBufferPointer { rows in

@@ -203,12 +203,12 @@ enum RankExchange {
         }
         let gathered = try ranks.gatherBytes(message.bytes)
         guard k == 0 else { return nil }
-        var tally = CountTally(rowShards: n, columnShards: n, rows: layout.featureCount, columns: layout.featureCount)
+        var tally = CountTally(rowShards: n, columnShards: n, rowFeatures: layout.featureCount,
+                               columnFeatures: layout.featureCount)
         for bytes in gathered {
             try bytes.withUnsafeBytes { raw in
                 var reader = ByteReader(raw)
-                tally.spilledRuns += Int(try reader.readVarint())
-                tally.spilledBytes += Int64(try reader.readVarint())
+                tally.addSpills(runs: Int(try reader.readVarint()), bytes: Int64(try reader.readVarint()))
                 for _ in 0..<Int(try reader.readVarint()) {
                     let row = Int(try reader.readVarint()), column = Int(try reader.readVarint())
                     tally.add(ShardEntry(file: ShardFile.fileName(rowShard: row, columnShard: column),

@@ -108,7 +108,7 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         // 3M tokens over 2,048 words in 32 x 32 shards: long enough to be interrupted while it writes shards.
         let lines = GeneratedCorpus.text(lines: 2000, wordsPerLine: 15, seed: 3) { _, draw in "w\(draw >> 20)" }
         let corpus = TemporaryFile.path()
-        FileManager.default.createFile(atPath: corpus, contents: nil)
+        #expect(FileManager.default.createFile(atPath: corpus, contents: nil))
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: corpus))
         for _ in 0..<100 { handle.write(Data(lines.utf8)) }
         try handle.close()
