@@ -76,6 +76,34 @@ func lines(_ corpus: TokenizedCorpus) -> [[String]] {
     }
 }
 
+@Suite struct TokenTableTests {
+    @Test func internsThroughGrowthAndGivesBackBytesCountsAndIDs() {
+        // 50,000 distinct tokens (the slot array doubles from 1,024 to 131,072), including prefixes of one another
+        // and the empty token; each interned k + 1 times in all, in interleaved passes.
+        let tokens = [""] + (0..<50_000).map { "w\($0)" } + ["w1x", "w12y"]
+        var table = TokenTable()
+        var firstIDs: [Int32] = []
+        for pass in 0..<3 {
+            for (k, token) in tokens.enumerated() where pass <= k % 3 {
+                var t = token
+                let id = t.withUTF8 { table.intern(UnsafeRawBufferPointer($0)) }
+                if pass == 0 { firstIDs.append(id) } else { #expect(id == firstIDs[k]) }
+            }
+        }
+        #expect(firstIDs == (0..<Int32(tokens.count)).map { $0 })
+        #expect(table.count == tokens.count)
+        for (k, token) in tokens.enumerated() {
+            #expect(table.token(k) == token)
+            #expect(table.id(of: token) == Int32(k))
+            #expect(table.occurrences(of: k) == Int64(k % 3 + 1))
+        }
+        #expect(table.id(of: "w50000") == nil && table.id(of: "w1") == 2 && table.id(of: "w1 ") == nil)
+        var weighted = TokenTable()
+        "abc".utf8CString.withUnsafeBytes { _ = weighted.intern(UnsafeRawBufferPointer(rebasing: $0.dropLast()), occurrences: 7) }
+        #expect(weighted.occurrences(of: Int(weighted.id(of: "abc")!)) == 7)
+    }
+}
+
 @Suite struct VocabularyTests {
     private func table(_ text: String) throws -> TokenTable {
         var corpus = TokenizedCorpus()
