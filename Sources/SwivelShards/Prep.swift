@@ -182,9 +182,10 @@ public enum Prep {
             tables[worker] = TokenizedCorpus()
             corpus.ids = []
             corpus.keepsIDs = kept.withValue { $0.keeping }
-            // Room for the chunk's ids up front (a token and its separator take at least 2 bytes): appending
-            // through doublings copied the ids and touched about twice their memory. Pages never written are
-            // never resident.
+            // Room for the chunk's ids up front: half its bytes holds every token (a token and its separator
+            // take at least 2 bytes) and, for text, the line breaks too (a chunk of one-letter lines outgrows it
+            // and the array grows as before). Appending through doublings copied the ids and touched about twice
+            // their memory; reserved pages never written are never resident.
             if corpus.keepsIDs { corpus.ids.reserveCapacity(chunk.bytes.count / 2 + 1) }
             let before = corpus.tokenCount
             try tokenizer.scan(chunk, into: &corpus)
