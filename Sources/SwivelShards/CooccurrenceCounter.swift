@@ -913,68 +913,73 @@ final class MemoryRun {
     }
 }
 
-/// A forward cursor over sorted cells: the drained table's cells (borrowed), an in-memory ``MemoryRun``, or a
-/// spilled run read frame by frame.
+/// A forward cursor over sorted cells from one of three sources: the drained table's cells (borrowed), an
+/// in-memory ``MemoryRun``, or a spilled run read frame by frame.
 final class CellCursor {
-    private var cells: [CountedCell]
-    private var index = 0
-    private let reader: SpillRunReader?
-    /// Cells borrowed from their owner instead of `cells` (nil: read `cells`).
-    private let borrowed: UnsafeBufferPointer<CountedCell>?
-    /// An encoded run read cell by cell instead of `cells` (nil: read `cells`), its current cell and the
-    /// offset of the next.
-    private let run: MemoryRun?
+    private enum Source {
+        /// Cells the caller keeps valid while the cursor is used.
+        case borrowed(UnsafeBufferPointer<CountedCell>)
+        /// A run decoded cell by cell.
+        case memory(MemoryRun)
+        /// A spilled run; its current frame is `frame`.
+        case spill(SpillRunReader)
+    }
+
+    private let source: Source
+    /// The current cell's index in the borrowed cells or in `frame`; for a memory run, the byte offset of the
+    /// cell after `current`.
+    private var position = 0
+    /// A memory run's current cell (nil at its end).
     private var current: CountedCell?
-    private var nextOffset = 0
+    /// A spilled run's current frame.
+    private var frame: [CountedCell] = []
 
     init(_ run: MemoryRun) {
-        cells = []
-        reader = nil
-        borrowed = nil
-        self.run = run
-        if let (cell, offset) = run.cell(at: 0, after: 0) { current = cell; nextOffset = offset }
+        source = .memory(run)
+        if let (cell, offset) = run.cell(at: 0, after: 0) { current = cell; position = offset }
     }
 
     /// A cursor over cells the caller keeps valid while it is used (no copy: the drained table's cells are as
     /// many as 32 MiB, which a copy would take in fresh pages for the kernel to zero).
     init(borrowing cells: UnsafeBufferPointer<CountedCell>) {
-        self.cells = []
-        reader = nil
-        borrowed = cells
-        run = nil
+        source = .borrowed(cells)
     }
 
     init(reader: SpillRunReader) throws {
-        cells = []
-        self.reader = reader
-        borrowed = nil
-        run = nil
+        source = .spill(reader)
     }
 
     /// The current cell, or nil at the end.
     @inline(__always)
     func peek() throws -> CountedCell? {
-        if let borrowed { return index < borrowed.count ? borrowed[index] : nil }
-        if run != nil { return current }
-        if index < cells.count { return cells[index] }
-        guard let reader, let frame = try reader.nextFrame() else { return nil }
-        cells = frame
-        index = 0
-        return cells.isEmpty ? try peek() : cells[0]
+        switch source {
+        case let .borrowed(cells):
+            return position < cells.count ? cells[position] : nil
+        case .memory:
+            return current
+        case let .spill(reader):
+            while position >= frame.count {
+                guard let next = try reader.nextFrame() else { return nil }
+                frame = next
+                position = 0
+            }
+            return frame[position]
+        }
     }
 
     /// Moves past the current cell.
     @inline(__always)
     func advance() {
-        if let run, let previous = current {
-            if let (cell, offset) = run.cell(at: nextOffset, after: previous.key) {
-                current = cell
-                nextOffset = offset
-            } else {
-                current = nil
-            }
+        guard case let .memory(run) = source else {
+            position += 1
             return
         }
-        index += 1
+        guard let previous = current else { return }
+        if let (cell, offset) = run.cell(at: position, after: previous.key) {
+            current = cell
+            position = offset
+        } else {
+            current = nil
+        }
     }
 }
