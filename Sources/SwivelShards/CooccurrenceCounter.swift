@@ -34,9 +34,8 @@ public struct CountingPlan: Sendable {
     /// Most hash-table slots per worker (16 bytes each; tables start at `initialTableSlots`, double while
     /// half full, and spill when half full at this size).
     public var tableSlots: Int
-    /// Slots a table starts with (rounded down to a power of two, at most `tableSlots`; default 2^16). A
-    /// corpus that will fill its tables starts them at full size: each doubling maps fresh memory that the
-    /// kernel zeroes, and rehashes.
+    /// Slots a table starts with (rounded down to a power of two, at most `tableSlots`; default 2^16; full size
+    /// for a corpus that will fill its tables, see ``sizeTables(forTokens:window:)``).
     public var initialTableSlots = 1 << 16
     /// Cells (i, j) with `(i + 1) * (j + 1) <= denseProduct` (frequent with frequent, as GloVe does) are
     /// counted in a dense array, 4 bytes a cell; 0 turns it off. Ids are ranks by frequency, so this
@@ -58,6 +57,15 @@ public struct CountingPlan: Sendable {
         self.tableSlots = tableSlots
         self.denseProduct = denseProduct
         self.temporaryDirectory = temporaryDirectory
+    }
+
+    /// Starts the tables at full size when `tokens` tokens counted with `window` will fill them: each token makes
+    /// up to `2 x window` pairs, and when they are many times what the tables hold (summed over workers), growing
+    /// a table through its doublings would only map fresh memory for the kernel to zero, and rehash.
+    public mutating func sizeTables(forTokens tokens: Int64, window: Int) {
+        if tokens * Int64(window) >= 8 * Int64(tableSlots) * Int64(workers) {
+            initialTableSlots = tableSlots
+        }
     }
 
     /// Cells stored for the dense region of `denseProduct` in a symmetric `rows x columns` matrix: the rows

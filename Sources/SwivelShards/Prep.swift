@@ -263,11 +263,7 @@ public enum Prep {
             plan.memoryRunBytes = 0
         }
         if let dense = config.denseProduct { plan.denseProduct = dense }
-        // Each token makes up to 2 x window pairs; when they are many times what the tables hold (summed over
-        // workers), the tables will fill: start them at full size.
-        if Int64(localTokens) * Int64(config.counting.window) >= 8 * Int64(plan.tableSlots) * Int64(workers) {
-            plan.initialTableSlots = plan.tableSlots
-        }
+        plan.sizeTables(forTokens: Int64(localTokens), window: config.counting.window)
         let counter = try CooccurrenceCounter(rows: layout, columns: layout,
                                               scale: CountScale(window: config.counting.window), plan: plan)
         let reportCount: (Int64) -> Void = { done in

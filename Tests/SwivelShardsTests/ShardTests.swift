@@ -134,6 +134,25 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         }
     }
 
+    /// The memory plan stays within its budget (dense triangles at most a quarter, tables of at most 2^22 slots),
+    /// and tables start at full size exactly when the corpus's pairs are 8 times what they hold.
+    @Test func countingPlanFitsItsBudgetAndSizesTablesForTheCorpus() {
+        for gib in [0.25, 1.0, 4.0, 16.0] {
+            let bytes = Int64(gib * Double(1 << 30))
+            let plan = CountingPlan.forMemory(bytes, workers: 2, rows: 54_436, columns: 54_436, temporaryDirectory: "/tmp")
+            let dense = Int64(CountingPlan.denseCells(product: plan.denseProduct, rows: 54_436, columns: 54_436)) * 4 * 2
+            #expect(dense <= bytes / 4, "\(gib) GiB")
+            #expect(plan.tableSlots <= 1 << 22 && plan.tableSlots.nonzeroBitCount == 1)
+            // A table takes 24 bytes a slot while it doubles; the rest of a worker's share holds its sorted runs.
+            #expect(dense + 2 * (Int64(plan.tableSlots) * 24 + plan.memoryRunBytes) <= bytes, "\(gib) GiB")
+        }
+        var plan = CountingPlan(workers: 2, tableSlots: 1 << 20, denseProduct: 0, temporaryDirectory: "/tmp")
+        plan.sizeTables(forTokens: (8 << 20) * 2 / 10 - 1, window: 10)
+        #expect(plan.initialTableSlots == 1 << 16)
+        plan.sizeTables(forTokens: (8 << 20) * 2 / 10 + 1, window: 10)
+        #expect(plan.initialTableSlots == 1 << 20)
+    }
+
     @Test func weightsAreExactUnitsAndLongWindowsStillCount() {
         let scale = CountScale(window: 10)
         #expect(scale.scale == 2520)
