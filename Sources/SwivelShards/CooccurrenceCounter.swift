@@ -281,7 +281,8 @@ public final class CooccurrenceCounter: @unchecked Sendable {
         }
     }
 
-    /// Adds explicit cells (feature ids and units), for counts read from files; single-threaded.
+    /// Adds explicit cells (feature ids and units) to their owners' tables: counts read from files, and the carries
+    /// of the summed dense triangles; single-threaded.
     public func add(row: Int, column: Int, units: UInt64) throws {
         let w = keys.rows.shard(of: row) % partitions.count
         try partitions[w].add(row: row, column: column, units: units)

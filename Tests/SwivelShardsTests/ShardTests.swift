@@ -135,7 +135,7 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
     }
 
     /// The memory plan stays within its budget (dense triangles at most a quarter, tables of at most 2^22 slots),
-    /// and tables start at full size exactly when the corpus's pairs are 8 times what they hold.
+    /// and tables start at full size exactly when tokens x window reaches 8 x slots x workers.
     @Test func countingPlanFitsItsBudgetAndSizesTablesForTheCorpus() {
         for gib in [0.25, 1.0, 4.0, 16.0] {
             let bytes = Int64(gib * Double(1 << 30))
