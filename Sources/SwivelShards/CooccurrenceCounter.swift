@@ -174,6 +174,20 @@ struct CountTally {
         total.add(sum)
     }
 
+    /// Adds a part's share of a row's marginal (prep across ranks: every rank counted some of every row) and
+    /// adds it to the total.
+    mutating func addRowSum(_ sum: WideSum, row: Int) {
+        rowSums[row].add(sum)
+        total.add(sum)
+    }
+
+    /// The row marginals so far, in units.
+    var rowSumUnits: [WideSum] { rowSums }
+    /// The column marginals so far, in units.
+    var columnSumUnits: [WideSum] { columnSums }
+    /// Runs spilled so far, and their bytes.
+    var spills: (runs: Int, bytes: Int64) { (spilledRuns, spilledBytes) }
+
     /// Adds a part's spilled runs (files and bytes).
     mutating func addSpills(runs: Int, bytes: Int64) {
         spilledRuns += runs
@@ -292,6 +306,12 @@ public final class CooccurrenceCounter: @unchecked Sendable {
     ///
     /// - Parameter progress: called after each shard file with the number written so far.
     public func finish(writingTo directory: String, progress: (@Sendable (Int) -> Void)? = nil) throws -> CountResult {
+        try finishTally(writingTo: directory, progress: progress).result(unitsPerCount: scale.scale)
+    }
+
+    /// ``finish(writingTo:progress:)``'s exact totals, before they become counts: prep across ranks adds the
+    /// ranks' marginals up in units.
+    func finishTally(writingTo directory: String, progress: (@Sendable (Int) -> Void)? = nil) throws -> CountTally {
         let n = partitions.count
         let failures = ConcurrentSlots<String?>(repeating: nil, count: n)
         let outputs = ConcurrentSlots<PartitionOutput?>(repeating: nil, count: n)
@@ -348,7 +368,7 @@ public final class CooccurrenceCounter: @unchecked Sendable {
             for (column, sum) in output.columnSums.enumerated() { tally.addColumnSum(sum, column: column) }
             tally.addSpills(runs: output.runs, bytes: output.runBytes)
         }
-        return try tally.result(unitsPerCount: scale.scale)
+        return tally
     }
 
     private func rethrowFirst(_ failures: ConcurrentSlots<String?>) throws {

@@ -104,20 +104,19 @@ enum RankExchange {
     }
 
     /// Writes this rank's counts as partial blocks, exchanges them so that the owner of each row shard
-    /// (`row shard mod p`) sums and writes its blocks into `output/shards`, and gathers the marginals and
-    /// the shard list on rank 0, which gets the whole ``CountResult`` (the others get nil).
+    /// (`row shard mod p`) sums and writes its blocks into `output/shards`, and gathers the marginals (each
+    /// rank's, exact in units, summed) and the shard list on rank 0, which gets the whole ``CountResult`` (the
+    /// others get nil).
     static func finish(counter: CooccurrenceCounter, layout: ShardLayout, output: String, temporary: String,
                        memoryBytes: Int64, sendBudgetBytes: Int? = nil, ranks: RankCommunicator,
                        progress: ProgressHandler?) throws -> CountResult? {
         let partial = temporary + "/partial"
         try FileReader.createDirectory(partial)
-        let local = try counter.finish(writingTo: partial)
+        let local = try counter.finishTally(writingTo: partial)
         let p = ranks.size, k = ranks.rank
         let n = layout.shardCount
         let unitsPerCount = counter.scale.scale
         var entries: [ShardEntry] = []
-        var rowSums: [(Int, WideSum)] = []
-        var columnSums = [WideSum](repeating: WideSum(), count: layout.featureCount)
         let owned = (0..<n).filter { $0 % p == k }.count * n
         var written = 0
         // Every rank walks the blocks in the same order: it receives the parts of the blocks it owns and starts
@@ -130,7 +129,6 @@ enum RankExchange {
         for rowShard in 0..<n {
             let owner = rowShard % p
             let rows = layout.size(of: rowShard)
-            var sums = [WideSum](repeating: WideSum(), count: rows)
             for columnShard in 0..<n {
                 let name = ShardFile.fileName(rowShard: rowShard, columnShard: columnShard)
                 let bytes = try FileReader.readAll(partial + "/" + name)
@@ -161,12 +159,6 @@ enum RankExchange {
                     merged = merged.adding(CSRUnits(rowStart: part.block.rowStart, columns: part.block.columns, units: part.units))
                 }
                 let (rowStart, columns, units) = (merged.rowStart, merged.columns, merged.units)
-                for l in 0..<rows {
-                    for i in Int(rowStart[l])..<Int(rowStart[l + 1]) {
-                        sums[l].add(units[i])
-                        columnSums[layout.featureID(shard: columnShard, local: Int(columns[i]))].add(units[i])
-                    }
-                }
                 let block = ShardBlock(rowShard: rowShard, columnShard: columnShard, rows: rows, columnCount: columnCount,
                                        rowStart: rowStart, columns: columns, values: [])
                 try SystemResources.requireDiskSpace(Int64(columns.count) * 6 + (1 << 20), in: output + "/shards", for: "shard files")
@@ -175,9 +167,6 @@ enum RankExchange {
                 written += 1
                 progress?(ProgressUpdate(phase: "writing", done: Double(written), total: Double(owned), unit: "shards"))
             }
-            if owner == k {
-                for (l, sum) in sums.enumerated() { rowSums.append((layout.featureID(shard: rowShard, local: l), sum)) }
-            }
         }
 
         for message in pending { try message.send.wait() }
@@ -185,19 +174,13 @@ enum RankExchange {
 
         // Marginals and shard list to rank 0.
         var message = ByteWriter()
-        message.appendVarint(UInt64(local.spilledRuns))
-        message.appendVarint(UInt64(local.spilledBytes))
+        message.appendVarint(UInt64(local.spills.runs))
+        message.appendVarint(UInt64(local.spills.bytes))
         message.appendVarint(UInt64(entries.count))
         for e in entries {
             for v in [e.row, e.column, e.nonzeros] { message.appendVarint(UInt64(v)) }
         }
-        message.appendVarint(UInt64(rowSums.count))
-        for (row, sum) in rowSums {
-            message.appendVarint(UInt64(row))
-            message.append(sum.high)
-            message.append(sum.low)
-        }
-        for sum in columnSums {
+        for sum in local.rowSumUnits + local.columnSumUnits {
             message.append(sum.high)
             message.append(sum.low)
         }
@@ -214,9 +197,8 @@ enum RankExchange {
                     tally.add(ShardEntry(file: ShardFile.fileName(rowShard: row, columnShard: column),
                                          row: row, column: column, nonzeros: Int(try reader.readVarint())))
                 }
-                for _ in 0..<Int(try reader.readVarint()) {
-                    let row = Int(try reader.readVarint())
-                    tally.setRowSum(WideSum(high: try reader.read(UInt64.self), low: try reader.read(UInt64.self)), row: row)
+                for row in 0..<layout.featureCount {
+                    tally.addRowSum(WideSum(high: try reader.read(UInt64.self), low: try reader.read(UInt64.self)), row: row)
                 }
                 for c in 0..<layout.featureCount {
                     tally.addColumnSum(WideSum(high: try reader.read(UInt64.self), low: try reader.read(UInt64.self)), column: c)
