@@ -168,14 +168,8 @@ struct CountTally {
         nonzeros += entry.nonzeros
     }
 
-    /// Sets a row's marginal (each row comes from the one part that owns it) and adds it to the total.
-    mutating func setRowSum(_ sum: WideSum, row: Int) {
-        rowSums[row] = sum
-        total.add(sum)
-    }
-
-    /// Adds a part's share of a row's marginal (prep across ranks: every rank counted some of every row) and
-    /// adds it to the total.
+    /// Adds a part's share of a row's marginal (a worker's: the whole row it owns; a rank's: what it counted of
+    /// every row) and adds it to the total.
     mutating func addRowSum(_ sum: WideSum, row: Int) {
         rowSums[row].add(sum)
         total.add(sum)
@@ -364,7 +358,7 @@ public final class CooccurrenceCounter: @unchecked Sendable {
                                rowFeatures: keys.rows.featureCount, columnFeatures: keys.columns.featureCount)
         for case let output? in outputs.values {
             for entry in output.shards { tally.add(entry) }
-            for (row, sum) in output.rowSums { tally.setRowSum(sum, row: row) }
+            for (row, sum) in output.rowSums { tally.addRowSum(sum, row: row) }
             for (column, sum) in output.columnSums.enumerated() { tally.addColumnSum(sum, column: column) }
             tally.addSpills(runs: output.runs, bytes: output.runBytes)
         }
