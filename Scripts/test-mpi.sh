@@ -46,7 +46,8 @@ else
 fi
 for p in 2 3; do
   "${mpi[@]}" -np "$p" "$bin" train "$out/prep-mpi-$p" --output "$out/mpi-$p" --dim 16 --epochs 5 --quiet
-  "$bin" train "$out/prep" --output "$out/single-$p" --dim 16 --epochs 5 --strata "$p" --threads 2 --quiet
+  # Ranks train one member (an ensemble is averaged in one process only): compare with --ensemble 1.
+  "$bin" train "$out/prep" --output "$out/single-$p" --dim 16 --epochs 5 --strata "$p" --threads 2 --ensemble 1 --quiet
   if cmp -s "$out/mpi-$p/row_embeddings.bin" "$out/single-$p/row_embeddings.bin" \
      && cmp -s "$out/mpi-$p/col_embeddings.bin" "$out/single-$p/col_embeddings.bin"; then
     echo "test-mpi: $p ranks: row and column vectors identical to --strata $p in one process"
@@ -62,6 +63,14 @@ if cmp -s "$out/resumed/row_embeddings.bin" "$out/single-2/row_embeddings.bin" \
   echo "test-mpi: 2 ranks, 3 epochs then --resume to 5: identical to 5 epochs of --strata 2"
 else
   echo "test-mpi: resumed MPI run DIFFERS from an uninterrupted one"; status=1
+fi
+# An ensemble asked for under mpirun is refused with a clear message.
+if "${mpi[@]}" -np 2 "$bin" train "$out/prep" --output "$out/ensemble" --ensemble 2 --quiet 2>"$out/err"; then
+  echo "test-mpi: --ensemble 2 ran under mpirun"; status=1
+elif grep -q "ranks of a distributed run train one member" "$out/err"; then
+  echo "test-mpi: --ensemble 2 under mpirun is refused with a clear message"
+else
+  echo "test-mpi: unexpected error for --ensemble under mpirun:"; cat "$out/err"; status=1
 fi
 # Without the MPI trait, an mpirun launch is refused with a clear message.
 if "${mpi[@]}" -np 2 .build/debug/swivel train "$out/prep" --output "$out/refused" --quiet 2>"$out/err"; then

@@ -43,3 +43,34 @@ public enum SymmetricEigen {
         return (ordered, vectors)
     }
 }
+
+/// The orthogonal Procrustes problem: the rotation that best maps one set of vectors onto another.
+public enum OrthogonalProcrustes {
+    /// The orthogonal `d x d` matrix `Q` (row-major) minimising `|| X Q - Y ||_F`, given the cross product
+    /// `m = X^T Y` (`d x d`, row-major; `X` and `Y` are `n x d`, row `i` of each describing the same item).
+    ///
+    /// With the SVD `m = U S V^T`, `Q = U V^T` (Schönemann 1966). Only `m` is needed, so callers can sum it over
+    /// several matrices (rows and columns of an embedding) with one SGEMM each. Computed in double precision
+    /// with LAPACK's `dgesvd`.
+    public static func rotation(crossProduct m: Matrix) throws -> Matrix {
+        let d = m.rows
+        precondition(m.columns == d && d >= 1, "the cross product must be square")
+        var a = m.values.map(Double.init)
+        var s = [Double](repeating: 0, count: d)
+        var u = [Double](repeating: 0, count: d * d)
+        var vt = [Double](repeating: 0, count: d * d)
+        var superb = [Double](repeating: 0, count: max(1, d - 1))
+        let info = LAPACKE_dgesvd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "A")), CChar(UInt8(ascii: "A")),
+                                  Int32(d), Int32(d), &a, Int32(d), &s, &u, Int32(d), &vt, Int32(d), &superb)
+        guard info == 0 else { throw LAPACKError.failed(routine: "dgesvd", info: info) }
+        var q = Matrix(rows: d, columns: d)
+        for i in 0..<d {
+            for j in 0..<d {
+                var sum = 0.0
+                for k in 0..<d { sum += u[i * d + k] * vt[k * d + j] }
+                q[i, j] = Float(sum)
+            }
+        }
+        return q
+    }
+}

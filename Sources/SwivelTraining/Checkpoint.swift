@@ -4,9 +4,12 @@ import SwivelShards
 
 /// Where a run is in its schedule: enough, with the parameters and optimizer state, to continue it exactly.
 ///
-/// The block order of an epoch is a pure function of (seed, epoch), so the position is two numbers.
+/// The block order of an epoch is a pure function of (seed, epoch), so the position is three numbers:
+/// ensemble members finished, epochs of the current member finished, waves of its current epoch finished.
 public struct TrainingPosition: Codable, Equatable, Sendable {
-    /// Epochs finished.
+    /// Ensemble members finished (always 0 for a one-member run; equal to the members when an ensemble is done).
+    public var membersDone = 0
+    /// Epochs of the current member finished.
     public var epochsDone = 0
     /// Waves of epoch `epochsDone + 1` finished.
     public var wavesDone = 0
@@ -21,6 +24,22 @@ public struct TrainingPosition: Codable, Equatable, Sendable {
 
     /// The start of a run.
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case membersDone, epochsDone, wavesDone, epochLoss, epochCells, log, secondsBefore
+    }
+
+    /// Decodes a position; checkpoints written before ensembles have no `membersDone` (0).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        membersDone = try c.decodeIfPresent(Int.self, forKey: .membersDone) ?? 0
+        epochsDone = try c.decode(Int.self, forKey: .epochsDone)
+        wavesDone = try c.decode(Int.self, forKey: .wavesDone)
+        epochLoss = try c.decode(Double.self, forKey: .epochLoss)
+        epochCells = try c.decode(Double.self, forKey: .epochCells)
+        log = try c.decode([EpochRecord].self, forKey: .log)
+        secondsBefore = try c.decode(Double.self, forKey: .secondsBefore)
+    }
 }
 
 /// The description part of a checkpoint file.
@@ -65,7 +84,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
 ///
 /// Byte layout (little-endian): magic `SWVCKPT1` (8 bytes), format version (u32), description length `n`
 /// (u32), the description as `n` bytes of JSON, then float32 arrays: row embeddings, column embeddings,
-/// row accumulator, column accumulator, and (RMSProp only) row and column momentum; last, the CRC-32 of every
+/// row accumulator, column accumulator, (RMSProp only) row and column momentum, and (ensembles only) the
+/// ensemble's row and column sums; last, the CRC-32 of every
 /// byte before it (u32). Written to a temporary file, fsynced and renamed, so the previous checkpoint stays
 /// intact until the new one is complete.
 public enum Checkpoint {

@@ -50,6 +50,7 @@ public final class OptimizerState: @unchecked Sendable {
     private let learningRate: Float
     private let momentum: Float
     private let decay: Float
+    private let initialAccumulator: Float
     /// RMSProp's epsilon (TensorFlow 1's default).
     static let epsilon: Float = 1e-10
 
@@ -59,6 +60,7 @@ public final class OptimizerState: @unchecked Sendable {
         learningRate = config.learningRate
         momentum = config.momentum
         decay = config.rmspropDecay
+        initialAccumulator = config.adagradInitialAccumulator
         switch config.optimizer {
         case .adagrad:
             accumulator = ParameterMatrix(rows: rows, dimension: dimension, value: config.adagradInitialAccumulator)
@@ -67,6 +69,13 @@ public final class OptimizerState: @unchecked Sendable {
             accumulator = ParameterMatrix(rows: rows, dimension: dimension, value: 1)
             momentumBuffer = ParameterMatrix(rows: rows, dimension: dimension)
         }
+    }
+
+    /// Puts the state back where a new run starts (for the next member of an ensemble).
+    public func reset() {
+        let count = accumulator.rows * accumulator.dimension
+        accumulator.storage.update(repeating: kind == .adagrad ? initialAccumulator : 1, count: count)
+        momentumBuffer.storage.update(repeating: 0, count: momentumBuffer.rows * momentumBuffer.dimension)
     }
 
     /// Applies `count` gradient rows to parameter rows `first, first + stride, first + 2 stride, ...`.

@@ -22,6 +22,9 @@ extension Trainer {
         guard !streamsBlocks else {
             throw TrainingError.invalidOption("a rank of a distributed run trains from its row group's blocks in memory; this trainer streams its shards (create it with blocksInMemory: true or a row group)")
         }
+        guard config.ensemble == 1 else {
+            throw TrainingError.invalidOption("--ensemble \(config.ensemble): ranks of a distributed run train one member; give --ensemble 1")
+        }
         let p = communicator.size, k = communicator.rank
         precondition(config.strata == p, "the strata must equal the number of ranks")
         BLAS.setThreads(1)

@@ -8,13 +8,34 @@ import SwivelText
 
 /// One line of the training log: the state after an epoch.
 public struct EpochRecord: Codable, Sendable, Equatable {
-    /// Epoch number, from 1.
+    /// Epoch number, from 1 (within its ensemble member).
     public var epoch: Int
+    /// Ensemble member, from 0 (always 0 for a one-member run).
+    public var member: Int = 0
     /// Mean loss per cell over the epoch (estimated from every 8th row of each block, see
     /// ``BlockStep/trainingLossRowStride``).
     public var meanLoss: Double
     /// Seconds since training started.
     public var seconds: Double
+
+    /// A record of `epoch` of ensemble member `member`.
+    public init(epoch: Int, member: Int = 0, meanLoss: Double, seconds: Double) {
+        self.epoch = epoch
+        self.member = member
+        self.meanLoss = meanLoss
+        self.seconds = seconds
+    }
+
+    enum CodingKeys: String, CodingKey { case epoch, member, meanLoss, seconds }
+
+    /// Decodes a record; those written before ensembles have no `member` (0).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        epoch = try c.decode(Int.self, forKey: .epoch)
+        member = try c.decodeIfPresent(Int.self, forKey: .member) ?? 0
+        meanLoss = try c.decode(Double.self, forKey: .meanLoss)
+        seconds = try c.decode(Double.self, forKey: .seconds)
+    }
 }
 
 /// What a training run did, for the summary line and `model.json`.
@@ -57,6 +78,8 @@ public final class Trainer {
     public let shardSetIdentity: String
     /// Where the run is in its schedule (the start, or where a checkpoint left it).
     public internal(set) var position = TrainingPosition()
+    /// The finished members of an ensemble (nil for a one-member run).
+    let ensembleAverage: EnsembleAverage?
     /// The background checkpoint writer.
     private let writing = CheckpointWriting()
 
@@ -100,13 +123,9 @@ public final class Trainer {
         let d = config.dimension
         let rowEmbeddings = ParameterMatrix(rows: manifest.rows, dimension: d)
         let columnEmbeddings = ParameterMatrix(rows: manifest.columns, dimension: d)
-        if randomInitialization {
-            var random = RandomSource(seed: config.seed)
-            let sigma = 1 / Double(d).squareRoot()
-            for matrix in [rowEmbeddings, columnEmbeddings] {
-                for i in 0..<(matrix.rows * d) { matrix.storage[i] = Float(random.nextGaussian() * sigma) }
-            }
-        }
+        if randomInitialization { Self.drawInitialVectors(rowEmbeddings, columnEmbeddings, seed: config.seed) }
+        ensembleAverage = config.ensemble > 1
+            ? EnsembleAverage(rows: manifest.rows, columns: manifest.columns, dimension: d) : nil
         model = TrainingModel(
             rowEmbeddings: rowEmbeddings,
             columnEmbeddings: columnEmbeddings,
@@ -116,6 +135,16 @@ public final class Trainer {
             contextSmoothing: Double(config.contextSmoothing),
             rowShards: manifest.rowShards, columnShards: manifest.columnShards,
             largestRowShard: manifest.rowLayout.size(of: 0), largestColumnShard: manifest.columnLayout.size(of: 0))
+    }
+
+    /// Fills `rows` and `columns` (in that order) with N(0, 1/sqrt(d)) entries drawn from `seed`, as the reference
+    /// initialises its embeddings.
+    static func drawInitialVectors(_ rows: ParameterMatrix, _ columns: ParameterMatrix, seed: UInt64) {
+        var random = RandomSource(seed: seed)
+        let sigma = 1 / Double(rows.dimension).squareRoot()
+        for matrix in [rows, columns] {
+            for i in 0..<(matrix.rows * matrix.dimension) { matrix.storage[i] = Float(random.nextGaussian() * sigma) }
+        }
     }
 
     /// Continues the run whose checkpoint is in `modelDirectory`, with the same prep directory and settings.
@@ -133,6 +162,9 @@ public final class Trainer {
         var differences = config.differences(from: stored, ignoring: [\.epochs, \.threads])
         if config.threads != stored.threads && description.position.wavesDone != 0 {
             differences.append("--threads \(config.threads) given, the checkpoint was written mid-epoch with \(stored.threads) (resume with the same threads, or from an epoch boundary)")
+        }
+        if config.epochs != stored.epochs && description.position.membersDone > 0 {
+            differences.append("--epochs \(config.epochs) given, but \(description.position.membersDone) of the ensemble's \(stored.ensemble) members finished with \(stored.epochs) epochs (an ensemble trains longer only while its first member trains; start a new run with more --epochs)")
         }
         guard differences.isEmpty else { throw CheckpointError.incompatible(differences: differences) }
         let trainer = try Trainer(prepDirectory: description.prepDirectory, config: config, randomInitialization: false,
@@ -169,6 +201,7 @@ public final class Trainer {
         if config.optimizer == .rmsprop {
             list += [model.rowOptimizer.momentumBuffer, model.columnOptimizer.momentumBuffer]
         }
+        if let ensembleAverage { list += [ensembleAverage.rowSum, ensembleAverage.columnSum] }
         return list
     }
 
@@ -231,7 +264,8 @@ public final class Trainer {
     /// Blocks trained at once: the thread count, but no more than a wave can hold.
     public var workers: Int { max(1, min(config.threads, min(manifest.rowShards, manifest.columnShards))) }
 
-    /// Runs the epochs from `position` up to `config.epochs`.
+    /// Runs the epochs from `position` up to `config.epochs`, for each ensemble member in turn; after the last
+    /// member the model holds the ensemble's mean (see ``EnsembleAverage``).
     ///
     /// Blocks of a wave share no row or column shard and run on separate workers with single-threaded BLAS
     /// (measured faster than one worker with multi-threaded BLAS); with one worker, BLAS gets every thread.
@@ -239,7 +273,7 @@ public final class Trainer {
     ///
     /// - Parameters:
     ///   - checkpoints: where and how often to write checkpoints, and when to stop early (nil: never).
-    ///   - onEpoch: called after each epoch with its record.
+    ///   - onEpoch: called after each epoch with its record, while the model holds that member's vectors.
     public func train(progress: ProgressHandler? = nil, checkpoints: CheckpointPolicy? = nil,
                       onEpoch: ((EpochRecord) -> Void)? = nil) throws -> TrainingSummary {
         guard streamsBlocks || blocks.allSatisfy({ $0.rowStart.count == $0.rows + 1 }) else {
@@ -257,7 +291,8 @@ public final class Trainer {
                                                             dimension: config.dimension) }
         let cellsPerEpoch = Double(manifest.rows) * Double(manifest.columns)
         let blockCount = manifest.rowShards * manifest.columnShards
-        let totalBlocks = Double(blockCount * config.epochs)
+        let members = config.ensemble
+        let totalBlocks = Double(blockCount * config.epochs * members)
         let start = monotonicSeconds()
         var lastCheckpoint = start
         let losses = ConcurrentSlots<Double>(repeating: 0, count: workers)
@@ -274,81 +309,102 @@ public final class Trainer {
             return try loaded.values.map { try $0!.get() }
         } : nil
         defer { prefetch?.finish() }
-        var blocksDone = position.epochsDone * blockCount
-        let epochsAtStart = position.epochsDone
-        while position.epochsDone < config.epochs {
-            let epoch = position.epochsDone + 1
-            let waves = schedule.waves(epoch: epoch, seed: config.seed)
-            blocksDone += waves[0..<position.wavesDone].reduce(0) { $0 + $1.count }
-            for (index, wave) in waves.enumerated().dropFirst(position.wavesDone) {
-                let waveBlocks: [TrainingBlock]
-                if let prefetch {
-                    // This wave's blocks (decoded while the wave before trained), then start on the next one's.
-                    let next = index + 1 < waves.count ? waves[index + 1]
-                        : epoch < config.epochs ? schedule.waves(epoch: epoch + 1, seed: config.seed).first : nil
-                    do {
-                        waveBlocks = try prefetch.blocks(wave, next: next)
-                    } catch {
-                        try? finishCheckpoint()   // a checkpoint being written must be complete
-                        throw error
+        var blocksDone = (position.membersDone * config.epochs + position.epochsDone) * blockCount
+        let epochsAtStart = position.membersDone * config.epochs + position.epochsDone
+        let memberText = { (member: Int) in members > 1 ? "member \(member + 1)/\(members), " : "" }
+        while true {
+            let member = position.membersDone
+            let seed = config.memberSeed(member)
+            while position.epochsDone < config.epochs {
+                let epoch = position.epochsDone + 1
+                let waves = schedule.waves(epoch: epoch, seed: seed)
+                blocksDone += waves[0..<position.wavesDone].reduce(0) { $0 + $1.count }
+                for (index, wave) in waves.enumerated().dropFirst(position.wavesDone) {
+                    let waveBlocks: [TrainingBlock]
+                    if let prefetch {
+                        // This wave's blocks (decoded while the wave before trained), then start on the next one's.
+                        let next = index + 1 < waves.count ? waves[index + 1]
+                            : epoch < config.epochs ? schedule.waves(epoch: epoch + 1, seed: seed).first
+                            : member + 1 < members ? schedule.waves(epoch: 1, seed: config.memberSeed(member + 1)).first : nil
+                        do {
+                            waveBlocks = try prefetch.blocks(wave, next: next)
+                        } catch {
+                            try? finishCheckpoint()   // a checkpoint being written must be complete
+                            throw error
+                        }
+                    } else {
+                        waveBlocks = wave.map { blocks[$0.row * columnShards + $0.column] }
                     }
-                } else {
-                    waveBlocks = wave.map { blocks[$0.row * columnShards + $0.column] }
+                    DispatchQueue.concurrentPerform(iterations: wave.count) { w in
+                        losses[w] = BlockStep.run(waveBlocks[w], model: model, workspace: workspaces[w],
+                                                  lossRowStride: BlockStep.trainingLossRowStride)
+                    }
+                    for w in 0..<wave.count {
+                        let loss = losses[w]
+                        guard loss.isFinite else {
+                            try? finishCheckpoint()   // the last good checkpoint must be complete
+                            throw TrainingError.diverged(epoch: epoch, rowShard: wave[w].row, columnShard: wave[w].column,
+                                                         learningRate: config.learningRate)
+                        }
+                        position.epochLoss += loss
+                        position.epochCells += Double(waveBlocks[w].rows * waveBlocks[w].columns)
+                    }
+                    position.wavesDone += 1
+                    blocksDone += wave.count
+                    progress?(ProgressUpdate(phase: "\(memberText(member))epoch \(epoch)/\(config.epochs)", done: Double(blocksDone),
+                                             total: totalBlocks, unit: "blocks",
+                                             detail: "loss \(Self.format(position.epochLoss / position.epochCells))"))
+                    if let checkpoints, position.wavesDone < waves.count {
+                        let now = monotonicSeconds()
+                        if checkpoints.shouldStop() {
+                            try save(checkpoints, start: start, wait: true)
+                            throw TrainingError.interrupted(epoch: epoch, wave: position.wavesDone, of: waves.count,
+                                                            member: member, members: members)
+                        }
+                        if now - lastCheckpoint >= checkpoints.intervalSeconds {
+                            try save(checkpoints, start: start)
+                            lastCheckpoint = monotonicSeconds()
+                        }
+                    }
                 }
-                DispatchQueue.concurrentPerform(iterations: wave.count) { w in
-                    losses[w] = BlockStep.run(waveBlocks[w], model: model, workspace: workspaces[w],
-                                              lossRowStride: BlockStep.trainingLossRowStride)
+                let record = EpochRecord(epoch: epoch, member: member, meanLoss: position.epochLoss / cellsPerEpoch,
+                                         seconds: position.secondsBefore + monotonicSeconds() - start)
+                position.log.append(record)
+                position.epochsDone = epoch
+                position.wavesDone = 0
+                position.epochLoss = 0
+                position.epochCells = 0
+                var savedAtEpochEnd = false
+                if let checkpoints, epoch == config.epochs
+                    || monotonicSeconds() - lastCheckpoint >= checkpoints.epochIntervalSeconds {
+                    try save(checkpoints, start: start)
+                    lastCheckpoint = monotonicSeconds()
+                    savedAtEpochEnd = true
                 }
-                for w in 0..<wave.count {
-                    let loss = losses[w]
-                    guard loss.isFinite else {
-                        try? finishCheckpoint()   // the last good checkpoint must be complete
-                        throw TrainingError.diverged(epoch: epoch, rowShard: wave[w].row, columnShard: wave[w].column,
-                                                     learningRate: config.learningRate)
-                    }
-                    position.epochLoss += loss
-                    position.epochCells += Double(waveBlocks[w].rows * waveBlocks[w].columns)
-                }
-                position.wavesDone += 1
-                blocksDone += wave.count
-                progress?(ProgressUpdate(phase: "epoch \(epoch)/\(config.epochs)", done: Double(blocksDone),
-                                         total: totalBlocks, unit: "blocks",
-                                         detail: "loss \(Self.format(position.epochLoss / position.epochCells))"))
-                if let checkpoints, position.wavesDone < waves.count {
-                    let now = monotonicSeconds()
-                    if checkpoints.shouldStop() {
-                        try save(checkpoints, start: start, wait: true)
-                        throw TrainingError.interrupted(epoch: epoch, wave: position.wavesDone, of: waves.count)
-                    }
-                    if now - lastCheckpoint >= checkpoints.intervalSeconds {
-                        try save(checkpoints, start: start)
-                        lastCheckpoint = monotonicSeconds()
-                    }
+                onEpoch?(record)
+                if let checkpoints, checkpoints.shouldStop(), position.epochsDone < config.epochs || member + 1 < members {
+                    if savedAtEpochEnd { try finishCheckpoint() } else { try save(checkpoints, start: start, wait: true) }
+                    let next = position.epochsDone < config.epochs ? (epoch + 1, member) : (1, member + 1)
+                    throw TrainingError.interrupted(epoch: next.0, wave: 0, of: waves.count, member: next.1, members: members)
                 }
             }
-            let record = EpochRecord(epoch: epoch, meanLoss: position.epochLoss / cellsPerEpoch,
-                                     seconds: position.secondsBefore + monotonicSeconds() - start)
-            position.log.append(record)
-            position.epochsDone = epoch
-            position.wavesDone = 0
-            position.epochLoss = 0
-            position.epochCells = 0
-            var savedAtEpochEnd = false
-            if let checkpoints, epoch == config.epochs
-                || monotonicSeconds() - lastCheckpoint >= checkpoints.epochIntervalSeconds {
-                try save(checkpoints, start: start)
-                lastCheckpoint = monotonicSeconds()
-                savedAtEpochEnd = true
+            // The member has all its epochs. The checkpoint after its last epoch was taken before this point, so a
+            // run resumed from it adds the member again, the same way: every step below is deterministic.
+            guard let ensembleAverage else { break }
+            try ensembleAverage.add(rows: model.rowEmbeddings, columns: model.columnEmbeddings, membersBefore: member)
+            position.membersDone = member + 1
+            if position.membersDone == members {
+                ensembleAverage.writeMean(members: members, rows: model.rowEmbeddings, columns: model.columnEmbeddings)
+                break
             }
-            onEpoch?(record)
-            if let checkpoints, checkpoints.shouldStop(), position.epochsDone < config.epochs {
-                if savedAtEpochEnd { try finishCheckpoint() } else { try save(checkpoints, start: start, wait: true) }
-                throw TrainingError.interrupted(epoch: epoch + 1, wave: 0, of: waves.count)
-            }
+            Self.drawInitialVectors(model.rowEmbeddings, model.columnEmbeddings, seed: config.memberSeed(member + 1))
+            model.rowOptimizer.reset()
+            model.columnOptimizer.reset()
+            position.epochsDone = 0
         }
         try finishCheckpoint()
         let seconds = monotonicSeconds() - start
-        let trained = Double(config.epochs - epochsAtStart)
+        let trained = Double(config.epochs * members - epochsAtStart)
         return TrainingSummary(epochs: config.epochs, seconds: position.secondsBefore + seconds,
                                cellsPerSecond: seconds > 0 ? cellsPerEpoch * trained / seconds : 0,
                                finalMeanLoss: position.log.last?.meanLoss, blasCore: BLAS.coreName, workers: workers,
@@ -419,8 +475,8 @@ public final class Trainer {
                                    to: directory + "/" + ModelDirectory.rowVocabulary)
         try AtomicFileWriter.write(try FileReader.readAll(prepDirectory + "/" + manifest.columnVocabulary),
                                    to: directory + "/" + ModelDirectory.columnVocabulary)
-        var logText = "epoch\tmean_loss\tseconds\n"
-        for r in summary.log { logText += "\(r.epoch)\t\(r.meanLoss)\t\(Self.format(r.seconds))\n" }
+        var logText = "epoch\tmean_loss\tseconds\tmember\n"
+        for r in summary.log { logText += "\(r.epoch)\t\(r.meanLoss)\t\(Self.format(r.seconds))\t\(r.member + 1)\n" }
         try AtomicFileWriter.write(logText, to: directory + "/" + ModelDirectory.trainingLog)
         let info = ModelInfo(writtenBy: manifest.writtenBy, prepDirectory: prepDirectory, rows: manifest.rows,
                              columns: manifest.columns, dimension: d, configuration: config, summary: summary)

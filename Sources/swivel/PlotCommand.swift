@@ -73,16 +73,23 @@ extension Swivel {
 enum TrainingCurves {
     static func read(modelDirectory: String) throws -> String {
         let logPath = modelDirectory + "/" + ModelDirectory.trainingLog
-        var loss: [(x: Double, y: Double)] = []
+        // One curve per ensemble member (the 4th column; logs written before ensembles have 3 columns).
+        var loss: [[(x: Double, y: Double)]] = []
         for line in try FileReader.readText(logPath).split(separator: "\n").dropFirst() {
             let f = line.split(separator: "\t")
             guard f.count >= 2, let epoch = Double(f[0]), let value = Double(f[1]) else {
                 throw FileError.corrupt(path: logPath, reason: "malformed line '\(line)'")
             }
-            loss.append((epoch, value))
+            let member = f.count >= 4 ? Int(f[3]) ?? 1 : 1
+            guard member >= 1 && member <= 64 else { throw FileError.corrupt(path: logPath, reason: "malformed line '\(line)'") }
+            while loss.count < member { loss.append([]) }
+            loss[member - 1].append((epoch, value))
         }
-        guard !loss.isEmpty else { throw FileError.corrupt(path: logPath, reason: "no epochs logged") }
-        var panels = [SVGChart.Panel(series: [SVGChart.Series(name: "mean loss per cell", points: loss)],
+        guard loss.contains(where: { !$0.isEmpty }) else { throw FileError.corrupt(path: logPath, reason: "no epochs logged") }
+        let lossSeries = loss.enumerated().filter { !$0.element.isEmpty }.map { member, points in
+            SVGChart.Series(name: loss.count > 1 ? "member \(member + 1)" : "mean loss per cell", points: points)
+        }
+        var panels = [SVGChart.Panel(series: lossSeries,
                                      title: "Training loss", xTitle: "epoch", yTitle: "mean loss per cell")]
         let evalPath = modelDirectory + "/" + ModelDirectory.evaluationLog
         if FileReader.exists(evalPath) {

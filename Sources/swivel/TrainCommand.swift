@@ -22,13 +22,19 @@ extension Swivel {
                   swivel train prep/ --output model/ --dim 100 --epochs 30 --seed 7
                   swivel train prep/ --output model/ --eval-similarity ws353.tsv --eval-every 5
                   swivel train --resume model/                  # after Ctrl-C, a crash or a kill
-                  swivel train --resume model/ --epochs 30      # train a finished model longer
+                  swivel train --resume model/ --epochs 30      # train longer (one-member runs)
+                  swivel train prep/ --output model/ --ensemble 1   # one run, a third of the time
 
                 A checkpoint (embeddings, optimizer state, schedule position, settings, shard fingerprint) is \
                 written to MODEL_DIR/checkpoint.swvc every --checkpoint-minutes, at the end of an epoch once a minute \
                 (or --checkpoint-minutes, if shorter) has passed since the last one, and after the last epoch; Ctrl-C or \
                 SIGTERM writes one and stops. A resumed run ends with the same vectors, bit for bit, as an \
                 uninterrupted one with the same seed and threads.
+
+                By default the model is an ensemble of 3 runs (--ensemble) from different seeds, each of --epochs \
+                epochs, rotated onto each other and averaged: much better analogies than one run, for three times \
+                the training time. An ensemble can train longer (--resume with more --epochs) only while its \
+                first member trains.
                 """)
 
         @Argument(help: "Prep directory written by 'swivel prep' (not needed with --resume).")
@@ -79,6 +85,9 @@ extension Swivel {
         @Option(help: "Seed of the initial vectors and the block order. (default: \(TrainingConfiguration().seed))")
         var seed: UInt64?
 
+        @Option(help: "Ensemble members: independent runs of --epochs each from different seeds, rotated onto each other and averaged into the model (better analogies; K times the training time). (default: \(TrainingConfiguration().ensemble))")
+        var ensemble: Int?
+
         @Option(help: "Minutes between checkpoints within an epoch (at the end of an epoch one is written once a minute, or this, has passed since the last).")
         var checkpointMinutes: Double = 10
 
@@ -112,6 +121,7 @@ extension Swivel {
             if let epochs, epochs < 0 { throw ValidationError("--epochs must be 0 or more (got \(epochs))") }
             if let learningRate, !(learningRate > 0) { throw ValidationError("--learning-rate must be positive (got \(learningRate))") }
             if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+            if let ensemble, ensemble < 1 || ensemble > 64 { throw ValidationError("--ensemble must be between 1 and 64 (got \(ensemble))") }
             if evalEvery < 1 { throw ValidationError("--eval-every must be at least 1 (got \(evalEvery))") }
             if !(checkpointMinutes > 0) { throw ValidationError("--checkpoint-minutes must be positive (got \(checkpointMinutes))") }
         }
@@ -131,6 +141,7 @@ extension Swivel {
             if let strata { config.strata = strata }
             if let threads { config.threads = threads }
             if let seed { config.seed = seed }
+            if let ensemble { config.ensemble = ensemble }
         }
 
         func run() throws {
@@ -165,6 +176,7 @@ extension Swivel {
                     printError("train: reading each wave's shards while the wave before trains (\(streamShards ? "--stream-shards" : "the decoded shards would take more than half the available memory"))")
                 }
                 let totalEpochs = trainer.config.epochs
+                let members = trainer.config.ensemble
                 let evaluation = try TrainingEvaluation(similarity: evalSimilarity, analogy: evalAnalogy,
                                                         logPath: modelDirectory + "/" + ModelDirectory.evaluationLog)
                 let policy = CheckpointPolicy(directory: modelDirectory, intervalSeconds: checkpointMinutes * 60,
@@ -173,11 +185,13 @@ extension Swivel {
                 do {
                     summary = try trainer.train(progress: progress.handler, checkpoints: policy) { record in
                         progress.finish()
+                        let label = members > 1 ? "member \(record.member + 1)/\(members), epoch \(record.epoch)" : "epoch \(record.epoch)"
                         if progress.enabled {
-                            printError(String(format: "epoch %d: mean loss %.5f, %.1f s", record.epoch, record.meanLoss, record.seconds))
+                            printError(String(format: "%@: mean loss %.5f, %.1f s", label, record.meanLoss, record.seconds))
                         }
                         if let evaluation, record.epoch % evalEvery == 0 || record.epoch == totalEpochs {
-                            for line in evaluation.run(trainer: trainer, epoch: record.epoch) where !quiet { printError(line) }
+                            for line in evaluation.run(trainer: trainer, label: label, x: record.member * totalEpochs + record.epoch)
+                            where !quiet { printError(line) }
                         }
                     }
                 } catch let error as TrainingError {
@@ -189,10 +203,15 @@ extension Swivel {
                     throw error
                 }
                 progress.finish()
+                if let evaluation, members > 1 {
+                    for line in evaluation.run(trainer: trainer, label: "ensemble of \(members)", x: members * totalEpochs,
+                                               metricPrefix: "ensemble_") where !quiet { printError(line) }
+                }
                 try trainer.writeModel(to: modelDirectory, summary: summary, force: true)
                 let c = trainer.config
-                print(String(format: "train: %d x %d, dim %d, %d epochs in %.1f s, %.1fM cells/s, final mean loss %@ (OpenBLAS %@, %d workers x %d BLAS threads)",
-                             trainer.manifest.rows, trainer.manifest.columns, c.dimension, c.epochs, summary.seconds,
+                let epochText = members > 1 ? "\(c.epochs) epochs x \(members) members" : "\(c.epochs) epochs"
+                print(String(format: "train: %d x %d, dim %d, %@ in %.1f s, %.1fM cells/s, final mean loss %@ (OpenBLAS %@, %d workers x %d BLAS threads)",
+                             trainer.manifest.rows, trainer.manifest.columns, c.dimension, epochText, summary.seconds,
                              summary.cellsPerSecond / 1e6, summary.finalMeanLoss.map { String(format: "%.5f", $0) } ?? "n/a",
                              summary.blasCore, summary.workers, summary.blasThreads))
             }
@@ -229,6 +248,7 @@ extension Swivel.Train {
             } else {
                 var config = TrainingConfiguration()
                 config.threads = 1
+                config.ensemble = 1   // ranks train one member (trainAsRank refuses more)
                 apply(to: &config)
                 config.strata = communicator.size
                 if rank == 0 {
@@ -280,20 +300,22 @@ final class TrainingEvaluation {
         log = handle
     }
 
-    /// Evaluates the current sum vectors; returns one line per benchmark for the terminal.
-    func run(trainer: Trainer, epoch: Int) -> [String] {
+    /// Evaluates the current sum vectors; returns one line per benchmark for the terminal, each starting with
+    /// `label`, and logs the scores at epoch `x` (epochs counted across ensemble members) under metric names
+    /// starting with `metricPrefix`.
+    func run(trainer: Trainer, label: String, x: Int, metricPrefix: String = "") -> [String] {
         guard let embeddings = try? trainer.embeddings(.sum) else { return [] }
         var lines: [String] = [], rows = ""
         for benchmark in similarity {
             let r = benchmark.evaluate(embeddings)
-            lines.append(String(format: "epoch %d: %@ spearman %.4f (%d/%d pairs)", epoch, r.file as NSString, r.spearman, r.covered, r.pairs))
-            rows += "\(epoch)\t\(r.file)\tspearman\t\(r.spearman)\n"
+            lines.append(String(format: "%@: %@ spearman %.4f (%d/%d pairs)", label, r.file as NSString, r.spearman, r.covered, r.pairs))
+            rows += "\(x)\t\(r.file)\t\(metricPrefix)spearman\t\(r.spearman)\n"
         }
         for benchmark in analogy {
             let all = benchmark.evaluate(embeddings, restrict: 30000)[0]
-            lines.append(String(format: "epoch %d: %@ 3CosAdd %.2f%% of covered (%d/%d questions)", epoch,
+            lines.append(String(format: "%@: %@ 3CosAdd %.2f%% of covered (%d/%d questions)", label,
                                 benchmark.path as NSString, 100 * all.add.accuracyCovered, all.covered, all.questions))
-            rows += "\(epoch)\t\(benchmark.path)\t3cosadd_covered\t\(all.add.accuracyCovered)\n"
+            rows += "\(x)\t\(benchmark.path)\t\(metricPrefix)3cosadd_covered\t\(all.add.accuracyCovered)\n"
         }
         log.write(Data(rows.utf8))
         return lines

@@ -85,23 +85,30 @@ private func bytes(_ path: String) throws -> Data { try Data(contentsOf: URL(fil
         let settings = try TemporaryFile.run(swivel, ["train", "--resume", model, "--dim", "16", "--learning-rate", "0.3"])
         #expect(settings.status == 1)
         #expect(settings.stderr.contains("--dim 16 given, the checkpoint has 8") && settings.stderr.contains("--learning-rate 0.3 given"))
-        // Training a finished run longer is allowed.
-        let longer = try TemporaryFile.run(swivel, ["train", "--resume", model, "--epochs", "3", "--quiet"])
-        #expect(longer.status == 0 && longer.stdout.contains("3 epochs"), "\(longer.stderr)")
+        // A finished ensemble (the default: its members are averaged) cannot train longer; a one-member run can.
+        let ensemble = try TemporaryFile.run(swivel, ["train", "--resume", model, "--epochs", "3", "--quiet"])
+        #expect(ensemble.status == 1 && ensemble.stderr.contains("an ensemble trains longer only while its first member trains"),
+                "\(ensemble.stderr)")
+        let single = TemporaryFile.path()
+        let one = try TemporaryFile.run(swivel, ["train", prep, "--output", single, "--dim", "8", "--epochs", "2",
+                                                 "--ensemble", "1", "--quiet"])
+        #expect(one.status == 0 && one.stdout.contains("2 epochs in"), "\(one.stderr)")
+        let longer = try TemporaryFile.run(swivel, ["train", "--resume", single, "--epochs", "3", "--quiet"])
+        #expect(longer.status == 0 && longer.stdout.contains("3 epochs in"), "\(longer.stderr)")
         // Marginals rewritten since the checkpoint change the prep's fingerprint.
         let sums = prep + "/row_sums.txt"
         let original = try String(contentsOfFile: sums, encoding: .utf8)
         var lines = original.split(separator: "\n").map(String.init)
         lines[0] = String(Double(lines[0])! + 1)
         try (lines.joined(separator: "\n") + "\n").write(toFile: sums, atomically: true, encoding: .utf8)
-        let changed = try TemporaryFile.run(swivel, ["train", "--resume", model, "--epochs", "4"])
+        let changed = try TemporaryFile.run(swivel, ["train", "--resume", single, "--epochs", "4"])
         #expect(changed.status == 1 && changed.stderr.contains("the shards differ"), "\(changed.stderr)")
         try original.write(toFile: sums, atomically: true, encoding: .utf8)
         // A damaged checkpoint is named, never trusted.
-        var checkpoint = try bytes(model + "/checkpoint.swvc")
+        var checkpoint = try bytes(single + "/checkpoint.swvc")
         checkpoint[checkpoint.count / 2] ^= 0x20
-        try checkpoint.write(to: URL(fileURLWithPath: model + "/checkpoint.swvc"))
-        let damaged = try TemporaryFile.run(swivel, ["train", "--resume", model, "--epochs", "4"])
+        try checkpoint.write(to: URL(fileURLWithPath: single + "/checkpoint.swvc"))
+        let damaged = try TemporaryFile.run(swivel, ["train", "--resume", single, "--epochs", "4"])
         #expect(damaged.status == 1 && damaged.stderr.contains("checkpoint.swvc: CRC-32 does not match"), "\(damaged.stderr)")
         let missing = try TemporaryFile.run(swivel, ["train", "--resume", TemporaryFile.path()])
         #expect(missing.status == 1 && missing.stderr.contains("no checkpoint to resume from"))

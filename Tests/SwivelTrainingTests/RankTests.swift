@@ -23,6 +23,7 @@ import Testing
         _ = try Prep.run(prepConfig)
         for (p, optimizer) in [(3, OptimizerKind.adagrad), (2, .rmsprop)] {
             var config = TrainingConfiguration()
+            config.ensemble = 1   // ranks train one member
             config.dimension = 8
             config.epochs = 3
             config.strata = p
@@ -54,6 +55,7 @@ import Testing
         _ = try Prep.run(prepConfig)
         let p = 2
         var config = TrainingConfiguration()
+        config.ensemble = 1   // ranks train one member
         config.dimension = 8
         config.epochs = 4
         config.strata = p

@@ -1,6 +1,7 @@
 import Foundation
 import SwivelEmbeddings
 import SwivelIO
+import SwivelLinearAlgebra
 import SwivelShards
 import SwivelTestSupport
 import SwivelText
@@ -36,12 +37,13 @@ private func trainedVectors(_ prep: String, _ config: TrainingConfiguration) thr
 }
 
 /// The small planted prep (6 groups of 6 words + 3 stop words = 39 features, 3 x 3 shards of 16) and a short
-/// run on it: dim 8, 3 epochs, 2 threads.
+/// run on it: dim 8, 3 epochs, 2 threads, one member.
 private func smallPlantedRun() throws -> (prep: String, config: TrainingConfiguration) {
     var config = TrainingConfiguration()
     config.dimension = 8
     config.epochs = 3
     config.threads = 2
+    config.ensemble = 1
     return (try plantedPrep(groups: 6, size: 6, seed: 9), config)
 }
 
@@ -54,8 +56,8 @@ private func smallPlantedRun() throws -> (prep: String, config: TrainingConfigur
         config.learningRate = 0.5
         config.threads = 2
         let trainer = try Trainer(prepDirectory: prep, config: config)
-        let summary = try trainer.train()
-        #expect(summary.log.count == 40)
+        let summary = try trainer.train()   // the default ensemble of 3 members
+        #expect(summary.log.count == 40 * 3)
         #expect(summary.log.last!.meanLoss < summary.log.first!.meanLoss)
         let model = TemporaryFile.path()
         try trainer.writeModel(to: model, summary: summary, force: false)
@@ -184,5 +186,168 @@ private func smallPlantedRun() throws -> (prep: String, config: TrainingConfigur
         try bytesB.write(to: URL(fileURLWithPath: a))
         try bytesA.write(to: URL(fileURLWithPath: b))
         #expect(throws: ShardError.self) { try Trainer(prepDirectory: prep, config: TrainingConfiguration()) }
+    }
+}
+
+@Suite(.serialized) struct EnsembleTests {
+    /// A random orthogonal `d x d` matrix: Gram-Schmidt on Gaussian rows.
+    func randomRotation(_ d: Int, seed: UInt64) -> Matrix {
+        var random = RandomSource(seed: seed)
+        var q = Matrix(rows: d, columns: d)
+        for i in 0..<d {
+            var v = (0..<d).map { _ in random.nextGaussian() }
+            for k in 0..<i {
+                let dot = (0..<d).reduce(0.0) { $0 + v[$1] * Double(q[k, $1]) }
+                for j in 0..<d { v[j] -= dot * Double(q[k, j]) }
+            }
+            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            for j in 0..<d { q[i, j] = Float(v[j] / norm) }
+        }
+        return q
+    }
+
+    @Test func procrustesFindsAPlantedRotation() throws {
+        let n = 200, d = 6
+        var random = RandomSource(seed: 3)
+        let x = Matrix(rows: n, columns: d, values: (0..<(n * d)).map { _ in Float(random.nextGaussian()) })
+        let planted = randomRotation(d, seed: 11)
+        // Y = X Q0 plus a little noise; the rotation from X^T Y must be Q0.
+        var y = Matrix(rows: n, columns: d)
+        for i in 0..<n {
+            for j in 0..<d {
+                y[i, j] = (0..<d).reduce(Float(0)) { $0 + x[i, $1] * planted[$1, j] } + Float(random.nextGaussian() * 1e-3)
+            }
+        }
+        var cross = Matrix(rows: d, columns: d)
+        for a in 0..<d { for b in 0..<d { cross[a, b] = (0..<n).reduce(Float(0)) { $0 + x[$1, a] * y[$1, b] } } }
+        let q = try OrthogonalProcrustes.rotation(crossProduct: cross)
+        for i in 0..<d {
+            for j in 0..<d {
+                #expect(abs(q[i, j] - planted[i, j]) < 1e-3, "Q[\(i), \(j)] = \(q[i, j]), planted \(planted[i, j])")
+                // Q^T Q = I.
+                let dot = (0..<d).reduce(Float(0)) { $0 + q[$1, i] * q[$1, j] }
+                #expect(abs(dot - (i == j ? 1 : 0)) < 1e-5)
+            }
+        }
+    }
+
+    @Test func aRotatedCopyAveragesBackToTheMember() throws {
+        // Member B is member A rotated (rows and columns by the same Q): the mean of the two is A again.
+        let rows = 30, columns = 20, d = 5
+        var random = RandomSource(seed: 8)
+        let r = ParameterMatrix(rows: rows, dimension: d, values: (0..<(rows * d)).map { _ in Float(random.nextGaussian()) })
+        let c = ParameterMatrix(rows: columns, dimension: d, values: (0..<(columns * d)).map { _ in Float(random.nextGaussian()) })
+        let q = randomRotation(d, seed: 2)
+        func rotated(_ m: ParameterMatrix) -> ParameterMatrix {
+            let out = ParameterMatrix(rows: m.rows, dimension: d)
+            for i in 0..<m.rows { for j in 0..<d { out.storage[i * d + j] = (0..<d).reduce(Float(0)) { $0 + m.storage[i * d + $1] * q[$1, j] } } }
+            return out
+        }
+        let average = EnsembleAverage(rows: rows, columns: columns, dimension: d)
+        try average.add(rows: r, columns: c, membersBefore: 0)
+        try average.add(rows: rotated(r), columns: rotated(c), membersBefore: 1)
+        let meanRows = ParameterMatrix(rows: rows, dimension: d), meanColumns = ParameterMatrix(rows: columns, dimension: d)
+        average.writeMean(members: 2, rows: meanRows, columns: meanColumns)
+        for (mean, member) in [(meanRows, r), (meanColumns, c)] {
+            let worst = zip(mean.values, member.values).map { abs($0 - $1) }.max()!
+            #expect(worst < 1e-4, "largest difference from the member \(worst)")
+        }
+    }
+
+    @Test func anEnsembleIsTheAlignedMeanOfItsMembersRunAlone() throws {
+        var (prep, config) = try smallPlantedRun()
+        config.ensemble = 3
+        let ensemble = try Trainer(prepDirectory: prep, config: config)
+        let summary = try ensemble.train()
+        #expect(summary.log.count == 9 && summary.log.map(\.member) == [0, 0, 0, 1, 1, 1, 2, 2, 2])
+        // Each member alone: a one-member run with the member's seed (fresh vectors and optimizer state).
+        var single = config
+        single.ensemble = 1
+        let average = EnsembleAverage(rows: ensemble.manifest.rows, columns: ensemble.manifest.columns, dimension: 8)
+        var memberVectors: [[Float]] = []
+        for member in 0..<3 {
+            single.seed = config.memberSeed(member)
+            let trainer = try Trainer(prepDirectory: prep, config: single)
+            let alone = try trainer.train()
+            #expect(alone.log.map(\.meanLoss) == Array(summary.log[(3 * member)..<(3 * member + 3)].map(\.meanLoss)))
+            try average.add(rows: trainer.model.rowEmbeddings, columns: trainer.model.columnEmbeddings, membersBefore: member)
+            memberVectors.append(trainer.model.rowEmbeddings.values)
+        }
+        #expect(config.memberSeed(0) == config.seed)
+        #expect(memberVectors[0] != memberVectors[1] && memberVectors[1] != memberVectors[2])
+        let rows = ParameterMatrix(rows: ensemble.manifest.rows, dimension: 8)
+        let columns = ParameterMatrix(rows: ensemble.manifest.columns, dimension: 8)
+        average.writeMean(members: 3, rows: rows, columns: columns)
+        #expect(ensemble.model.rowEmbeddings.values == rows.values)
+        #expect(ensemble.model.columnEmbeddings.values == columns.values)
+        // The mean is not any one member.
+        #expect(ensemble.model.rowEmbeddings.values != memberVectors[0])
+        // Ranks of a distributed run train one member only.
+        #expect(throws: TrainingError.self) {
+            try Trainer(prepDirectory: prep, config: { var c = config; c.strata = 1; return c }(), blocksInMemory: true)
+                .trainAsRank(ThreadRanks(size: 1).rank(0))
+        }
+    }
+
+    @Test func anInterruptedEnsembleResumesToTheSameVectors() throws {
+        var (prep, config) = try smallPlantedRun()
+        config.ensemble = 3
+        let uninterrupted = try Trainer(prepDirectory: prep, config: config)
+        _ = try uninterrupted.train()
+        // A stop is asked for after each wave but an epoch's last, and at each epoch end.
+        let schedule = BlockSchedule(rowShards: 3, columnShards: 3, waveSize: 2)
+        let checksOfMember0 = (1...3).reduce(0) { $0 + schedule.waves(epoch: $1, seed: config.memberSeed(0)).count }
+        let wavesOfMember1 = schedule.waves(epoch: 1, seed: config.memberSeed(1)).count
+        // At the end of member 1's last epoch (a member boundary, before the member is added to the mean), and
+        // after the second wave of member 2's second epoch.
+        for (stopAfter, boundary) in [(checksOfMember0 - 1, true), (checksOfMember0 + wavesOfMember1 + 1, false)] {
+            let model = TemporaryFile.path()
+            try Trainer.prepareModelDirectory(model, force: false)
+            let calls = Locked(0)
+            let first = try Trainer(prepDirectory: prep, config: config)
+            var stoppedAt: TrainingError?
+            do {
+                _ = try first.train(checkpoints: CheckpointPolicy(directory: model, intervalSeconds: .infinity,
+                                                                  shouldStop: { calls.withValue { $0 += 1; return $0 > stopAfter } }))
+            } catch let error as TrainingError {
+                stoppedAt = error
+            }
+            guard case let .interrupted(epoch, wave, _, member, members) = stoppedAt else {
+                Issue.record("expected an interruption, got \(String(describing: stoppedAt))")
+                continue
+            }
+            #expect(members == 3 && member == 1)
+            #expect(boundary ? (epoch == 1 && wave == 0) : (epoch == 2 && wave == 2))
+            let resumed = try Trainer.resuming(modelDirectory: model)
+            #expect(resumed.position.membersDone == (boundary ? 0 : 1))
+            #expect(resumed.position.epochsDone == (boundary ? 3 : 1))
+            _ = try resumed.train()
+            #expect(resumed.model.rowEmbeddings.values == uninterrupted.model.rowEmbeddings.values)
+            #expect(resumed.model.columnEmbeddings.values == uninterrupted.model.columnEmbeddings.values)
+            #expect(resumed.position.log == uninterrupted.position.log.enumerated().map { i, record in
+                var r = record
+                r.seconds = resumed.position.log[i].seconds
+                return r
+            })
+            // Once a member has been added to the mean, the epochs can no longer change; before, they can (every
+            // member then trains longer).
+            if boundary {
+                #expect(try Trainer.resuming(modelDirectory: model) { $0.epochs = 5 }.config.epochs == 5)
+            } else {
+                #expect(throws: CheckpointError.self) { try Trainer.resuming(modelDirectory: model) { $0.epochs = 5 } }
+            }
+        }
+    }
+
+    @Test func checkpointsFromBeforeEnsemblesStillDecode() throws {
+        let json = #"{"epochsDone":2,"wavesDone":1,"epochLoss":0.5,"epochCells":10,"log":[{"epoch":1,"meanLoss":0.25,"seconds":1}],"secondsBefore":3}"#
+        let position = try JSONDecoder().decode(TrainingPosition.self, from: Data(json.utf8))
+        #expect(position.membersDone == 0 && position.epochsDone == 2 && position.log.first?.member == 0)
+        var config = TrainingConfiguration()
+        config.ensemble = 4
+        var encoded = try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)) as! [String: Any]
+        encoded.removeValue(forKey: "ensemble")
+        let old = try JSONDecoder().decode(TrainingConfiguration.self, from: JSONSerialization.data(withJSONObject: encoded))
+        #expect(old.ensemble == 1)
     }
 }

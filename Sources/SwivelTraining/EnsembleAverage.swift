@@ -1,0 +1,63 @@
+import SwivelLinearAlgebra
+
+/// The running sum of an ensemble's members: each finished member's row and column vectors, rotated onto the
+/// sum of those before it, are added; the model is the mean.
+///
+/// Why: a Swivel run's vectors carry seed-dependent components (the weak directions of the PMI matrix, which a
+/// different initialisation and block order fit differently); members that share the strong directions but not
+/// those average them away. A rotation `Q` applied to both `R` and `C` leaves every prediction `R C^T`
+/// unchanged, so each member is first rotated by the `Q` that best maps its `[R; C]` onto the sum's (orthogonal
+/// Procrustes, one `d x d` SVD), then added. On the benchmark corpus three members raised Google analogy
+/// accuracy from 40-41% to 49% (README, "Ensembles", session 8).
+///
+/// Shapes: `rowSum` is `rows x dimension`, `columnSum` `columns x dimension`, row-major, as the model's
+/// embeddings. Both are kept in checkpoints, so an interrupted ensemble resumes exactly.
+public final class EnsembleAverage: @unchecked Sendable {
+    /// Sum of the finished members' (rotated) row vectors.
+    public let rowSum: ParameterMatrix
+    /// Sum of the finished members' (rotated) column vectors.
+    public let columnSum: ParameterMatrix
+
+    /// An empty sum for `rows` row and `columns` column vectors of `dimension`.
+    public init(rows: Int, columns: Int, dimension: Int) {
+        rowSum = ParameterMatrix(rows: rows, dimension: dimension)
+        columnSum = ParameterMatrix(rows: columns, dimension: dimension)
+    }
+
+    /// Adds a finished member (its row and column vectors, shapes as the sums): member 0 as it is, later ones
+    /// after rotating them onto the sum so far (`membersBefore` members are in it).
+    public func add(rows: ParameterMatrix, columns: ParameterMatrix, membersBefore: Int) throws {
+        precondition(rows.rows == rowSum.rows && columns.rows == columnSum.rows
+                     && rows.dimension == rowSum.dimension && columns.dimension == rowSum.dimension,
+                     "member shapes differ from the ensemble's")
+        let d = rowSum.dimension
+        if membersBefore == 0 {
+            rowSum.storage.update(from: rows.storage, count: rows.rows * d)
+            columnSum.storage.update(from: columns.storage, count: columns.rows * d)
+            return
+        }
+        // M = R^T S_R + C^T S_C (d x d): the cross product of the stacked member and sum.
+        var cross = Matrix(rows: d, columns: d)
+        cross.values.withUnsafeMutableBufferPointer { m in
+            BLAS.sgemm(transposeA: .transposed, m: d, n: d, k: rows.rows, a: rows.storage, lda: d,
+                       b: rowSum.storage, ldb: d, c: m.baseAddress!, ldc: d)
+            BLAS.sgemm(transposeA: .transposed, m: d, n: d, k: columns.rows, a: columns.storage, lda: d,
+                       b: columnSum.storage, ldb: d, beta: 1, c: m.baseAddress!, ldc: d)
+        }
+        let q = try OrthogonalProcrustes.rotation(crossProduct: cross)
+        q.values.withUnsafeBufferPointer { q in
+            BLAS.sgemm(m: rows.rows, n: d, k: d, a: rows.storage, lda: d, b: q.baseAddress!, ldb: d,
+                       beta: 1, c: rowSum.storage, ldc: d)
+            BLAS.sgemm(m: columns.rows, n: d, k: d, a: columns.storage, lda: d, b: q.baseAddress!, ldb: d,
+                       beta: 1, c: columnSum.storage, ldc: d)
+        }
+    }
+
+    /// Writes the mean of `members` members into `rows` and `columns` (the model's embeddings).
+    public func writeMean(members: Int, rows: ParameterMatrix, columns: ParameterMatrix) {
+        let scale = 1 / Float(members)
+        for (sum, target) in [(rowSum, rows), (columnSum, columns)] {
+            for i in 0..<(sum.rows * sum.dimension) { target.storage[i] = sum.storage[i] * scale }
+        }
+    }
+}
