@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side quality and wall-clock on the shared corpus: swivel (its defaults: window 15, 300 d, 15 epochs),
+# Side-by-side quality and wall-clock on the shared corpus: swivel (its defaults: window 15, 300 d, 20 epochs, 3 members),
 # gensim Word2Vec (skip-gram, negative sampling) and fastText (skipgram, -maxn 0) with window 10 as issue #5
 # sets them; same corpus, 300 d, 2 threads, min-count 5, vocabulary capped to the same V. Scores: swivel eval on every tool's vectors (WS353 and its splits, Google
 # analogy 3CosAdd over the 30,000 most frequent words; WS353 also split in halves by the corpus count of each

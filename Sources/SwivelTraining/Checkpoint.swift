@@ -100,7 +100,7 @@ public enum Checkpoint {
         var state: StateCopy
     }
 
-    /// Memory for a copy of ``Trainer/stateMatrices`` (16 V d bytes with AdaGrad), allocated once per
+    /// Memory for a copy of ``Trainer/stateMatrices`` (16 V d bytes with AdaGrad, 24 V d in an ensemble), allocated once per
     /// ``Trainer/train(progress:checkpoints:onEpoch:)`` and reused by its checkpoints: fresh arrays would be
     /// zeroed by the kernel page by page at each checkpoint (perf: 2% of the CPU of a 2-epoch run that wrote
     /// one checkpoint per epoch).

@@ -279,7 +279,7 @@ public final class Trainer {
         guard streamsBlocks || blocks.allSatisfy({ $0.rowStart.count == $0.rows + 1 }) else {
             throw TrainingError.invalidOption("this trainer decoded one row group only; train it as a rank (trainAsRank)")
         }
-        // The checkpoint copy (16 V d bytes) is reused within this run, not kept after it (a write still in
+        // The checkpoint copy (16 or, in an ensemble, 24 V d bytes) is reused within this run, not kept after it (a write still in
         // flight holds its own reference).
         defer { writing.stateCopy = nil }
         let workers = self.workers
