@@ -7,7 +7,8 @@ import SwivelShards
 /// The block order of an epoch is a pure function of (seed, epoch), so the position is three numbers:
 /// ensemble members finished, epochs of the current member finished, waves of its current epoch finished.
 public struct TrainingPosition: Codable, Equatable, Sendable {
-    /// Ensemble members finished (always 0 for a one-member run; equal to the members when an ensemble is done).
+    /// Ensemble members finished and added to the mean (always 0 for a one-member run). A checkpoint never holds
+    /// all of them: the last member's final checkpoint is taken before it is added, which a resumed run redoes.
     public var membersDone = 0
     /// Epochs of the current member finished.
     public var epochsDone = 0

@@ -23,7 +23,7 @@ extension Trainer {
             throw TrainingError.invalidOption("a rank of a distributed run trains from its row group's blocks in memory; this trainer streams its shards (create it with blocksInMemory: true or a row group)")
         }
         guard config.ensemble == 1 else {
-            throw TrainingError.invalidOption("--ensemble \(config.ensemble): ranks of a distributed run train one member; give --ensemble 1")
+            throw TrainingError.invalidOption("--ensemble \(config.ensemble): ranks of a distributed run train one member (start the run with --ensemble 1; an ensemble trains and resumes in one process)")
         }
         let p = communicator.size, k = communicator.rank
         precondition(config.strata == p, "the strata must equal the number of ranks")

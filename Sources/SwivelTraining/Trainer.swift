@@ -163,6 +163,9 @@ public final class Trainer {
         if config.threads != stored.threads && description.position.wavesDone != 0 {
             differences.append("--threads \(config.threads) given, the checkpoint was written mid-epoch with \(stored.threads) (resume with the same threads, or from an epoch boundary)")
         }
+        if config.ensemble > 1 && config.epochs < description.position.epochsDone {
+            differences.append("--epochs \(config.epochs) given, but the ensemble's first member has trained \(description.position.epochsDone) (every member trains the same epochs)")
+        }
         if config.epochs != stored.epochs && description.position.membersDone > 0 {
             differences.append("--epochs \(config.epochs) given, but \(description.position.membersDone) of the ensemble's \(stored.ensemble) members finished with \(stored.epochs) epochs (an ensemble trains longer only while its first member trains; start a new run with more --epochs)")
         }
@@ -312,7 +315,8 @@ public final class Trainer {
         var blocksDone = (position.membersDone * config.epochs + position.epochsDone) * blockCount
         let epochsAtStart = position.membersDone * config.epochs + position.epochsDone
         let memberText = { (member: Int) in members > 1 ? "member \(member + 1)/\(members), " : "" }
-        while true {
+        // A one-member run keeps membersDone at 0; a finished ensemble (membersDone == members) trains nothing more.
+        while members == 1 || position.membersDone < members {
             let member = position.membersDone
             let seed = config.memberSeed(member)
             while position.epochsDone < config.epochs {
@@ -391,7 +395,12 @@ public final class Trainer {
             // The member has all its epochs. The checkpoint after its last epoch was taken before this point, so a
             // run resumed from it adds the member again, the same way: every step below is deterministic.
             guard let ensembleAverage else { break }
-            try ensembleAverage.add(rows: model.rowEmbeddings, columns: model.columnEmbeddings, membersBefore: member)
+            do {
+                try ensembleAverage.add(rows: model.rowEmbeddings, columns: model.columnEmbeddings, membersBefore: member)
+            } catch {
+                try? finishCheckpoint()   // the member's last checkpoint must be complete
+                throw error
+            }
             position.membersDone = member + 1
             if position.membersDone == members {
                 ensembleAverage.writeMean(members: members, rows: model.rowEmbeddings, columns: model.columnEmbeddings)

@@ -133,6 +133,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         if threads < 1 { try fail("--threads must be at least 1 (got \(threads))") }
         if strata < 1 { try fail("--strata must be at least 1 (got \(strata))") }
         if ensemble < 1 || ensemble > 64 { try fail("--ensemble must be between 1 and 64 (got \(ensemble))") }
+        if ensemble > 1 && epochs == 0 {
+            try fail("--epochs 0 trains no member of the ensemble (--ensemble \(ensemble)); give --ensemble 1 to write the initial vectors")
+        }
         if !(confidenceBase >= 0) || !(confidenceScale >= 0) || confidenceBase + confidenceScale <= 0 {
             try fail("--confidence-base and --confidence-scale must be non-negative and not both zero")
         }

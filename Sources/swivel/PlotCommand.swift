@@ -103,7 +103,8 @@ enum TrainingCurves {
             }
             if !order.isEmpty {
                 panels.append(SVGChart.Panel(series: order.map { SVGChart.Series(name: $0, points: series[$0]!) },
-                                             title: "Evaluation during training", xTitle: "epoch", yTitle: "score"))
+                                             title: "Evaluation during training",
+                                             xTitle: loss.count > 1 ? "epoch (counted across ensemble members)" : "epoch", yTitle: "score"))
             }
         }
         return SVGChart.lines(panels)

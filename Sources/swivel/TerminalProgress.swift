@@ -10,6 +10,8 @@ final class TerminalProgress: @unchecked Sendable {
     private var lastPrint: Double = 0
     private var phase = ""
     private var phaseStart: Double = 0
+    /// `done` at the phase's first update: the rate counts only work done since (a resumed run starts part way).
+    private var phaseStartDone: Double = 0
     private var shown = false
 
     /// A reporter that prints only when stderr is a terminal and `quiet` is false.
@@ -31,13 +33,14 @@ final class TerminalProgress: @unchecked Sendable {
         if phaseKey != phase {
             phase = phaseKey
             phaseStart = now
+            phaseStartDone = update.done
             lastPrint = 0
         }
         let finished = update.total.map { update.done >= $0 } ?? false
         guard now - lastPrint >= 0.1 || finished else { return }
         lastPrint = now
         let elapsed = now - phaseStart
-        let rate = elapsed > 0 ? update.done / elapsed : 0
+        let rate = elapsed > 0 ? (update.done - phaseStartDone) / elapsed : 0
         var line = "\(update.phase): \(Self.human(update.done))"
         if let total = update.total, total > 0 {
             line += "/\(Self.human(total)) \(update.unit) (\(Int(100 * update.done / total))%)"

@@ -49,7 +49,7 @@ extension Swivel {
         @Option(help: "Embedding dimension. (default: \(TrainingConfiguration().dimension))")
         var dim: Int?
 
-        @Option(help: "Total passes over every block; with --resume, a new total trains longer. (default: \(TrainingConfiguration().epochs))")
+        @Option(help: "Passes over every block (per ensemble member); with --resume, a new total trains longer (an ensemble: only while its first member trains). (default: \(TrainingConfiguration().epochs))")
         var epochs: Int?
 
         @Option(help: "Optimizer learning rate. (default: \(TrainingConfiguration().learningRate))")
@@ -161,7 +161,12 @@ extension Swivel {
                     trainer = try Trainer.resuming(modelDirectory: resume, blocksInMemory: streamShards ? false : nil,
                                                    adjust: apply)
                     if !quiet {
-                        printError("resuming \(resume) at epoch \(trainer.position.epochsDone + 1), wave \(trainer.position.wavesDone + 1) of \(trainer.config.epochs) epochs")
+                        let p = trainer.position, c = trainer.config
+                        let member = c.ensemble > 1 ? "member \(p.membersDone + 1) of \(c.ensemble), " : ""
+                        let at = p.epochsDone == c.epochs && c.ensemble > 1
+                            ? "the end of member \(p.membersDone + 1) of \(c.ensemble)"
+                            : "\(member)epoch \(p.epochsDone + 1), wave \(p.wavesDone + 1) of \(c.epochs) epochs"
+                        printError("resuming \(resume) at \(at)")
                     }
                 } else {
                     try Trainer.prepareModelDirectory(modelDirectory, force: force)

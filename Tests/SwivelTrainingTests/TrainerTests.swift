@@ -282,6 +282,17 @@ private func smallPlantedRun() throws -> (prep: String, config: TrainingConfigur
         #expect(ensemble.model.columnEmbeddings.values == columns.values)
         // The mean is not any one member.
         #expect(ensemble.model.rowEmbeddings.values != memberVectors[0])
+        // A finished ensemble trains nothing more when asked again.
+        #expect(try ensemble.train().log.count == 9)
+        #expect(ensemble.model.rowEmbeddings.values == rows.values)
+        // Streamed shards (the next member's first wave decoded ahead): the same vectors.
+        let streamed = try Trainer(prepDirectory: prep, config: config, blocksInMemory: false)
+        _ = try streamed.train()
+        #expect(streamed.model.rowEmbeddings.values == rows.values)
+        // An ensemble of no epochs is refused (one member of 0 epochs writes the initial vectors).
+        var none = config
+        none.epochs = 0
+        #expect(throws: TrainingError.self) { try Trainer(prepDirectory: prep, config: none) }
         // Ranks of a distributed run train one member only.
         #expect(throws: TrainingError.self) {
             try Trainer(prepDirectory: prep, config: { var c = config; c.strata = 1; return c }(), blocksInMemory: true)
@@ -333,6 +344,8 @@ private func smallPlantedRun() throws -> (prep: String, config: TrainingConfigur
             // member then trains longer).
             if boundary {
                 #expect(try Trainer.resuming(modelDirectory: model) { $0.epochs = 5 }.config.epochs == 5)
+                // Fewer epochs than the first member has trained would leave the members unequal.
+                #expect(throws: CheckpointError.self) { try Trainer.resuming(modelDirectory: model) { $0.epochs = 2 } }
             } else {
                 #expect(throws: CheckpointError.self) { try Trainer.resuming(modelDirectory: model) { $0.epochs = 5 } }
             }
