@@ -392,24 +392,7 @@ public final class Trainer {
                     throw TrainingError.interrupted(epoch: next.0, wave: 0, of: waves.count, member: next.1, members: members)
                 }
             }
-            // The member has all its epochs. The checkpoint after its last epoch was taken before this point, so a
-            // run resumed from it adds the member again, the same way: every step below is deterministic.
-            guard let ensembleAverage else { break }
-            do {
-                try ensembleAverage.add(rows: model.rowEmbeddings, columns: model.columnEmbeddings, membersBefore: member)
-            } catch {
-                try? finishCheckpoint()   // the member's last checkpoint must be complete
-                throw error
-            }
-            position.membersDone = member + 1
-            if position.membersDone == members {
-                ensembleAverage.writeMean(members: members, rows: model.rowEmbeddings, columns: model.columnEmbeddings)
-                break
-            }
-            Self.drawInitialVectors(model.rowEmbeddings, model.columnEmbeddings, seed: config.memberSeed(member + 1))
-            model.rowOptimizer.reset()
-            model.columnOptimizer.reset()
-            position.epochsDone = 0
+            if try finishMember(member) { break }
         }
         try finishCheckpoint()
         let seconds = monotonicSeconds() - start
@@ -418,6 +401,32 @@ public final class Trainer {
                                cellsPerSecond: seconds > 0 ? cellsPerEpoch * trained / seconds : 0,
                                finalMeanLoss: position.log.last?.meanLoss, blasCore: BLAS.coreName, workers: workers,
                                blasThreads: blasThreads, log: position.log)
+    }
+
+    /// Ends ensemble member `member`, which has trained all its epochs: adds it to the ensemble's sum, then starts
+    /// the next member (initial vectors from its seed, fresh optimizer state) or, after the last, puts the mean into
+    /// the model. Returns whether training is over (always, for a one-member run).
+    ///
+    /// The checkpoint after the member's last epoch was taken before this, so a run resumed from it ends the
+    /// member again, the same way: every step here is deterministic.
+    private func finishMember(_ member: Int) throws -> Bool {
+        guard let ensembleAverage else { return true }
+        do {
+            try ensembleAverage.add(rows: model.rowEmbeddings, columns: model.columnEmbeddings, membersBefore: member)
+        } catch {
+            try? finishCheckpoint()   // the member's last checkpoint must be complete
+            throw error
+        }
+        position.membersDone = member + 1
+        if position.membersDone == config.ensemble {
+            ensembleAverage.writeMean(members: config.ensemble, rows: model.rowEmbeddings, columns: model.columnEmbeddings)
+            return true
+        }
+        Self.drawInitialVectors(model.rowEmbeddings, model.columnEmbeddings, seed: config.memberSeed(member + 1))
+        model.rowOptimizer.reset()
+        model.columnOptimizer.reset()
+        position.epochsDone = 0
+        return false
     }
 
     /// Takes a snapshot of the current state (counting this process's training time) and writes it on a
