@@ -50,6 +50,7 @@ public final class OptimizerState: @unchecked Sendable {
     private let learningRate: Float
     private let momentum: Float
     private let decay: Float
+    /// Where the accumulator starts: AdaGrad's initial accumulator, or RMSProp's mean square of 1.
     private let initialAccumulator: Float
     /// RMSProp's epsilon (TensorFlow 1's default).
     static let epsilon: Float = 1e-10
@@ -60,21 +61,15 @@ public final class OptimizerState: @unchecked Sendable {
         learningRate = config.learningRate
         momentum = config.momentum
         decay = config.rmspropDecay
-        initialAccumulator = config.adagradInitialAccumulator
-        switch config.optimizer {
-        case .adagrad:
-            accumulator = ParameterMatrix(rows: rows, dimension: dimension, value: config.adagradInitialAccumulator)
-            momentumBuffer = ParameterMatrix(rows: 0, dimension: dimension)
-        case .rmsprop:
-            accumulator = ParameterMatrix(rows: rows, dimension: dimension, value: 1)
-            momentumBuffer = ParameterMatrix(rows: rows, dimension: dimension)
-        }
+        initialAccumulator = config.optimizer == .adagrad ? config.adagradInitialAccumulator : 1
+        accumulator = ParameterMatrix(rows: rows, dimension: dimension, value: initialAccumulator)
+        momentumBuffer = ParameterMatrix(rows: config.optimizer == .rmsprop ? rows : 0, dimension: dimension)
     }
 
     /// Puts the state back where a new run starts (for the next member of an ensemble).
     public func reset() {
         let count = accumulator.rows * accumulator.dimension
-        accumulator.storage.update(repeating: kind == .adagrad ? initialAccumulator : 1, count: count)
+        accumulator.storage.update(repeating: initialAccumulator, count: count)
         momentumBuffer.storage.update(repeating: 0, count: momentumBuffer.rows * momentumBuffer.dimension)
     }
 
