@@ -6,8 +6,8 @@ import SwivelLinearAlgebra
 /// Why: a Swivel run's vectors depend much on its seed (on the benchmark corpus, runs rotated onto each other still
 /// differ by 85-95% of their norm, and single runs' analogy scores by 2 points); the mean of several runs keeps
 /// what they share and shrinks what they do not, which analogies reward. A rotation `Q` applied to both `R` and
-/// `C` leaves every prediction `R C^T` unchanged, so each member is first rotated by the `Q` that best maps its `[R; C]` onto the sum's (orthogonal
-/// Procrustes, one `d x d` SVD), then added. On the benchmark corpus three members raised Google analogy
+/// `C` leaves every prediction `R C^T` unchanged, so each member is first rotated by the `Q` that best maps its
+/// `[R; C]` onto the sum's (orthogonal Procrustes, one `d x d` SVD), then added. On the benchmark corpus three members raised Google analogy
 /// accuracy from 40-41% to 49% (README, "Ensembles", session 8).
 ///
 /// Shapes: `rowSum` is `rows x dimension`, `columnSum` `columns x dimension`, row-major, as the model's
