@@ -63,6 +63,44 @@ public struct ShardBlock: Equatable, Sendable {
     public var nonzeroCount: Int { columns.count }
 }
 
+/// The one-byte codes of a shard's most common unit values (version 3): value -> code, by open addressing
+/// over 256 slots (0 marks an empty slot; coded values are positive). Any other value `u` is coded
+/// `u + count` (see ``ShardFile``).
+struct UnitCodes {
+    private var values = [UInt64](repeating: 0, count: 256)
+    private var codes = [UInt8](repeating: 0, count: 256)
+    private let count: UInt64
+
+    /// Codes `0 ..< coded.count` for `coded` (at most 128 distinct positive values).
+    init(_ coded: [UInt64]) {
+        precondition(coded.count <= 128)
+        count = UInt64(coded.count)
+        for (code, value) in coded.enumerated() {
+            var slot = Self.slot(of: value)
+            while values[slot] != 0 { slot = (slot + 1) & 255 }
+            values[slot] = value
+            codes[slot] = UInt8(code)
+        }
+    }
+
+    @inline(__always)
+    private static func slot(of value: UInt64) -> Int {
+        Int(truncatingIfNeeded: (value &* 0x9E37_79B9_7F4A_7C15) >> 56)
+    }
+
+    /// The code of `units`.
+    @inline(__always)
+    func code(of units: UInt64) -> UInt64 {
+        var slot = Self.slot(of: units)
+        while true {
+            let value = values[slot]
+            if value == units && value != 0 { return UInt64(codes[slot]) }
+            if value == 0 { return units &+ count }
+            slot = (slot + 1) & 255
+        }
+    }
+}
+
 /// Reads and writes shard files: one compressed block of the co-occurrence matrix.
 ///
 /// Byte layout (all integers little-endian):
@@ -81,21 +119,28 @@ public struct ShardBlock: Equatable, Sendable {
 /// 56      4    CRC-32 of bytes 0..<56
 /// 60      ...  zlib-compressed payload
 /// ```
-/// Version 2 payload (zlib, Huffman coding only: 2-3x faster than string matching and about as small on these
+/// Version 3 payload (zlib, Huffman coding only: 2-3x faster than string matching and about as small on these
 /// varint streams):
 /// ```
 /// 8 bytes  units per count U (UInt64); 0 means the values are stored as float32
+/// codes    U > 0 only: a varint K, then K varints: the unit values that have one-byte codes (distinct)
 /// index    for each row in order, a varint count of its nonzeros followed by the varint gaps between
 ///          successive local column indices (the first gap is from -1, so it is `column + 1`)
-/// values   U > 0: one varint per nonzero, the count in units (count = Float(units / U), exactly the
-///          float prep computes); U == 0: `nonzero count` float32
+/// values   U > 0: one varint code per nonzero: a code c < K stands for the K values' c-th, c >= K for
+///          c - K units (count = Float(units / U), exactly the float prep computes); U == 0: `nonzero
+///          count` float32
 /// ```
-/// Version 1 (written before) has no `U` field, the same index section, float32 values, and zlib level 1.
+/// The coded values are a window's single co-occurrences, U/d units for a pair d apart (see
+/// ``codedUnits(unitsPerCount:)``): about two thirds of a text corpus's cells (a count of one pair), 2-3
+/// bytes as units, one byte as a code. On the benchmark corpus's shards that takes a fifth off the payload
+/// before and after compression, and off the time zlib spends compressing it.
+/// Version 2 (written before) is version 3 without the codes section (every value is a varint of units);
+/// version 1 has no `U` field, the same index section, float32 values, and zlib level 1.
 public enum ShardFile {
     /// The magic bytes that open every shard file.
     public static let magic: [UInt8] = Array("SWVSHARD".utf8)
     /// The format version written by this build.
-    public static let formatVersion: UInt32 = 2
+    public static let formatVersion: UInt32 = 3
     /// Size of the fixed header in bytes.
     public static let headerSize = 60
 
@@ -106,6 +151,21 @@ public enum ShardFile {
             return String(repeating: "0", count: max(0, 4 - s.count)) + s
         }
         return "shard-\(pad(rowShard))-\(pad(columnShard)).swvs"
+    }
+
+    /// Most distances whose single co-occurrence value gets a one-byte code.
+    static let codedDistances = 64
+
+    /// The unit values a shard with `unitsPerCount` units per count codes in one byte: U/d for d = 1, 2, ...,
+    /// 64, rounded to the nearest unit as ``CountScale`` rounds a window's weights (distinct, positive; the
+    /// first 64 distances of any window, and every weight of the windows people use).
+    public static func codedUnits(unitsPerCount: UInt64) -> [UInt64] {
+        var values: [UInt64] = []
+        for d in 1...UInt64(codedDistances) {
+            let value = (2 * unitsPerCount + d) / (2 * d)
+            if value > 0 && !values.contains(value) { values.append(value) }
+        }
+        return values
     }
 
     /// Encodes `block` as the bytes of a shard file, values as float32.
@@ -121,14 +181,22 @@ public enum ShardFile {
         precondition(units == nil ? block.values.count == block.columns.count
                                   : (units!.count == block.columns.count && unitsPerCount > 0))
         let nonzeros = block.columns.count
-        // Upper bound: 8-byte units field, a <= 5-byte varint per row and per gap, <= 10 bytes per unit varint.
-        let capacity = 8 + block.rows * 5 + nonzeros * 5 + (units == nil ? nonzeros * 4 : nonzeros * 10)
+        let coded = units == nil ? [] : codedUnits(unitsPerCount: unitsPerCount)
+        let codes = UnitCodes(coded)
+        // Upper bound: 8-byte units field, the coded values, a <= 5-byte varint per row and per gap, <= 10
+        // bytes per value's varint.
+        let capacity = 8 + 10 * (coded.count + 1) + block.rows * 5 + nonzeros * 5 + (units == nil ? nonzeros * 4 : nonzeros * 10)
+        var high: UInt64 = 0   // every unit value or-ed: codes past 2^63 units could wrap
         let bytes = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
             let out = buffer.baseAddress!
             var at = 0
             @inline(__always) func varint(_ value: UInt64) { UnsafeVarint.write(value, to: out, at: &at) }
             withUnsafeBytes(of: (units == nil ? 0 : unitsPerCount).littleEndian) { field in
                 for b in field { out[at] = b; at += 1 }
+            }
+            if units != nil {
+                varint(UInt64(coded.count))
+                for value in coded { varint(value) }
             }
             block.rowStart.withUnsafeBufferPointer { rowStart in
                 block.columns.withUnsafeBufferPointer { columns in
@@ -145,7 +213,12 @@ public enum ShardFile {
                 }
             }
             if let units {
-                units.withUnsafeBufferPointer { units in for u in units { varint(u) } }
+                units.withUnsafeBufferPointer { units in
+                    for u in units {
+                        high |= u
+                        varint(codes.code(of: u))
+                    }
+                }
             } else {
                 block.values.withUnsafeBytes { values in
                     UnsafeMutableRawBufferPointer(start: out + at, count: values.count).copyMemory(from: values)
@@ -153,6 +226,10 @@ public enum ShardFile {
                 }
             }
             count = at
+        }
+        guard high < 1 << 63 else {
+            throw ShardError.inconsistent(path: fileName(rowShard: block.rowShard, columnShard: block.columnShard),
+                                          reason: "a count of 2^63 units or more cannot be stored")
         }
         let compressed = try bytes.withUnsafeBytes { try Zlib.compress($0, level: 1, strategy: .huffmanOnly) }
 
@@ -212,7 +289,7 @@ public enum ShardFile {
             var reader = ByteReader(raw, offset: 8)
             do {
                 let version = try reader.read(UInt32.self)
-                guard version == 1 || version == 2 else { throw ShardError.unsupportedVersion(path: path, version: version) }
+                guard (1...formatVersion).contains(version) else { throw ShardError.unsupportedVersion(path: path, version: version) }
                 let rowShard = Int(try reader.read(UInt32.self))
                 let columnShard = Int(try reader.read(UInt32.self))
                 let rows = Int(try reader.read(UInt32.self))
@@ -265,6 +342,7 @@ public enum ShardFile {
         var values = [Float]()
         var keptUnits: [UInt64]? = nil
         var unitsPerCount: UInt64 = 0
+        var coded: [UInt64] = []   // version 3: the values of codes 0 ..< coded.count
         try payload.withUnsafeBytes { raw in
             // Version 1: the index section is everything before the float32 values. Version 2: it follows the
             // units-per-count field and ends where its rows end.
@@ -275,6 +353,17 @@ public enum ShardFile {
                 reader = ByteReader(raw)
                 do { unitsPerCount = try reader.read(UInt64.self) } catch {
                     throw ShardError.inconsistent(path: path, reason: "payload ends before its units field")
+                }
+                if version >= 3 && unitsPerCount > 0 {
+                    do {
+                        let count = try reader.readVarint()
+                        guard count <= UInt64(reader.remaining) else {
+                            throw ShardError.inconsistent(path: path, reason: "codes section claims \(count) values")
+                        }
+                        coded = try (0..<Int(count)).map { _ in try reader.readVarint() }
+                    } catch is ByteReader.OutOfBounds {
+                        throw ShardError.inconsistent(path: path, reason: "codes section ends early")
+                    }
                 }
             }
             var k = 0
@@ -317,9 +406,11 @@ public enum ShardFile {
             } else {
                 let scale = Double(unitsPerCount)
                 if wantUnits { keptUnits = [UInt64](repeating: 0, count: nonzeros) } else { values = [Float](repeating: 0, count: nonzeros) }
+                let codedCount = UInt64(coded.count)
                 do {
                     for k in 0..<nonzeros {
-                        let units = try reader.readVarint()
+                        let code = try reader.readVarint()
+                        let units = code < codedCount ? coded[Int(code)] : code - codedCount
                         guard units > 0 else {
                             throw ShardError.inconsistent(path: path, reason: "count at nonzero \(k) is zero")
                         }

@@ -230,10 +230,42 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         let decoded = try ShardFile.decode(bytes, path: "u")
         #expect(decoded.values == units.map { scale.float($0) })
         #expect(decoded.columns == block.columns && decoded.rowStart == block.rowStart)
-        // Units take fewer bytes than float32 before compression.
+        // Payload: 8-byte field, the coded values (a count, then varints), 4 row counts, 7 bytes of column
+        // gaps (299 takes two), then one varint per value: a single co-occurrence (U/d units) is its code, one
+        // byte; any other value is units + K.
+        func size(_ v: UInt64) -> Int { v < 128 ? 1 : v < 16384 ? 2 : v < 1 << 21 ? 3 : v < 1 << 42 ? 6 : 10 }
+        let coded = ShardFile.codedUnits(unitsPerCount: scale.scale)
+        let k = UInt64(coded.count)
+        let codesSection = size(k) + coded.reduce(0) { $0 + size($1) }
+        let values = 1 + 1 + size(8190 + k) + size(2_520_000_000_000 + k) + 1 + size(5041 + k)
         let rawSize = bytes[36..<44].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-        // 8-byte field, 4 row counts, 7 bytes of column gaps (299 takes two), then the unit varints.
-        #expect(rawSize == 8 + 4 + 7 + units.reduce(0) { $0 + ($1 < 128 ? 1 : $1 < 16384 ? 2 : $1 < 1 << 21 ? 3 : 6) })
+        #expect(rawSize == 8 + codesSection + 4 + 7 + values)
+    }
+
+    /// Every weight of the windows people use (and the first 64 distances of any) has a one-byte code, and the
+    /// codes are distinct values.
+    @Test func singleCooccurrencesHaveCodes() {
+        for window in [1, 2, 5, 10, 15, 20, 40, 64, 100] {
+            let scale = CountScale(window: window)
+            let coded = ShardFile.codedUnits(unitsPerCount: scale.scale)
+            #expect(Set(coded).count == coded.count && coded.count <= 128)
+            for d in 1...min(window, 64) { #expect(coded.contains(scale.weights[d]), "window \(window), d \(d)") }
+        }
+    }
+
+    /// Coded and uncoded values round-trip exactly at every size a varint takes, next to the codes.
+    @Test func unitCodesRoundTrip() throws {
+        let scale = CountScale(window: 15)
+        let coded = ShardFile.codedUnits(unitsPerCount: scale.scale)
+        var units: [UInt64] = coded + [1, 2, 127, 128, 16383, 16384, 1 << 40, (1 << 63) - 1]
+        units += coded.map { $0 + 1 } + coded.map { $0 - 1 }
+        let block = ShardBlock(rowShard: 0, columnShard: 0, rows: 1, columnCount: units.count,
+                               rowStart: [0, Int32(units.count)], columns: (0..<Int32(units.count)).map { $0 }, values: [])
+        let bytes = try ShardFile.encode(block, units: units, unitsPerCount: scale.scale)
+        #expect(try ShardFile.decodeUnits(bytes, path: "c").units == units)
+        #expect(throws: ShardError.self) {
+            try ShardFile.encode(block, units: units.map { _ in 1 << 63 }, unitsPerCount: scale.scale)
+        }
     }
 
     @Test func zeroUnitsAreRejected() throws {
@@ -269,9 +301,38 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         header.append(compressed)
         #expect(try ShardFile.decode(header.bytes, path: "v1") == block)
         var future = header.bytes
-        future[8] = 3
+        future[8] = 4
         // The version is checked before the header CRC (which the edit also breaks): the error must name it.
-        #expect(throws: ShardError.unsupportedVersion(path: "v3", version: 3)) { try ShardFile.decode(future, path: "v3") }
+        #expect(throws: ShardError.unsupportedVersion(path: "v4", version: 4)) { try ShardFile.decode(future, path: "v4") }
+    }
+
+    /// Version 2 files (units as plain varints, no codes section), as sessions before this one wrote them,
+    /// still read.
+    @Test func readsVersionTwoFiles() throws {
+        var block = sampleBlock()
+        block.values = []
+        let units: [UInt64] = [2520, 1260, 8190, 2_520_000_000_000, 252, 5041]
+        var payload = ByteWriter()
+        payload.append(UInt64(2520))
+        for row in 0..<block.rows {
+            let start = Int(block.rowStart[row]), end = Int(block.rowStart[row + 1])
+            payload.appendVarint(UInt64(end - start))
+            var previous: Int32 = -1
+            for k in start..<end {
+                payload.appendVarint(UInt64(block.columns[k] - previous))
+                previous = block.columns[k]
+            }
+        }
+        for u in units { payload.appendVarint(u) }
+        let compressed = try payload.bytes.withUnsafeBytes { try Zlib.compress($0, level: 1) }
+        var header = ByteWriter()
+        header.append(ShardFile.magic)
+        for field: UInt32 in [2, 2, 5, 4, 300] { header.append(field) }
+        for field: UInt64 in [6, UInt64(payload.bytes.count), UInt64(compressed.count)] { header.append(field) }
+        header.append(Zlib.crc32(compressed))
+        header.append(Zlib.crc32(header.bytes))
+        header.append(compressed)
+        #expect(try ShardFile.decodeUnits(header.bytes, path: "v2").units == units)
     }
 
     @Test func roundTripsEmptyBlocksAndRows() throws {
