@@ -38,11 +38,12 @@ public struct CountingPlan: Sendable {
     /// for a corpus that will fill its tables, see ``sizeTables(forTokens:window:)``).
     public var initialTableSlots = 1 << 16
     /// Cells (i, j) with `(i + 1) * (j + 1) <= denseProduct` (frequent with frequent, as GloVe does) are
-    /// counted in a dense array, 4 bytes a cell; 0 turns it off. Ids are ranks by frequency, so this
-    /// hyperbolic region takes about 90% of a text corpus's pair updates. Counts of a corpus are symmetric,
-    /// so only its upper triangle (i <= j) is stored: half the memory and half the additions. Each worker
-    /// counts into a triangle of its own; they are summed before the shards are written. Used by ``CooccurrenceCounter/count(ids:options:)`` only (counts read from files go to
-    /// the hash tables).
+    /// counted in a dense array, 4 bytes a cell (2 for windows up to 10, see ``DenseTriangle``); 0 turns it
+    /// off. Ids are ranks by frequency, so this hyperbolic region takes about 90% of a text corpus's pair
+    /// updates. Counts of a corpus are symmetric, so only its upper triangle (i <= j) is stored: half the
+    /// memory and half the additions. Each worker counts into a triangle of its own; they are summed before
+    /// the shards are written. Used by ``CooccurrenceCounter/count(ids:options:)`` only (counts read from
+    /// files go to the hash tables).
     public var denseProduct: Int
     /// Bytes per worker for sorted runs kept in memory; runs beyond it are written to disk.
     public var memoryRunBytes: Int64 = 0
@@ -238,11 +239,14 @@ public final class CooccurrenceCounter: @unchecked Sendable {
         plan.workers = workers
         self.plan = plan
         let fanIn = max(2, plan.maxOpenFiles / workers - 1)
-        // Dense cells hold UInt32 units (carries go to the tables); a symmetric corpus matrix only.
+        // Dense cells hold UInt16 or UInt32 units (carries go to the tables); a symmetric corpus matrix only.
+        // The largest single addition is a word paired with itself at distance 1 (twice the weight).
         let square = rows.featureCount == columns.featureCount && rows.shardCount == columns.shardCount
         let product = scale.scale <= 1 << 24 ? plan.denseProduct : 0
+        let cellBytes = DenseTriangle.cellBytes(largestAddition: 2 * (scale.weights.max() ?? 0))
         let triangles = (0..<workers).map { _ in
-            DenseTriangle(features: square ? rows.featureCount : 0, product: product, shards: columns.shardCount)
+            DenseTriangle(features: square ? rows.featureCount : 0, product: product, shards: columns.shardCount,
+                          cellBytes: cellBytes)
         }
         // One read-only table for all workers (32 bytes a feature): the triangles share their geometry.
         let rowInfos = RowPartition.rowInfos(keys: keys, workers: workers, dense: triangles[0])
@@ -312,28 +316,29 @@ public final class CooccurrenceCounter: @unchecked Sendable {
         let written = ConcurrentSlots<Int>(repeating: 0, count: 1)
         let lock = Lock()
         let partitions = self.partitions
-        // The workers' triangles summed into the first one (in slices, in parallel). A sum past 32 bits keeps
-        // its low 32 bits in the cell and carries the rest into the hash tables, as a carry while counting
-        // does: such sums are rare (a cell's units must pass 2^32), and a second array for the high bits cost a
-        // write of the whole triangle here and a second cache miss per cell read when writing.
-        let dense = partitions[0].dense
-        if n > 1 && dense.cells.count > 0 {
-            let others = partitions.dropFirst().map { $0.dense.cells }
-            let carries = ConcurrentSlots<[(index: Int, units: UInt64)]>(repeating: [], count: n)
-            DispatchQueue.concurrentPerform(iterations: n) { slice in
-                let range = (dense.cells.count * slice / n)..<(dense.cells.count * (slice + 1) / n)
-                let target = dense.cells.pointer
-                var found: [(index: Int, units: UInt64)] = []
-                for i in range {
-                    var sum = UInt64(target[i])
-                    for other in others { sum &+= UInt64(other.pointer[i]) }
-                    target[i] = UInt32(truncatingIfNeeded: sum)
-                    if sum > UInt64(UInt32.max) { found.append((i, sum & ~UInt64(UInt32.max))) }
-                }
-                carries[slice] = found
+        // Carries still counted per worker go to the tables (their owners' through the outboxes).
+        DispatchQueue.concurrentPerform(iterations: n) { w in
+            do { try partitions[w].flushCarries() } catch { failures[w] = "\(error)" }
+        }
+        try rethrowFirst(failures)
+        if n > 1 {
+            DispatchQueue.concurrentPerform(iterations: n) { w in
+                do { try partitions[w].takeMail(from: partitions) } catch { failures[w] = "\(error)" }
             }
+            for partition in partitions { partition.clearOutboxes() }
+            try rethrowFirst(failures)
+        }
+        // The workers' triangles summed into the first one (in slices, in parallel). A sum past the cell's width
+        // keeps its low bits in the cell and carries the rest into the hash tables, as a carry while counting
+        // does: a second array for the high bits cost a write of the whole triangle here and a second cache
+        // miss per cell read when writing.
+        let dense = partitions[0].dense
+        if n > 1 && dense.count > 0 {
+            let others = partitions.dropFirst().map(\.dense)
+            let carries = dense.cellBytes == 2 ? Self.sum(others, into: dense, as: UInt16.self, slices: n)
+                                               : Self.sum(others, into: dense, as: UInt32.self, slices: n)
             for other in partitions.dropFirst() { other.releaseDense() }
-            for slice in carries.values {
+            for slice in carries {
                 for (index, units) in slice {
                     let (lo, hi) = dense.cell(at: index)
                     try add(row: lo, column: hi, units: units)
@@ -365,6 +370,28 @@ public final class CooccurrenceCounter: @unchecked Sendable {
         return tally
     }
 
+    /// Adds the triangles `others` into `target` cell by cell, in `slices` slices in parallel; returns each
+    /// slice's carries: (cell, its sum's multiple of 2^16 or 2^32 units that the cell cannot hold).
+    private static func sum<Cell: FixedWidthInteger & UnsignedInteger>(
+        _ others: [DenseTriangle], into target: DenseTriangle, as _: Cell.Type, slices: Int
+    ) -> [[(index: Int, units: UInt64)]] {
+        let carries = ConcurrentSlots<[(index: Int, units: UInt64)]>(repeating: [], count: slices)
+        let count = target.count
+        DispatchQueue.concurrentPerform(iterations: slices) { slice in
+            let sources = others.map { $0.cells(Cell.self) }
+            let cells = target.cells(Cell.self)
+            var found: [(index: Int, units: UInt64)] = []
+            for i in (count * slice / slices)..<(count * (slice + 1) / slices) {
+                var sum = UInt64(cells[i])
+                for source in sources { sum &+= UInt64(source[i]) }
+                cells[i] = Cell(truncatingIfNeeded: sum)
+                if sum > UInt64(Cell.max) { found.append((i, sum & ~UInt64(Cell.max))) }
+            }
+            carries[slice] = found
+        }
+        return carries.values
+    }
+
     private func rethrowFirst(_ failures: ConcurrentSlots<String?>) throws {
         if let message = failures.values.compactMap({ $0 }).first {
             throw CountingError.failed(message)
@@ -394,11 +421,12 @@ struct PartitionOutput {
 }
 
 /// The dense region of a symmetric count matrix: its upper triangle `i <= j` with `(i + 1) * (j + 1) <=
-/// product`, UInt32 units per cell. Row `i` holds columns `0 ..< end(i)` (those below `i` stay zero) in
+/// product`, UInt16 or UInt32 units per cell (see ``cellBytes(largestAddition:)``). Row `i` holds columns `0 ..< end(i)` (those below `i` stay zero) in
 /// shard-major order: the columns of column shard 0, then of shard 1, ..., so that a block's part of a row
 /// is one contiguous segment (writing reads each block's cells in one pass instead of a stride per cell).
-/// A cell's sum past 2^32 units, while counting or when the workers' triangles are summed, carries its
-/// multiples of 2^32 into the hash tables (cells (i, j) and (j, i)), so a cell always holds the rest.
+/// A cell's sum past its width (2^16 or 2^32 units), while counting or when the workers' triangles are summed,
+/// carries its multiples of 2^16 or 2^32 into the hash tables (cells (i, j) and (j, i)), so a cell always holds
+/// the rest.
 final class DenseTriangle: @unchecked Sendable {
     /// Rows holding at least their diagonal.
     let rowCount: Int
@@ -407,7 +435,20 @@ final class DenseTriangle: @unchecked Sendable {
     /// Per row `i < rowCount`: where it starts, the end of its dense columns (`j < end`), and `end` as
     /// `quotient * shards + remainder` (shard `s` holds `quotient + (s < remainder ? 1 : 0)` of its columns).
     let rows: [(start: Int, end: Int, quotient: Int, remainder: Int)]
-    let cells: ZeroedMemory<UInt32>
+    /// Number of cells.
+    let count: Int
+    /// Bytes a cell: 2 or 4.
+    let cellBytes: Int
+    private let memory: ZeroedMemory<UInt8>
+
+    /// Bytes a cell takes when no single addition exceeds `largestAddition` units: 2 when that is at most
+    /// 2^13 (a 16-bit cell then carries at most once in 8 additions: windows up to 10, whose 2520 units a
+    /// count make a pair 2520 / d and a word with itself twice that), else 4. Half the bytes is half the
+    /// memory the kernel must provide (on this VM, fresh pages cost more than the carries: README, "Prep at
+    /// scale") and half the cache footprint of the random additions.
+    static func cellBytes(largestAddition: UInt64) -> Int {
+        largestAddition <= 1 << 13 ? 2 : 4
+    }
 
     /// The end of each stored row's dense columns: row `i` holds `j < min(features, product / (i + 1))`, for
     /// the rows that hold at least their diagonal.
@@ -421,7 +462,10 @@ final class DenseTriangle: @unchecked Sendable {
         return ends
     }
 
-    init(features: Int, product: Int, shards: Int) {
+    /// The triangle of `features` features for `product`, columns dealt into `shards` shards, `cellBytes`
+    /// (2 or 4) a cell, all zero.
+    init(features: Int, product: Int, shards: Int, cellBytes: Int) {
+        precondition(cellBytes == 2 || cellBytes == 4)
         var rows: [(start: Int, end: Int, quotient: Int, remainder: Int)] = []
         var cells = 0
         for end in Self.rowEnds(features: features, product: product) {
@@ -431,7 +475,22 @@ final class DenseTriangle: @unchecked Sendable {
         self.rows = rows
         self.rowCount = rows.count
         self.shards = shards
-        self.cells = ZeroedMemory(count: cells)
+        self.count = cells
+        self.cellBytes = cellBytes
+        memory = ZeroedMemory(count: cells * cellBytes)
+    }
+
+    /// The cells as `Cell` (whose size must be ``cellBytes``).
+    @inline(__always)
+    func cells<Cell: FixedWidthInteger & UnsignedInteger>(_: Cell.Type) -> UnsafeMutablePointer<Cell> {
+        assert(MemoryLayout<Cell>.size == cellBytes)
+        return UnsafeMutableRawPointer(memory.pointer).assumingMemoryBound(to: Cell.self)
+    }
+
+    /// The address of the cell at `index` (for prefetching).
+    @inline(__always)
+    func address(of index: Int) -> UnsafeRawPointer {
+        UnsafeRawPointer(memory.pointer + index * cellBytes)
     }
 
     /// The cells of row `row` in column shard `shard`: where they start and how many (locals `0 ..< count`).
@@ -444,7 +503,7 @@ final class DenseTriangle: @unchecked Sendable {
     /// The units of the cell at `index` (beyond those carried into the hash tables).
     @inline(__always)
     func units(at index: Int) -> UInt64 {
-        UInt64(cells.pointer[index])
+        cellBytes == 2 ? UInt64(cells(UInt16.self)[index]) : UInt64(cells(UInt32.self)[index])
     }
 
     /// The (row, column) of the cell at `index`: the inverse of the shard-major layout, for the rare carry.
@@ -462,6 +521,53 @@ final class DenseTriangle: @unchecked Sendable {
             ? (offset / (r.quotient + 1), offset % (r.quotient + 1))
             : (r.remainder + (offset - wide) / r.quotient, (offset - wide) % r.quotient)
         return (low, local * shards + shard)
+    }
+}
+
+/// How many times each dense cell's sum passed the cell's width while counting, by cell index: open addressing
+/// over 2^20 slots (8 MiB, mapped at the first carry), drained into the tables when half full and at the end.
+/// A 16-bit cell of the benchmark corpus carries about once per 100 additions, 1.9M carries in 1.3M
+/// distinct (cell, batch) pairs when they were added to the tables in batches of 4096; counted here, each cell is
+/// placed in the matrix and added to the tables once.
+final class DenseCarries {
+    private static let slotBits = 20
+    /// Per slot: carries in the high 32 bits, cell index + 1 in the low 32 (0: empty).
+    private var slots: ZeroedMemory<UInt64>?
+    private var used = 0
+
+    /// Counts one carry of cell `index` (below 2^32 - 1); returns true when the slots are half full and
+    /// should be drained.
+    @inline(__always)
+    func add(_ index: Int) -> Bool {
+        if slots == nil { slots = ZeroedMemory(count: 1 << Self.slotBits) }
+        let pointer = slots!.pointer
+        let key = UInt64(index + 1)
+        let mask = (1 << Self.slotBits) - 1
+        var slot = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - Self.slotBits))
+        while true {
+            let entry = pointer[slot]
+            if entry == 0 {
+                pointer[slot] = 1 << 32 | key
+                used += 1
+                return used * 2 >= 1 << Self.slotBits
+            }
+            if entry & 0xFFFF_FFFF == key {
+                pointer[slot] = entry &+ (1 << 32)
+                return entry >> 32 == 0xFFFF_FFFE   // the count is about to overflow its 32 bits
+            }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    /// Calls `body` with each counted cell and its carries, then empties the slots.
+    func drain(_ body: (_ index: Int, _ carries: UInt64) throws -> Void) rethrows {
+        guard let slots, used > 0 else { return }
+        for slot in 0..<slots.count where slots.pointer[slot] != 0 {
+            let entry = slots.pointer[slot]
+            slots.pointer[slot] = 0
+            try body(Int(entry & 0xFFFF_FFFF) - 1, entry >> 32)
+        }
+        used = 0
     }
 }
 
@@ -512,6 +618,8 @@ final class RowPartition: @unchecked Sendable {
     private(set) var dense: DenseTriangle
     /// Table cells for other workers' rows, by owner, until ``takeMail(from:)``.
     private var outboxes: [[OutboxCell]]
+    /// Carries of this worker's dense cells while counting, by cell.
+    private let carries = DenseCarries()
     private let table: CellTable
     /// Spilled runs on disk: file, cells, merge level (0 for a spilled table).
     private var runs: [(path: String, cells: Int, level: Int)] = []
@@ -572,7 +680,7 @@ final class RowPartition: @unchecked Sendable {
 
     /// Frees this worker's triangle once it was added to the first worker's.
     func releaseDense() {
-        dense = DenseTriangle(features: 0, product: 0, shards: 1)
+        dense = DenseTriangle(features: 0, product: 0, shards: 1, cellBytes: 4)
     }
 
     @inline(__always)
@@ -603,18 +711,22 @@ final class RowPartition: @unchecked Sendable {
         outboxes[Int(owner)].append(OutboxCell(row: Int32(row), column: Int32(column), units: units))
     }
 
-    /// Adds to a dense cell; a sum past 32 bits carries 2^32 units into the tables, to both cells the
-    /// triangle's cell stands for.
-    @inline(__always)
-    private func addDense(_ index: Int, units: UInt32) throws {
-        let cell = dense.cells.pointer + index
-        let (sum, carry) = cell.pointee.addingReportingOverflow(units)
-        cell.pointee = sum
-        if carry {
+    /// Adds the carries counted in ``carries`` to the tables (each worth 2^16 or 2^32 units, the triangle's cell
+    /// width, of both cells the triangle's cell stands for) and empties it. While counting (the outboxes are
+    /// emptied after the round) or through ``flushCarries()``.
+    private func addCarries() throws {
+        let unitsEach = UInt64(1) << UInt64(8 * dense.cellBytes)
+        try carries.drain { index, carried in
             let (lo, hi) = dense.cell(at: index)
-            try addCell(row: lo, column: hi, units: 1 << 32, owner: rows[lo].owner)
-            if lo != hi { try addCell(row: hi, column: lo, units: 1 << 32, owner: rows[hi].owner) }
+            try addCell(row: lo, column: hi, units: carried * unitsEach, owner: rows[lo].owner)
+            if lo != hi { try addCell(row: hi, column: lo, units: carried * unitsEach, owner: rows[hi].owner) }
         }
+    }
+
+    /// Adds the carries still counted to the tables or outboxes; called once counting is done, followed by a
+    /// ``takeMail(from:)`` of every worker.
+    func flushCarries() throws {
+        try addCarries()
     }
 
     /// Adds explicit units to an owned row's cell, in the hash table (counts read from files are not
@@ -628,6 +740,20 @@ final class RowPartition: @unchecked Sendable {
     /// triangle adds once to (min, max) (twice for a == b, which is one cell) in this worker's triangle; any
     /// other pair adds to (a, b) and (b, a), in this worker's table or the owner's outbox.
     func count(ids: UnsafeBufferPointer<Int32>, positions: Range<Int>, window: Int, weights: [UInt64], selfUnits: UInt64) throws {
+        if dense.cellBytes == 2 {
+            try count(ids: ids, positions: positions, window: window, weights: weights, selfUnits: selfUnits,
+                      cells: dense.cells(UInt16.self))
+        } else {
+            try count(ids: ids, positions: positions, window: window, weights: weights, selfUnits: selfUnits,
+                      cells: dense.cells(UInt32.self))
+        }
+    }
+
+    /// ``count(ids:positions:window:weights:selfUnits:)`` for the triangle's cell type.
+    private func count<Cell: FixedWidthInteger & UnsignedInteger>(
+        ids: UnsafeBufferPointer<Int32>, positions: Range<Int>, window: Int, weights: [UInt64], selfUnits: UInt64,
+        cells: UnsafeMutablePointer<Cell>
+    ) throws {
         // Dense additions and this worker's table additions are queued for a batch of positions while their
         // cells (and table slots) are prefetched, then applied: the cache misses of a batch overlap instead of
         // stalling one after the other (the table's, measured with perf, were a third of this loop's time).
@@ -643,10 +769,14 @@ final class RowPartition: @unchecked Sendable {
             pendingKeys.deallocate()
             pendingKeyUnits.deallocate()
         }
-        let cells = dense.cells.pointer
         var pending = 0, pendingTable = 0
         func flush() throws {
-            for i in 0..<pending { try addDense(pendingIndex[i], units: pendingUnits[i]) }
+            for i in 0..<pending {
+                let cell = cells + pendingIndex[i]
+                let (sum, carry) = cell.pointee.addingReportingOverflow(Cell(truncatingIfNeeded: pendingUnits[i]))
+                cell.pointee = sum
+                if carry && carries.add(pendingIndex[i]) { try addCarries() }
+            }
             pending = 0
             for i in 0..<pendingTable { try addToTable(key: pendingKeys[i], units: pendingKeyUnits[i]) }
             pendingTable = 0
@@ -684,7 +814,7 @@ final class RowPartition: @unchecked Sendable {
                     let ia = Int(a)
                     let infoA = rows[ia]
                     if selfUnits != 0 {
-                        if ia < Int(infoA.end) && selfUnits <= UInt64(UInt32.max) {
+                        if ia < Int(infoA.end) && selfUnits <= UInt64(Cell.max) {
                             pendingIndex[pending] = infoA.denseIndex(infoA)
                             pendingUnits[pending] = UInt32(truncatingIfNeeded: selfUnits)
                             pending += 1
@@ -826,7 +956,7 @@ final class RowPartition: @unchecked Sendable {
                             // These reads go down a column of the triangle: each cache line serves 16 rows,
                             // and the next one is asked for 16 rows early (they missed the cache: 20% of this
                             // merge's time, measured with perf).
-                            swivel_prefetch_for_read(dense.cells.pointer + index + 16)
+                            swivel_prefetch_for_read(dense.address(of: index + 16))
                             let units = dense.units(at: index)
                             if units != 0 {
                                 touched[k >> 6] |= 1 << UInt64(k & 63)

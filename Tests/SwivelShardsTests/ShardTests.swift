@@ -134,6 +134,33 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         }
     }
 
+    /// Windows up to 10 count in 16-bit dense cells (at most 5040 units an addition), which carry past 2^16
+    /// units after about 26 pairs: thousands of carries, counted by cell and added to the tables while
+    /// counting and at the end, must give the tables' 64-bit sums exactly, for any worker count.
+    @Test func narrowDenseCellsCarryPast16Bits() throws {
+        #expect(DenseTriangle.cellBytes(largestAddition: 2 * CountScale(window: 10).weights[1]) == 2)
+        #expect(DenseTriangle.cellBytes(largestAddition: 2 * CountScale(window: 15).weights[1]) == 4)
+        var state: UInt64 = 99
+        var text = ""
+        for line in 0..<400 {
+            for _ in 0..<(20 + line % 31) {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                // Skewed: word k about twice as often as word k + 1, so a few cells carry many times.
+                text += "w\(min(7, (Int(state >> 33) % 511 + 1).leadingZeroBitCount - 55)) "
+            }
+            text += "\n"
+        }
+        let vocab = (0..<8).map { "w\($0)" }
+        for window in [10, 5] {
+            let tables = try denseCounts(text, vocabulary: vocab, window: window, shardSize: 3, threads: 1, denseProduct: 0)
+            #expect(tables[0][0] > 1000, "the most frequent pair carries many times")
+            for (threads, dense) in [(1, 64), (2, 64), (3, 12), (2, 1)] {
+                #expect(try denseCounts(text, vocabulary: vocab, window: window, shardSize: 3, threads: threads,
+                                        denseProduct: dense) == tables, "window \(window), threads \(threads), dense \(dense)")
+            }
+        }
+    }
+
     /// The memory plan stays within its budget (dense triangles at most a quarter, tables of at most 2^22 slots),
     /// and tables start at full size exactly when tokens x window reaches 8 x slots x workers.
     @Test func countingPlanFitsItsBudgetAndSizesTablesForTheCorpus() {
