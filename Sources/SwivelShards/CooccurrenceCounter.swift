@@ -804,8 +804,14 @@ final class RowPartition: @unchecked Sendable {
                     if ids[back] < 0 { lineStart = back + 1; break }
                     back -= 1
                 }
+                let rowsBase = rows.baseAddress!
                 for position in positions {
                     if (position - positions.lowerBound) % batchPositions == 0 { try flush() }
+                    // A rare word's row info misses the cache: ask for it a batch ahead.
+                    if position + batchPositions < positions.upperBound {
+                        let ahead = ids[position + batchPositions]
+                        if ahead >= 0 { swivel_prefetch_for_read(rowsBase + Int(ahead)) }
+                    }
                     let a = ids[position]
                     if a < 0 {
                         lineStart = position + 1
