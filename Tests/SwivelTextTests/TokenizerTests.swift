@@ -98,6 +98,23 @@ func lines(_ corpus: TokenizedCorpus) -> [[String]] {
             #expect(table.occurrences(of: k) == Int64(k % 3 + 1))
         }
         #expect(table.id(of: "w50000") == nil && table.id(of: "w1") == 2 && table.id(of: "w1 ") == nil)
+        // Tokens of every length up to 20 that share their first bytes, and ones that differ only past the
+        // 8-byte prefix word or in a zero byte where the word is zero-padded: all distinct.
+        var prefixes = TokenTable()
+        let alphabet = Array("abcdefghijklmnopqrstu".utf8)
+        var distinct: [[UInt8]] = []
+        for n in 0...20 {
+            distinct.append(Array(alphabet.prefix(n)))
+            if n > 0 { distinct.append(Array(alphabet.prefix(n - 1)) + [0]) }
+            if n > 8 { distinct.append(Array(alphabet.prefix(n - 1)) + [UInt8(ascii: "Z")]) }
+        }
+        for (k, token) in distinct.enumerated() {
+            #expect(token.withUnsafeBytes { prefixes.intern($0) } == Int32(k), "token \(k) is new")
+        }
+        for (k, token) in distinct.enumerated() {
+            #expect(token.withUnsafeBytes { prefixes.id(of: $0) } == Int32(k))
+            #expect(Array(prefixes.bytes(of: k)) == token)
+        }
         var weighted = TokenTable()
         "abc".utf8CString.withUnsafeBytes { _ = weighted.intern(UnsafeRawBufferPointer(rebasing: $0.dropLast()), occurrences: 7) }
         #expect(weighted.occurrences(of: Int(weighted.id(of: "abc")!)) == 7)
