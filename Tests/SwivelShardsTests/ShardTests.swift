@@ -161,7 +161,7 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         }
     }
 
-    /// The memory plan stays within its budget (dense triangles at most a quarter, tables of at most 2^22 slots),
+    /// The memory plan stays within its budget (dense triangles at most a quarter, tables of at most 2^21 slots),
     /// and tables start at full size exactly when tokens x window reaches 8 x slots x workers.
     @Test func countingPlanFitsItsBudgetAndSizesTablesForTheCorpus() {
         for gib in [0.25, 1.0, 4.0, 16.0] {
@@ -169,7 +169,7 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
             let plan = CountingPlan.forMemory(bytes, workers: 2, rows: 54_436, columns: 54_436, temporaryDirectory: "/tmp")
             let dense = Int64(CountingPlan.denseCells(product: plan.denseProduct, rows: 54_436, columns: 54_436)) * 4 * 2
             #expect(dense <= bytes / 4, "\(gib) GiB")
-            #expect(plan.tableSlots <= 1 << 22 && plan.tableSlots.nonzeroBitCount == 1)
+            #expect(plan.tableSlots <= 1 << 21 && plan.tableSlots.nonzeroBitCount == 1)
             // A table takes 24 bytes a slot while it doubles; the rest of a worker's share holds its sorted runs.
             #expect(dense + 2 * (Int64(plan.tableSlots) * 24 + plan.memoryRunBytes) <= bytes, "\(gib) GiB")
         }
