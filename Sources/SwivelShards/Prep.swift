@@ -278,17 +278,20 @@ public enum Prep {
                     table.bytes(of: id).withUnsafeBytes { vocabularyTable.id(of: $0) ?? -1 }
                 }
             }
-            // A few chunks at a time (mapped in parallel), each chunk's token ids freed once mapped, so memory
-            // never holds two copies of the corpus.
+            // A few chunks at a time (mapped in parallel, each in place: no fresh memory), each chunk's token ids
+            // freed once counted.
             for w in 0..<workers { tables[w] = TokenizedCorpus() }
             let order = keptState.ids.keys.sorted()
             for batchStart in stride(from: 0, to: order.count, by: 2 * workers) {
                 let batch = Array(order[batchStart..<min(order.count, batchStart + 2 * workers)])
-                let raw = batch.map { keptState.ids.removeValue(forKey: $0)! }
+                let owners = batch.map { keptState.ids[$0]!.worker }
                 let mapped = ConcurrentSlots<[Int32]>(repeating: [], count: batch.count)
+                for i in 0..<batch.count { mapped[i] = keptState.ids.removeValue(forKey: batch[i])!.ids }
                 DispatchQueue.concurrentPerform(iterations: batch.count) { i in
-                    mapped[i] = Self.vocabularyIDs(raw[i].ids, map: maps[raw[i].worker],
-                                                   subsampling: subsampling.map { ($0, batch[i]) })
+                    var ids = mapped[i]
+                    mapped[i] = []   // `ids` is now the only reference: mapped in place
+                    Self.mapToVocabulary(&ids, map: maps[owners[i]], subsampling: subsampling.map { ($0, batch[i]) })
+                    mapped[i] = ids
                 }
                 for i in 0..<batch.count {
                     try mapped[i].withUnsafeBufferPointer { try counter.count(ids: $0, options: config.counting) }
@@ -417,27 +420,35 @@ public enum Prep {
                            peakResidentBytes: peaks)
     }
 
-    /// Maps a chunk's token-table ids to vocabulary ids, dropping out-of-vocabulary tokens and lines left empty.
-    static func vocabularyIDs(_ ids: [Int32], map: [Int32], subsampling: (Subsampling, chunk: Int)? = nil) -> [Int32] {
-        var out = [Int32]()
-        out.reserveCapacity(ids.count)
-        var lineHasToken = false
-        var index = 0
-        for id in ids {
-            if id < 0 {
-                if lineHasToken { out.append(TokenizedCorpus.lineBreak) }
-                lineHasToken = false
-            } else {
-                let v = map[Int(id)]
-                index += 1
-                if v >= 0, let (s, chunk) = subsampling, !s.keeps(v, chunk: chunk, index: index - 1) { continue }
-                if v >= 0 {
-                    out.append(v)
-                    lineHasToken = true
+    /// Maps a chunk's token-table ids to vocabulary ids in place, dropping out-of-vocabulary (and subsampled)
+    /// tokens and lines left empty; `ids` shrinks to what is kept.
+    static func mapToVocabulary(_ ids: inout [Int32], map: [Int32], subsampling: (Subsampling, chunk: Int)? = nil) {
+        var kept = 0
+        ids.withUnsafeMutableBufferPointer { ids in
+            var lineHasToken = false
+            var index = 0
+            // Writes trail reads (`kept <= k`), so each id is read before its place is overwritten.
+            for k in 0..<ids.count {
+                let id = ids[k]
+                if id < 0 {
+                    if lineHasToken {
+                        ids[kept] = TokenizedCorpus.lineBreak
+                        kept += 1
+                    }
+                    lineHasToken = false
+                } else {
+                    let v = map[Int(id)]
+                    index += 1
+                    if v >= 0, let (s, chunk) = subsampling, !s.keeps(v, chunk: chunk, index: index - 1) { continue }
+                    if v >= 0 {
+                        ids[kept] = v
+                        kept += 1
+                        lineHasToken = true
+                    }
                 }
             }
         }
-        return out
+        ids.removeLast(ids.count - kept)
     }
 
     /// Removes a prep run's temporary directory and everything in it.
