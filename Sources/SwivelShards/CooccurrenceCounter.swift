@@ -37,6 +37,9 @@ public struct CountingPlan: Sendable {
     /// Slots a table starts with (rounded down to a power of two, at most `tableSlots`; default 2^16; full size
     /// for a corpus that will fill its tables, see ``sizeTables(forTokens:window:)``).
     public var initialTableSlots = 1 << 16
+    /// Slots (as a power of two) of each worker's map of dense cells' carries (see ``DenseCarries``): 2^20;
+    /// tests make it tiny so that the map fills and is drained while counting.
+    var carrySlotBits = 20
     /// Cells (i, j) with `(i + 1) * (j + 1) <= denseProduct` (frequent with frequent, as GloVe does) are
     /// counted in a dense array, 4 bytes a cell (2 for windows up to 10, see ``DenseTriangle``); 0 turns it
     /// off. Ids are ranks by frequency, so this hyperbolic region takes about 90% of a text corpus's pair
@@ -86,7 +89,8 @@ public struct CountingPlan: Sendable {
                                  temporaryDirectory: String) -> CountingPlan {
         var product = 0
         var candidate = 1 << 16
-        // Every worker counts into a triangle of its own.
+        // Every worker counts into a triangle of its own, budgeted at 4 bytes a cell (16-bit cells, see
+        // ``DenseTriangle``, take half of that; each worker's map of carries, 8 MiB, is not budgeted).
         while symmetric && candidate <= 1 << 23
                 && Int64(denseCells(product: candidate, rows: rows, columns: columns)) * 4 * Int64(workers) <= memoryBytes / 4 {
             product = candidate
@@ -441,13 +445,17 @@ final class DenseTriangle: @unchecked Sendable {
     let count: Int
     /// Bytes a cell: 2 or 4.
     let cellBytes: Int
-    private let memory: ZeroedMemory<UInt8>
+    /// The cells, bound to their type: one of the two is nil.
+    private let narrow: ZeroedMemory<UInt16>?
+    private let wide: ZeroedMemory<UInt32>?
 
-    /// Bytes a cell takes when no single addition exceeds `largestAddition` units: 2 when that is at most
-    /// 2^13 (a 16-bit cell then carries at most once in 8 additions: windows up to 10, whose 2520 units a
-    /// count make a pair 2520 / d and a word with itself twice that), else 4. Half the bytes is half the
-    /// memory the kernel must provide (on this VM, fresh pages cost more than the carries: README, "Prep at
-    /// scale") and half the cache footprint of the random additions.
+    /// Bytes a cell takes when no pair's addition exceeds `largestAddition` units: 2 when that is at most
+    /// 2^13 (a 16-bit cell then carries at most once in 8 of those additions: windows up to 10, whose 2520
+    /// units a count make a pair 2520 / d and a word with itself twice that), else 4. A token's addition to
+    /// its own diagonal cell goes to the dense cell whenever it fits the cell (the default self weight of 1 is
+    /// 2520 units at window 10) and carries like any other. Half the bytes is half the memory the kernel must
+    /// provide (on this VM, fresh pages cost more than the carries: README, "Benchmark", session 9) and half
+    /// the cache footprint of the random additions.
     static func cellBytes(largestAddition: UInt64) -> Int {
         largestAddition <= 1 << 13 ? 2 : 4
     }
@@ -479,20 +487,26 @@ final class DenseTriangle: @unchecked Sendable {
         self.shards = shards
         self.count = cells
         self.cellBytes = cellBytes
-        memory = ZeroedMemory(count: cells * cellBytes)
+        // Carries are counted by cell index in 32 bits (``DenseCarries``); memory plans stay far below (2^23
+        // as the product is about 7 x 10^7 cells).
+        precondition(cells < Int(UInt32.max), "a dense triangle of \(cells) cells is too large")
+        narrow = cellBytes == 2 ? ZeroedMemory(count: cells) : nil
+        wide = cellBytes == 4 ? ZeroedMemory(count: cells) : nil
     }
 
     /// The cells as `Cell` (whose size must be ``cellBytes``).
     @inline(__always)
     func cells<Cell: FixedWidthInteger & UnsignedInteger>(_: Cell.Type) -> UnsafeMutablePointer<Cell> {
         assert(MemoryLayout<Cell>.size == cellBytes)
-        return UnsafeMutableRawPointer(memory.pointer).assumingMemoryBound(to: Cell.self)
+        if let narrow { return UnsafeMutableRawPointer(narrow.pointer).assumingMemoryBound(to: Cell.self) }
+        return UnsafeMutableRawPointer(wide!.pointer).assumingMemoryBound(to: Cell.self)
     }
 
     /// The address of the cell at `index` (for prefetching).
     @inline(__always)
     func address(of index: Int) -> UnsafeRawPointer {
-        UnsafeRawPointer(memory.pointer + index * cellBytes)
+        if let narrow { return UnsafeRawPointer(narrow.pointer + index) }
+        return UnsafeRawPointer(wide!.pointer + index)
     }
 
     /// The cells of row `row` in column shard `shard`: where they start and how many (locals `0 ..< count`).
@@ -527,31 +541,37 @@ final class DenseTriangle: @unchecked Sendable {
 }
 
 /// How many times each dense cell's sum passed the cell's width while counting, by cell index: open addressing
-/// over 2^20 slots (8 MiB, mapped at the first carry), drained into the tables when half full and at the end.
+/// over 2^20 slots (8 MiB, mapped at the first carry; ``CountingPlan`` may choose fewer), drained into the
+/// tables when half full and at the end.
 /// A 16-bit cell of the benchmark corpus carries about once per 100 additions, 1.9M carries in 1.3M
 /// distinct (cell, batch) pairs when they were added to the tables in batches of 4096; counted here, each cell is
 /// placed in the matrix and added to the tables once.
 final class DenseCarries {
-    private static let slotBits = 20
+    private let slotBits: Int
     /// Per slot: carries in the high 32 bits, cell index + 1 in the low 32 (0: empty).
     private var slots: ZeroedMemory<UInt64>?
     private var used = 0
+
+    /// An empty map of `1 << slotBits` slots (at least 2).
+    init(slotBits: Int) {
+        self.slotBits = max(1, slotBits)
+    }
 
     /// Counts one carry of cell `index` (below 2^32 - 1); returns true when the slots are half full and
     /// should be drained.
     @inline(__always)
     func add(_ index: Int) -> Bool {
-        if slots == nil { slots = ZeroedMemory(count: 1 << Self.slotBits) }
+        if slots == nil { slots = ZeroedMemory(count: 1 << slotBits) }
         let pointer = slots!.pointer
         let key = UInt64(index + 1)
-        let mask = (1 << Self.slotBits) - 1
-        var slot = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - Self.slotBits))
+        let mask = (1 << slotBits) - 1
+        var slot = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - slotBits))
         while true {
             let entry = pointer[slot]
             if entry == 0 {
                 pointer[slot] = 1 << 32 | key
                 used += 1
-                return used * 2 >= 1 << Self.slotBits
+                return used * 2 >= 1 << slotBits
             }
             if entry & 0xFFFF_FFFF == key {
                 pointer[slot] = entry &+ (1 << 32)
@@ -621,7 +641,7 @@ final class RowPartition: @unchecked Sendable {
     /// Table cells for other workers' rows, by owner, until ``takeMail(from:)``.
     private var outboxes: [[OutboxCell]]
     /// Carries of this worker's dense cells while counting, by cell.
-    private let carries = DenseCarries()
+    private let carries: DenseCarries
     private let table: CellTable
     /// Spilled runs on disk: file, cells, merge level (0 for a spilled table).
     private var runs: [(path: String, cells: Int, level: Int)] = []
@@ -656,6 +676,7 @@ final class RowPartition: @unchecked Sendable {
         self.rows = rows
         outboxes = Array(repeating: [], count: workers)
         table = CellTable(maxCapacity: plan.tableSlots, initialCapacity: plan.initialTableSlots)
+        carries = DenseCarries(slotBits: plan.carrySlotBits)
     }
 
     /// Adds the outbox cells the other workers counted for this worker's rows to its table.
@@ -961,9 +982,9 @@ final class RowPartition: @unchecked Sendable {
                         var column = columnShard, k = 0
                         while column < row && column < dense.rowCount && row < dense.rows[column].end {
                             let index = dense.segment(row: column, shard: rowShard).start + l
-                            // These reads go down a column of the triangle: each cache line serves 16 rows,
-                            // and the next one is asked for 16 rows early (they missed the cache: 20% of this
-                            // merge's time, measured with perf).
+                            // These reads go down a column of the triangle: each cache line serves 16 rows (32 of
+                            // 16-bit cells), and the next one is asked for 16 rows early (they missed the cache:
+                            // 20% of this merge's time, measured with perf).
                             swivel_prefetch_for_read(dense.address(of: index + 16))
                             let units = dense.units(at: index)
                             if units != 0 {

@@ -107,7 +107,7 @@ struct UnitCodes {
 /// ```
 /// offset size  field
 ///  0      8    magic "SWVSHARD"
-///  8      4    format version (2; version 1 is still read)
+///  8      4    format version (3; versions 1 and 2 are still read)
 /// 12      4    row shard index
 /// 16      4    column shard index
 /// 20      4    rows (features in the row shard)
@@ -162,7 +162,8 @@ public enum ShardFile {
     public static func codedUnits(unitsPerCount: UInt64) -> [UInt64] {
         var values: [UInt64] = []
         for d in 1...UInt64(codedDistances) {
-            let value = (2 * unitsPerCount + d) / (2 * d)
+            // U/d rounded half up, without forming 2U (any U is accepted).
+            let value = unitsPerCount / d + (2 * (unitsPerCount % d) >= d ? 1 : 0)
             if value > 0 && !values.contains(value) { values.append(value) }
         }
         return values
@@ -175,8 +176,8 @@ public enum ShardFile {
 
     /// Encodes `block` as the bytes of a shard file, its values given exactly as `units` (one positive
     /// integer per nonzero; a shard reader sees `Float(Double(units[k]) / Double(unitsPerCount))`, and
-    /// `block.values` may be left empty): about half
-    /// the bytes of float32 before compression, and faster to compress.
+    /// `block.values` may be left empty): about half the bytes of float32 before compression, and faster to
+    /// compress. Throws for a value of 2^63 units or more (its code could wrap).
     public static func encode(_ block: ShardBlock, units: [UInt64]?, unitsPerCount: UInt64) throws -> [UInt8] {
         precondition(units == nil ? block.values.count == block.columns.count
                                   : (units!.count == block.columns.count && unitsPerCount > 0))
@@ -303,7 +304,9 @@ public enum ShardFile {
                     throw ShardError.checksumMismatch(path: path, part: "header")
                 }
                 guard compressedSize <= UInt64(raw.count - headerSize) else {
-                    throw ShardError.truncated(path: path, expected: headerSize + Int(compressedSize), found: raw.count)
+                    // A damaged size may be near 2^64: the expected length saturates instead of overflowing.
+                    let expected = compressedSize > UInt64(Int.max - headerSize) ? Int.max : headerSize + Int(compressedSize)
+                    throw ShardError.truncated(path: path, expected: expected, found: raw.count)
                 }
                 guard compressedSize == UInt64(raw.count - headerSize) else {
                     throw ShardError.inconsistent(path: path, reason: "\(raw.count - headerSize - Int(compressedSize)) unexpected bytes after the payload")
@@ -315,9 +318,13 @@ public enum ShardFile {
                 // Sizes are bounded by what the header can describe sanely before allocating anything.
                 // zlib cannot expand data more than about 1032:1, so a payload claiming more is damaged; checking
                 // that first bounds every allocation below by the file's own size.
+                // Every nonzero takes at least 4 bytes (version 1's float) or 2 (a gap and a value), every row 1;
+                // divided, not multiplied, so that a damaged count cannot overflow.
+                let bytesPerNonzero: UInt64 = version == 1 ? 4 : 2
+                let fixedBytes = UInt64(rows) + (version == 1 ? 0 : 8)
                 guard rawSize <= compressedSize * 1100 + 64,
                       nonzeros <= UInt64(rows) * UInt64(columnCount),
-                      rawSize >= (version == 1 ? nonzeros * 4 + UInt64(rows) : 8 + nonzeros * 2 + UInt64(rows)) else {
+                      rawSize >= fixedBytes, nonzeros <= (rawSize - fixedBytes) / bytesPerNonzero else {
                     throw ShardError.inconsistent(path: path, reason: "header sizes are impossible (rows \(rows), columns \(columnCount), nonzeros \(nonzeros))")
                 }
                 let payload: [UInt8]
@@ -344,8 +351,8 @@ public enum ShardFile {
         var unitsPerCount: UInt64 = 0
         var coded: [UInt64] = []   // version 3: the values of codes 0 ..< coded.count
         try payload.withUnsafeBytes { raw in
-            // Version 1: the index section is everything before the float32 values. Version 2: it follows the
-            // units-per-count field and ends where its rows end.
+            // Version 1: the index section is everything before the float32 values. Versions 2 and 3: it follows
+            // the units-per-count field (version 3: and the codes section) and ends where its rows end.
             var reader: ByteReader
             if version == 1 {
                 reader = ByteReader(UnsafeRawBufferPointer(rebasing: raw[0..<(payload.count - nonzeros * 4)]))

@@ -32,7 +32,7 @@ import Testing
 
 /// Counts a tiny corpus with the given vocabulary order and returns the dense matrix.
 private func denseCounts(_ text: String, vocabulary: [String], window: Int, shardSize: Int, threads: Int,
-                         tableSlots: Int = 1 << 16, denseProduct: Int = 0) throws -> [[Double]] {
+                         tableSlots: Int = 1 << 16, denseProduct: Int = 0, carrySlotBits: Int = 20) throws -> [[Double]] {
     var corpus = TokenizedCorpus()
     try Tokenizer().tokenize(text, into: &corpus)
     let vocab = Vocabulary(tokens: vocabulary, counts: vocabulary.map { _ in 1 })
@@ -44,7 +44,8 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
     let layout = ShardLayout(featureCount: vocabulary.count, shardSize: shardSize)
     let directory = TemporaryFile.path("-counts")
     try FileReader.createDirectory(directory)
-    let plan = CountingPlan(workers: threads, tableSlots: tableSlots, denseProduct: denseProduct, temporaryDirectory: directory)
+    var plan = CountingPlan(workers: threads, tableSlots: tableSlots, denseProduct: denseProduct, temporaryDirectory: directory)
+    plan.carrySlotBits = carrySlotBits
     let counter = try CooccurrenceCounter(rows: layout, columns: layout, scale: CountScale(window: window), plan: plan)
     try ids.withUnsafeBufferPointer { try counter.count(ids: $0, options: CountingOptions(window: window)) }
     let result = try counter.finish(writingTo: directory)
@@ -157,6 +158,13 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
             for (threads, dense) in [(1, 64), (2, 64), (3, 12), (2, 1)] {
                 #expect(try denseCounts(text, vocabulary: vocab, window: window, shardSize: 3, threads: threads,
                                         denseProduct: dense) == tables, "window \(window), threads \(threads), dense \(dense)")
+            }
+            // Maps of 2 and 8 slots fill while counting: drained into the tables (and other workers' outboxes)
+            // mid-batch, over and over.
+            for (threads, bits) in [(1, 1), (2, 1), (3, 3)] {
+                #expect(try denseCounts(text, vocabulary: vocab, window: window, shardSize: 3, threads: threads,
+                                        denseProduct: 64, carrySlotBits: bits) == tables,
+                        "window \(window), threads \(threads), carry slots 2^\(bits)")
             }
         }
     }
@@ -360,6 +368,30 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         header.append(Zlib.crc32(header.bytes))
         header.append(compressed)
         #expect(try ShardFile.decodeUnits(header.bytes, path: "v2").units == units)
+    }
+
+    /// Damaged codes sections of version 3 are one-line errors, not traps.
+    @Test func damagedCodesSectionsAreRejected() throws {
+        func file(_ payload: [UInt8]) throws -> [UInt8] {
+            let compressed = try payload.withUnsafeBytes { try Zlib.compress($0, level: 1) }
+            var header = ByteWriter()
+            header.append(ShardFile.magic)
+            for field: UInt32 in [3, 0, 0, 1, 1] { header.append(field) }
+            for field: UInt64 in [0, UInt64(payload.count), UInt64(compressed.count)] { header.append(field) }
+            header.append(Zlib.crc32(compressed))
+            header.append(Zlib.crc32(header.bytes))
+            header.append(compressed)
+            return header.bytes
+        }
+        let units: [UInt8] = [0xC4, 0x09, 0, 0, 0, 0, 0, 0]   // 2520 units per count
+        #expect(throws: ShardError.inconsistent(path: "k", reason: "codes section claims 1000 values")) {
+            try ShardFile.decode(file(units + [0xE8, 0x07, 1, 0]), path: "k")
+        }
+        #expect(throws: ShardError.inconsistent(path: "e", reason: "codes section ends early")) {
+            try ShardFile.decode(file(units + [2, 0x80, 0x80]), path: "e")
+        }
+        // The same file with a whole codes section and its one empty row reads.
+        #expect(try ShardFile.decode(file(units + [1, 0x80, 0x01, 0]), path: "ok").nonzeroCount == 0)
     }
 
     @Test func roundTripsEmptyBlocksAndRows() throws {

@@ -115,6 +115,15 @@ func lines(_ corpus: TokenizedCorpus) -> [[String]] {
             #expect(token.withUnsafeBytes { prefixes.id(of: $0) } == Int32(k))
             #expect(Array(prefixes.bytes(of: k)) == token)
         }
+        // Past 8 bytes a token is hashed word by word: 2,000 long tokens sharing their first 9 bytes take the
+        // table through its doublings (rehashed from the arena) and are all found again.
+        var long = TokenTable()
+        let longTokens = (0..<2_000).map { "shared-p-\($0 * 7919)" }
+        for (k, token) in longTokens.enumerated() {
+            var t = token
+            #expect(t.withUTF8 { long.intern(UnsafeRawBufferPointer($0)) } == Int32(k))
+        }
+        for (k, token) in longTokens.enumerated() { #expect(long.id(of: token) == Int32(k)) }
         var weighted = TokenTable()
         "abc".utf8CString.withUnsafeBytes { _ = weighted.intern(UnsafeRawBufferPointer(rebasing: $0.dropLast()), occurrences: 7) }
         #expect(weighted.occurrences(of: Int(weighted.id(of: "abc")!)) == 7)
