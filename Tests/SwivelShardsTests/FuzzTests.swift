@@ -50,6 +50,15 @@ import Testing
         }
         #expect(throws: ShardError.self) { try ShardFile.decode(forged(UInt32(0xFFFF_FFF0), at: 20), path: "rows") }
         #expect(throws: ShardError.self) { try ShardFile.decode(forged(UInt64(1) << 40, at: 36), path: "payload size") }
+        // Sizes near 2^64 must not overflow the checks: a compressed size past the file's end, and a nonzero count
+        // of 2^63 in a block of (2^32 - 1)^2 cells.
+        #expect(throws: ShardError.self) { try ShardFile.decode(forged(UInt64.max - 5, at: 44), path: "compressed size") }
+        var huge = forged(UInt32.max, at: 20)
+        for (offset, value) in [(24, UInt64(UInt32.max)), (28, UInt64(1) << 63)] {
+            withUnsafeBytes(of: value.littleEndian) { for (k, b) in $0.prefix(offset == 24 ? 4 : 8).enumerated() { huge[offset + k] = b } }
+        }
+        withUnsafeBytes(of: Zlib.crc32(Array(huge[0..<56])).littleEndian) { for (k, b) in $0.enumerated() { huge[56 + k] = b } }
+        #expect(throws: ShardError.self) { try ShardFile.decode(huge, path: "nonzeros") }
     }
 
     @Test func mutatedManifestsAreRejectedOrRead() throws {
