@@ -289,14 +289,20 @@ public final class CooccurrenceCounter: @unchecked Sendable {
                 }
             }
             try rethrowFirst(failures)
-            if n > 1 {
-                DispatchQueue.concurrentPerform(iterations: n) { w in
-                    do { try partitions[w].takeMail(from: partitions) } catch { failures[w] = "\(error)" }
-                }
-                for partition in partitions { partition.clearOutboxes() }
-                try rethrowFirst(failures)
-            }
+            try handOverMail(failures)
         }
+    }
+
+    /// Every worker adds the cells the others left in its outbox to its table (in parallel), then the outboxes
+    /// are emptied; nothing to do for one worker.
+    private func handOverMail(_ failures: ConcurrentSlots<String?>) throws {
+        let partitions = self.partitions
+        guard partitions.count > 1 else { return }
+        DispatchQueue.concurrentPerform(iterations: partitions.count) { w in
+            do { try partitions[w].takeMail(from: partitions) } catch { failures[w] = "\(error)" }
+        }
+        for partition in partitions { partition.clearOutboxes() }
+        try rethrowFirst(failures)
     }
 
     /// Adds explicit cells (feature ids and units) to their owners' tables: counts read from files, and the carries
@@ -327,13 +333,7 @@ public final class CooccurrenceCounter: @unchecked Sendable {
             do { try partitions[w].flushCarries() } catch { failures[w] = "\(error)" }
         }
         try rethrowFirst(failures)
-        if n > 1 {
-            DispatchQueue.concurrentPerform(iterations: n) { w in
-                do { try partitions[w].takeMail(from: partitions) } catch { failures[w] = "\(error)" }
-            }
-            for partition in partitions { partition.clearOutboxes() }
-            try rethrowFirst(failures)
-        }
+        try handOverMail(failures)
         // The workers' triangles summed into the first one (in slices, in parallel). A sum past the cell's width
         // keeps its low bits in the cell and carries the rest into the hash tables, as a carry while counting
         // does: a second array for the high bits cost a write of the whole triangle here and a second cache

@@ -30,6 +30,21 @@ import Testing
     }
 }
 
+/// A deterministic pseudo-random corpus: `lines` lines, line `i` of `length(i)` tokens, each `word` of the
+/// next value of a linear congruential generator seeded with `seed`.
+private func generatedText(seed: UInt64, lines: Int, length: (Int) -> Int, word: (UInt64) -> String) -> String {
+    var state = seed
+    var text = ""
+    for line in 0..<lines {
+        for _ in 0..<length(line) {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            text += word(state) + " "
+        }
+        text += "\n"
+    }
+    return text
+}
+
 /// Counts a tiny corpus with the given vocabulary order and returns the dense matrix.
 private func denseCounts(_ text: String, vocabulary: [String], window: Int, shardSize: Int, threads: Int,
                          tableSlots: Int = 1 << 16, denseProduct: Int = 0, carrySlotBits: Int = 20) throws -> [[Double]] {
@@ -91,15 +106,7 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
 
     @Test func countsAreSymmetricAndThreadCountDoesNotChangeThem() throws {
         // A deterministic pseudo-random corpus over 23 words.
-        var state: UInt64 = 12345
-        var text = ""
-        for line in 0..<200 {
-            for _ in 0..<(5 + line % 17) {
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                text += "w\(Int(state >> 33) % 23) "
-            }
-            text += "\n"
-        }
+        let text = generatedText(seed: 12345, lines: 200, length: { 5 + $0 % 17 }) { "w\(Int($0 >> 33) % 23)" }
         let vocab = (0..<23).map { "w\($0)" }
         let one = try denseCounts(text, vocabulary: vocab, window: 5, shardSize: 4, threads: 1)
         let three = try denseCounts(text, vocabulary: vocab, window: 5, shardSize: 4, threads: 3)
@@ -141,15 +148,9 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
     @Test func narrowDenseCellsCarryPast16Bits() throws {
         #expect(DenseTriangle.cellBytes(largestAddition: 2 * CountScale(window: 10).weights[1]) == 2)
         #expect(DenseTriangle.cellBytes(largestAddition: 2 * CountScale(window: 15).weights[1]) == 4)
-        var state: UInt64 = 99
-        var text = ""
-        for line in 0..<400 {
-            for _ in 0..<(20 + line % 31) {
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                // Skewed: word k about twice as often as word k + 1, so a few cells carry many times.
-                text += "w\(min(7, (Int(state >> 33) % 511 + 1).leadingZeroBitCount - 55)) "
-            }
-            text += "\n"
+        // Skewed: word k about twice as often as word k + 1, so a few cells carry many times.
+        let text = generatedText(seed: 99, lines: 400, length: { 20 + $0 % 31 }) {
+            "w\(min(7, (Int($0 >> 33) % 511 + 1).leadingZeroBitCount - 55))"
         }
         let vocab = (0..<8).map { "w\($0)" }
         for window in [10, 5] {
