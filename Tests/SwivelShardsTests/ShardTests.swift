@@ -45,6 +45,36 @@ private func generatedText(seed: UInt64, lines: Int, length: (Int) -> Int, word:
     return text
 }
 
+/// Appends `block`'s index section as every format version writes it: per row a varint count of its nonzeros,
+/// then the varint gaps between its columns (the first from -1).
+private func appendIndex(of block: ShardBlock, to payload: inout ByteWriter) {
+    for row in 0..<block.rows {
+        let start = Int(block.rowStart[row]), end = Int(block.rowStart[row + 1])
+        payload.appendVarint(UInt64(end - start))
+        var previous: Int32 = -1
+        for k in start..<end {
+            payload.appendVarint(UInt64(block.columns[k] - previous))
+            previous = block.columns[k]
+        }
+    }
+}
+
+/// A shard file written by hand, as a build writing format `version` would: the header of `block`'s shape and
+/// nonzero count around `payload`, compressed with zlib.
+private func handWrittenShard(version: UInt32, of block: ShardBlock, payload: [UInt8]) throws -> [UInt8] {
+    let compressed = try payload.withUnsafeBytes { try Zlib.compress($0, level: 1) }
+    var header = ByteWriter()
+    header.append(ShardFile.magic)
+    for field in [version, UInt32(block.rowShard), UInt32(block.columnShard), UInt32(block.rows), UInt32(block.columnCount)] {
+        header.append(field)
+    }
+    for field in [UInt64(block.nonzeroCount), UInt64(payload.count), UInt64(compressed.count)] { header.append(field) }
+    header.append(Zlib.crc32(compressed))
+    header.append(Zlib.crc32(header.bytes))
+    header.append(compressed)
+    return header.bytes
+}
+
 /// Counts a tiny corpus with the given vocabulary order and returns the dense matrix.
 private func denseCounts(_ text: String, vocabulary: [String], window: Int, shardSize: Int, threads: Int,
                          tableSlots: Int = 1 << 16, denseProduct: Int = 0, carrySlotBits: Int = 20) throws -> [[Double]] {
@@ -317,26 +347,11 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
     @Test func readsVersionOneFiles() throws {
         let block = sampleBlock()
         var payload = ByteWriter()
-        for row in 0..<block.rows {
-            let start = Int(block.rowStart[row]), end = Int(block.rowStart[row + 1])
-            payload.appendVarint(UInt64(end - start))
-            var previous: Int32 = -1
-            for k in start..<end {
-                payload.appendVarint(UInt64(block.columns[k] - previous))
-                previous = block.columns[k]
-            }
-        }
+        appendIndex(of: block, to: &payload)
         block.values.withUnsafeBytes { payload.append(contentsOf: $0) }
-        let compressed = try payload.bytes.withUnsafeBytes { try Zlib.compress($0, level: 1) }
-        var header = ByteWriter()
-        header.append(ShardFile.magic)
-        for field: UInt32 in [1, 2, 5, 4, 300] { header.append(field) }
-        for field: UInt64 in [6, UInt64(payload.bytes.count), UInt64(compressed.count)] { header.append(field) }
-        header.append(Zlib.crc32(compressed))
-        header.append(Zlib.crc32(header.bytes))
-        header.append(compressed)
-        #expect(try ShardFile.decode(header.bytes, path: "v1") == block)
-        var future = header.bytes
+        let file = try handWrittenShard(version: 1, of: block, payload: payload.bytes)
+        #expect(try ShardFile.decode(file, path: "v1") == block)
+        var future = file
         future[8] = 4
         // The version is checked before the header CRC (which the edit also breaks): the error must name it.
         #expect(throws: ShardError.unsupportedVersion(path: "v4", version: 4)) { try ShardFile.decode(future, path: "v4") }
@@ -350,40 +365,16 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         let units: [UInt64] = [2520, 1260, 8190, 2_520_000_000_000, 252, 5041]
         var payload = ByteWriter()
         payload.append(UInt64(2520))
-        for row in 0..<block.rows {
-            let start = Int(block.rowStart[row]), end = Int(block.rowStart[row + 1])
-            payload.appendVarint(UInt64(end - start))
-            var previous: Int32 = -1
-            for k in start..<end {
-                payload.appendVarint(UInt64(block.columns[k] - previous))
-                previous = block.columns[k]
-            }
-        }
+        appendIndex(of: block, to: &payload)
         for u in units { payload.appendVarint(u) }
-        let compressed = try payload.bytes.withUnsafeBytes { try Zlib.compress($0, level: 1) }
-        var header = ByteWriter()
-        header.append(ShardFile.magic)
-        for field: UInt32 in [2, 2, 5, 4, 300] { header.append(field) }
-        for field: UInt64 in [6, UInt64(payload.bytes.count), UInt64(compressed.count)] { header.append(field) }
-        header.append(Zlib.crc32(compressed))
-        header.append(Zlib.crc32(header.bytes))
-        header.append(compressed)
-        #expect(try ShardFile.decodeUnits(header.bytes, path: "v2").units == units)
+        let file = try handWrittenShard(version: 2, of: block, payload: payload.bytes)
+        #expect(try ShardFile.decodeUnits(file, path: "v2").units == units)
     }
 
     /// Damaged codes sections of version 3 are one-line errors, not traps.
     @Test func damagedCodesSectionsAreRejected() throws {
-        func file(_ payload: [UInt8]) throws -> [UInt8] {
-            let compressed = try payload.withUnsafeBytes { try Zlib.compress($0, level: 1) }
-            var header = ByteWriter()
-            header.append(ShardFile.magic)
-            for field: UInt32 in [3, 0, 0, 1, 1] { header.append(field) }
-            for field: UInt64 in [0, UInt64(payload.count), UInt64(compressed.count)] { header.append(field) }
-            header.append(Zlib.crc32(compressed))
-            header.append(Zlib.crc32(header.bytes))
-            header.append(compressed)
-            return header.bytes
-        }
+        let empty = ShardBlock(rowShard: 0, columnShard: 0, rows: 1, columnCount: 1, rowStart: [0, 0], columns: [], values: [])
+        func file(_ payload: [UInt8]) throws -> [UInt8] { try handWrittenShard(version: 3, of: empty, payload: payload) }
         let units: [UInt8] = [0xC4, 0x09, 0, 0, 0, 0, 0, 0]   // 2520 units per count
         #expect(throws: ShardError.inconsistent(path: "k", reason: "codes section claims 1000 values")) {
             try ShardFile.decode(file(units + [0xE8, 0x07, 1, 0]), path: "k")
