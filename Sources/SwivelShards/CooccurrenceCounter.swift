@@ -427,9 +427,10 @@ struct PartitionOutput {
 }
 
 /// The dense region of a symmetric count matrix: its upper triangle `i <= j` with `(i + 1) * (j + 1) <=
-/// product`, UInt16 or UInt32 units per cell (see ``cellBytes(largestAddition:)``). Row `i` holds columns `0 ..< end(i)` (those below `i` stay zero) in
-/// shard-major order: the columns of column shard 0, then of shard 1, ..., so that a block's part of a row
-/// is one contiguous segment (writing reads each block's cells in one pass instead of a stride per cell).
+/// product`, UInt16 or UInt32 units per cell (see ``cellBytes(largestAddition:)``). Row `i` holds columns
+/// `0 ..< end(i)` (those below `i` stay zero) in shard-major order: the columns of column shard 0, then of
+/// shard 1, ..., so that a block's part of a row is one contiguous segment (writing reads each block's cells
+/// in one pass instead of a stride per cell).
 /// A cell's sum past its width (2^16 or 2^32 units), while counting or when the workers' triangles are summed,
 /// carries its multiples of 2^16 or 2^32 into the hash tables (cells (i, j) and (j, i)), so a cell always holds
 /// the rest.
@@ -734,22 +735,17 @@ final class RowPartition: @unchecked Sendable {
         outboxes[Int(owner)].append(OutboxCell(row: Int32(row), column: Int32(column), units: units))
     }
 
-    /// Adds the carries counted in ``carries`` to the tables (each worth 2^16 or 2^32 units, the triangle's cell
-    /// width, of both cells the triangle's cell stands for) and empties it. While counting (the outboxes are
-    /// emptied after the round) or through ``flushCarries()``.
-    private func addCarries() throws {
+    /// Adds the carries counted in ``carries`` to the tables or outboxes (each worth 2^16 or 2^32 units, the
+    /// triangle's cell width, of both cells the triangle's cell stands for) and empties it: while counting when
+    /// the map is half full (the outboxes are emptied after the round), and once counting is done, followed by
+    /// a ``takeMail(from:)`` of every worker.
+    func flushCarries() throws {
         let unitsEach = UInt64(1) << UInt64(8 * dense.cellBytes)
         try carries.drain { index, carried in
             let (lo, hi) = dense.cell(at: index)
             try addCell(row: lo, column: hi, units: carried * unitsEach, owner: rows[lo].owner)
             if lo != hi { try addCell(row: hi, column: lo, units: carried * unitsEach, owner: rows[hi].owner) }
         }
-    }
-
-    /// Adds the carries still counted to the tables or outboxes; called once counting is done, followed by a
-    /// ``takeMail(from:)`` of every worker.
-    func flushCarries() throws {
-        try addCarries()
     }
 
     /// Adds explicit units to an owned row's cell, in the hash table (counts read from files are not
@@ -798,7 +794,7 @@ final class RowPartition: @unchecked Sendable {
                 let cell = cells + pendingIndex[i]
                 let (sum, carry) = cell.pointee.addingReportingOverflow(Cell(truncatingIfNeeded: pendingUnits[i]))
                 cell.pointee = sum
-                if carry && carries.add(pendingIndex[i]) { try addCarries() }
+                if carry && carries.add(pendingIndex[i]) { try flushCarries() }
             }
             pending = 0
             for i in 0..<pendingTable { try addToTable(key: pendingKeys[i], units: pendingKeyUnits[i]) }

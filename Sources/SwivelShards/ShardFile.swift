@@ -132,8 +132,9 @@ struct UnitCodes {
 /// ```
 /// The coded values are a window's single co-occurrences, U/d units for a pair d apart (see
 /// ``codedUnits(unitsPerCount:)``): about two thirds of a text corpus's cells (a count of one pair), 2-3
-/// bytes as units, one byte as a code. On the benchmark corpus's shards that takes a fifth off the payload
-/// before and after compression, and off the time zlib spends compressing it.
+/// bytes as units, one byte as a code. On the benchmark corpus's shards (window 10) that takes a fifth off the
+/// payload before and after compression, and off the time zlib spends compressing it (zlib's Huffman-only
+/// mode on 15 of them, codes against plain varints).
 /// Version 2 (written before) is version 3 without the codes section (every value is a varint of units);
 /// version 1 has no `U` field, the same index section, float32 values, and zlib level 1.
 public enum ShardFile {
@@ -186,7 +187,8 @@ public enum ShardFile {
         let codes = UnitCodes(coded)
         // Upper bound: 8-byte units field, the coded values, a <= 5-byte varint per row and per gap, <= 10
         // bytes per value's varint.
-        let capacity = 8 + 10 * (coded.count + 1) + block.rows * 5 + nonzeros * 5 + (units == nil ? nonzeros * 4 : nonzeros * 10)
+        let capacity = 8 + 10 * (coded.count + 1) + block.rows * 5 + nonzeros * 5
+            + (units == nil ? nonzeros * 4 : nonzeros * 10)
         var high: UInt64 = 0   // every unit value or-ed: codes past 2^63 units could wrap
         let bytes = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
             let out = buffer.baseAddress!
