@@ -130,11 +130,11 @@ struct UnitCodes {
 ///          c - K units (count = Float(units / U), exactly the float prep computes); U == 0: `nonzero
 ///          count` float32
 /// ```
-/// The coded values are a window's single co-occurrences, U/d units for a pair d apart (see
-/// ``codedUnits(unitsPerCount:)``): about two thirds of a text corpus's cells (a count of one pair), 2-3
-/// bytes as units, one byte as a code. On the benchmark corpus's shards (window 10) that takes a fifth off the
-/// payload before and after compression, and off the time zlib spends compressing it (zlib's Huffman-only
-/// mode on 15 of them, codes against plain varints).
+/// The coded values are a window's single co-occurrences, U/d units for a pair d apart, and sums of two (see
+/// ``codedUnits(unitsPerCount:)``): about four fifths of a text corpus's cells, 2-3 bytes as units, one byte
+/// as a code. On the benchmark corpus's shards (window 10) single ones took a fifth off the payload before
+/// and after compression, and off the time zlib spends compressing it, pairs another 5-6% (zlib's
+/// Huffman-only mode on 15 of them, against plain varints).
 /// Version 2 (written before) is version 3 without the codes section (every value is a varint of units);
 /// version 1 has no `U` field, the same index section, float32 values, and zlib level 1.
 public enum ShardFile {
@@ -156,16 +156,28 @@ public enum ShardFile {
 
     /// Most distances whose single co-occurrence value gets a one-byte code.
     static let codedDistances = 64
+    /// Most distance of either pair in the two-co-occurrence values that get one-byte codes.
+    static let codedPairDistances = 10
 
-    /// The unit values a shard with `unitsPerCount` units per count codes in one byte: U/d for d = 1, 2, ...,
-    /// 64, rounded to the nearest unit as ``CountScale`` rounds a window's weights (distinct, positive; the
-    /// first 64 distances of any window, and every weight of the windows people use).
+    /// The unit values a shard with `unitsPerCount` units per count codes in one byte (distinct, positive, at
+    /// most 128): a single co-occurrence, w(d) = U/d rounded to the nearest unit as ``CountScale`` rounds a
+    /// window's weights, for d = 1, 2, ..., 64 (every weight of the windows people use), then two,
+    /// w(d1) + w(d2) for d1 <= d2 <= 10. On the benchmark corpus (window 10) single ones are 64% of the
+    /// cells and two-co-occurrence sums another 16% or so; the pairs took 6% off the payload before
+    /// compression and 5% after (zlib's Huffman-only mode on 15 of its shards).
     public static func codedUnits(unitsPerCount: UInt64) -> [UInt64] {
+        // U/d rounded half up, without forming 2U (any U is accepted).
+        func weight(_ d: UInt64) -> UInt64 { unitsPerCount / d + (2 * (unitsPerCount % d) >= d ? 1 : 0) }
         var values: [UInt64] = []
-        for d in 1...UInt64(codedDistances) {
-            // U/d rounded half up, without forming 2U (any U is accepted).
-            let value = unitsPerCount / d + (2 * (unitsPerCount % d) >= d ? 1 : 0)
-            if value > 0 && !values.contains(value) { values.append(value) }
+        func add(_ value: UInt64) {
+            if value > 0 && values.count < 128 && !values.contains(value) { values.append(value) }
+        }
+        for d in 1...UInt64(codedDistances) { add(weight(d)) }
+        for d1 in 1...UInt64(codedPairDistances) {
+            for d2 in d1...UInt64(codedPairDistances) {
+                let (sum, overflow) = weight(d1).addingReportingOverflow(weight(d2))
+                if !overflow { add(sum) }
+            }
         }
         return values
     }

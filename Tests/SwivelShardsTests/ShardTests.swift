@@ -308,14 +308,22 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         #expect(rawSize == 8 + codesSection + 4 + 7 + values)
     }
 
-    /// Every weight of the windows people use (and the first 64 distances of any) has a one-byte code, and the
-    /// codes are distinct values.
-    @Test func singleCooccurrencesHaveCodes() {
+    /// Every weight of the windows people use (and the first 64 distances of any) has a one-byte code, so does
+    /// every sum of two weights up to distance 10, and the codes are distinct values.
+    @Test func singleAndPairCooccurrencesHaveCodes() {
         for window in [1, 2, 5, 10, 15, 20, 40, 64, 100] {
             let scale = CountScale(window: window)
             let coded = ShardFile.codedUnits(unitsPerCount: scale.scale)
             #expect(Set(coded).count == coded.count && coded.count <= 128)
             for d in 1...min(window, 64) { #expect(coded.contains(scale.weights[d]), "window \(window), d \(d)") }
+            // Two co-occurrences up to 10 apart have codes too, as long as the 128 codes last.
+            if coded.count < 128 {
+                for d1 in 1...min(window, 10) {
+                    for d2 in d1...min(window, 10) {
+                        #expect(coded.contains(scale.weights[d1] + scale.weights[d2]), "window \(window), \(d1) + \(d2)")
+                    }
+                }
+            }
         }
     }
 
