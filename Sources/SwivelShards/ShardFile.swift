@@ -163,7 +163,7 @@ public enum ShardFile {
     /// most 128): a single co-occurrence, w(d) = U/d rounded to the nearest unit as ``CountScale`` rounds a
     /// window's weights, for d = 1, 2, ..., 64 (every weight of the windows people use), then two,
     /// w(d1) + w(d2) for d1 <= d2 <= 10. On the benchmark corpus (window 10) single ones are 64% of the
-    /// cells and two-co-occurrence sums another 16% or so; the pairs took 6% off the payload before
+    /// cells and two-co-occurrence sums another 15%; the pairs took 6% off the payload before
     /// compression and 5% after (zlib's Huffman-only mode on 15 of its shards).
     public static func codedUnits(unitsPerCount: UInt64) -> [UInt64] {
         // U/d rounded half up, without forming 2U (any U is accepted).
