@@ -81,9 +81,9 @@ public struct CountingPlan: Sendable {
     /// A plan that keeps the counter within `memoryBytes`: up to a quarter (and at most 2^23 as the
     /// product) for the dense regions (one triangle per worker; 2^24 was no faster on the benchmark corpus);
     /// per worker a hash table of at most 2^21 slots (32 MiB: larger tables lose more to cache and TLB misses
-    /// and page faults than they save; on the benchmark corpus with 16-bit dense cells, 2^22 slots were 0.1-0.3 s
-    /// slower in 4 of 4 alternating pairs and 2^20 no faster), whose sorted runs stay in memory while the rest
-    /// of the budget lasts.
+    /// and page faults than they save; on the benchmark corpus with 16-bit dense cells, 2^21 slots were faster
+    /// than 2^22 in 12 of 17 alternating pairs and 2^20 no faster), whose sorted runs stay in memory while the
+    /// rest of the budget lasts.
     /// `symmetric` is false for counts read from files, which never use the dense region.
     public static func forMemory(_ memoryBytes: Int64, workers: Int, rows: Int, columns: Int, symmetric: Bool = true,
                                  temporaryDirectory: String) -> CountingPlan {

@@ -284,9 +284,13 @@ public enum Prep {
             let order = keptState.ids.keys.sorted()
             for batchStart in stride(from: 0, to: order.count, by: 2 * workers) {
                 let batch = Array(order[batchStart..<min(order.count, batchStart + 2 * workers)])
-                let owners = batch.map { keptState.ids[$0]!.worker }
+                // Each chunk's ids leave the dictionary for their slot, so the slot holds the only reference.
                 let mapped = ConcurrentSlots<[Int32]>(repeating: [], count: batch.count)
-                for i in 0..<batch.count { mapped[i] = keptState.ids.removeValue(forKey: batch[i])!.ids }
+                let owners = batch.indices.map { i -> Int in
+                    let (worker, ids) = keptState.ids.removeValue(forKey: batch[i])!
+                    mapped[i] = ids
+                    return worker
+                }
                 DispatchQueue.concurrentPerform(iterations: batch.count) { i in
                     var ids = mapped[i]
                     mapped[i] = []   // `ids` is now the only reference: mapped in place
