@@ -83,6 +83,7 @@ let package = Package(
 
         // MARK: Tests
         .target(name: "SwivelTestSupport", dependencies: ["SwivelIO"], path: "Tests/SwivelTestSupport"),
+        .testTarget(name: "SwivelIOTests", dependencies: ["SwivelIO"]),
         .testTarget(name: "SwivelTextTests", dependencies: ["SwivelText", "SwivelTestSupport"]),
         .testTarget(name: "SwivelShardsTests", dependencies: ["SwivelShards", "SwivelText", "SwivelIO", "SwivelTestSupport"]),
         .testTarget(name: "SwivelTrainingTests",

@@ -38,6 +38,19 @@ public enum Zlib {
         bytes.withUnsafeBytes { crc32($0, initial: initial) }
     }
 
+    /// Adler-32 of `bytes` (RFC 1950's checksum of a zlib stream's uncompressed data).
+    public static func adler32(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        var sum = CZlib.adler32(0, nil, 0)
+        guard let base = bytes.baseAddress else { return UInt32(truncatingIfNeeded: sum) }
+        var offset = 0
+        while offset < bytes.count {
+            let piece = min(bytes.count - offset, 1 << 30)
+            sum = CZlib.adler32(sum, base.advanced(by: offset).assumingMemoryBound(to: Bytef.self), uInt(piece))
+            offset += piece
+        }
+        return UInt32(truncatingIfNeeded: sum)
+    }
+
     /// How deflate looks for redundancy: `.standard` searches for repeated strings (zlib's default);
     /// `.huffmanOnly` only entropy-codes bytes, 2-3x faster, and compresses varint streams about as well.
     public enum Strategy: Sendable {

@@ -120,7 +120,7 @@ struct UnitCodes {
 /// 60      ...  zlib-compressed payload
 /// ```
 /// Version 3 payload (zlib, Huffman coding only: 2-3x faster than string matching and about as small on these
-/// varint streams):
+/// varint streams; written by ``HuffmanDeflate``, read by zlib):
 /// ```
 /// 8 bytes  units per count U (UInt64); 0 means the values are stored as float32
 /// codes    U > 0 only: a varint K, then K varints: the unit values that have one-byte codes (distinct)
@@ -246,7 +246,7 @@ public enum ShardFile {
             throw ShardError.inconsistent(path: fileName(rowShard: block.rowShard, columnShard: block.columnShard),
                                           reason: "a count of 2^63 units or more cannot be stored")
         }
-        let compressed = try bytes.withUnsafeBytes { try Zlib.compress($0, level: 1, strategy: .huffmanOnly) }
+        let compressed = bytes.withUnsafeBytes { HuffmanDeflate.compress($0) }
 
         var header = ByteWriter(capacity: headerSize + compressed.count)
         header.append(magic)
