@@ -952,10 +952,9 @@ final class RowPartition: @unchecked Sendable {
             try mergeRuns(Array(smallest), level: (smallest.map(\.level).max() ?? 0) + 1)
         }
         try table.drainSorted { sorted in
-            // A block's CSR arrays, reused from block to block (fresh large arrays cost page faults); locals of
-            // this closure, not captured variables, so that appends need no uniqueness checks.
-            var columns: [Int32] = []
-            var blockUnits: [UInt64] = []
+            // Each block's cells go straight into its shard file's sections (buffers reused from block to block:
+            // fresh large arrays cost page faults); a local of this closure, not a captured variable.
+            var encoder = ShardUnitsEncoder(unitsPerCount: scale.scale)
             var cursors = [CellCursor(borrowing: sorted)]   // valid until this closure returns
             for run in memoryRuns { cursors.append(CellCursor(run)) }
             memoryRuns = []
@@ -967,9 +966,7 @@ final class RowPartition: @unchecked Sendable {
                 for columnShard in 0..<nColumn {
                     let block = rowShard * nColumn + columnShard
                     let columnCount = keys.columns.size(of: columnShard)
-                    var rowStart = [Int32](repeating: 0, count: rows + 1)
-                    columns.removeAll(keepingCapacity: true)
-                    blockUnits.removeAll(keepingCapacity: true)
+                    encoder.beginBlock()
                     for l in 0..<rows {
                         let row = keys.rows.featureID(shard: rowShard, local: l)
                         // Dense cells of this row in this column shard: (c, row) stored in row c for c < row (the
@@ -1014,6 +1011,7 @@ final class RowPartition: @unchecked Sendable {
                                 cursor.advance()
                             }
                         }
+                        encoder.beginRow(maxCells: columnCount)
                         for w in 0..<((columnCount + 63) / 64) where touched[w] != 0 {
                             var bits = touched[w]
                             touched[w] = 0
@@ -1022,28 +1020,28 @@ final class RowPartition: @unchecked Sendable {
                                 bits &= bits &- 1
                                 let units = accumulator[k]
                                 accumulator[k] = 0
-                                columns.append(Int32(k))
-                                blockUnits.append(units)
+                                encoder.add(column: k, units: units)
                                 sums[l].add(units)
                                 blockColumnSums[k].add(units)
                             }
                         }
-                        guard columns.count < Int(Int32.max) else {
+                        encoder.endRow()
+                        guard encoder.nonzeroCount < Int(Int32.max) else {
                             throw CountingError.failed("block (\(rowShard), \(columnShard)) has more than 2^31 nonzeros; use a smaller --shard-size")
                         }
-                        rowStart[l + 1] = Int32(columns.count)
                     }
                     for k in 0..<columnCount {
                         columnSums[keys.columns.featureID(shard: columnShard, local: k)].add(blockColumnSums[k])
                         blockColumnSums[k] = WideSum()
                     }
-                    let shard = ShardBlock(rowShard: rowShard, columnShard: columnShard, rows: rows,
-                                           columnCount: columnCount, rowStart: rowStart, columns: columns, values: [])
                     let file = ShardFile.fileName(rowShard: rowShard, columnShard: columnShard)
+                    let nonzeros = encoder.nonzeroCount
                     // A shard takes at most about 6 bytes a nonzero; check before writing, naming the directory.
-                    try SystemResources.requireDiskSpace(Int64(columns.count) * 6 + (1 << 20), in: directory, for: "shard files")
-                    try ShardFile.write(shard, units: blockUnits, unitsPerCount: scale.scale, to: directory + "/" + file)
-                    shards.append(ShardEntry(file: file, row: rowShard, column: columnShard, nonzeros: columns.count))
+                    try SystemResources.requireDiskSpace(Int64(nonzeros) * 6 + (1 << 20), in: directory, for: "shard files")
+                    let bytes = try encoder.fileBytes(rowShard: rowShard, columnShard: columnShard, rows: rows,
+                                                      columns: columnCount)
+                    try AtomicFileWriter.write(bytes, to: directory + "/" + file)
+                    shards.append(ShardEntry(file: file, row: rowShard, column: columnShard, nonzeros: nonzeros))
                     onShard()
                 }
                 for (local, sum) in sums.enumerated() {

@@ -63,44 +63,6 @@ public struct ShardBlock: Equatable, Sendable {
     public var nonzeroCount: Int { columns.count }
 }
 
-/// The one-byte codes of a shard's most common unit values (version 3): value -> code, by open addressing
-/// over 256 slots (0 marks an empty slot; coded values are positive). Any other value `u` is coded
-/// `u + count` (see ``ShardFile``).
-struct UnitCodes {
-    private var values = [UInt64](repeating: 0, count: 256)
-    private var codes = [UInt8](repeating: 0, count: 256)
-    private let count: UInt64
-
-    /// Codes `0 ..< coded.count` for `coded` (at most 128 distinct positive values).
-    init(_ coded: [UInt64]) {
-        precondition(coded.count <= 128)
-        count = UInt64(coded.count)
-        for (code, value) in coded.enumerated() {
-            var slot = Self.slot(of: value)
-            while values[slot] != 0 { slot = (slot + 1) & 255 }
-            values[slot] = value
-            codes[slot] = UInt8(code)
-        }
-    }
-
-    @inline(__always)
-    private static func slot(of value: UInt64) -> Int {
-        Int(truncatingIfNeeded: (value &* 0x9E37_79B9_7F4A_7C15) >> 56)
-    }
-
-    /// The code of `units`.
-    @inline(__always)
-    func code(of units: UInt64) -> UInt64 {
-        var slot = Self.slot(of: units)
-        while true {
-            let value = values[slot]
-            if value == units && value != 0 { return UInt64(codes[slot]) }
-            if value == 0 { return units &+ count }
-            slot = (slot + 1) & 255
-        }
-    }
-}
-
 /// Reads and writes shard files: one compressed block of the co-occurrence matrix.
 ///
 /// Byte layout (all integers little-endian):
@@ -194,25 +156,32 @@ public enum ShardFile {
     public static func encode(_ block: ShardBlock, units: [UInt64]?, unitsPerCount: UInt64) throws -> [UInt8] {
         precondition(units == nil ? block.values.count == block.columns.count
                                   : (units!.count == block.columns.count && unitsPerCount > 0))
+        if let units {
+            var encoder = ShardUnitsEncoder(unitsPerCount: unitsPerCount)
+            encoder.beginBlock()
+            block.rowStart.withUnsafeBufferPointer { rowStart in
+                block.columns.withUnsafeBufferPointer { columns in
+                    units.withUnsafeBufferPointer { units in
+                        for row in 0..<block.rows {
+                            let start = Int(rowStart[row]), end = Int(rowStart[row + 1])
+                            encoder.beginRow(maxCells: end - start)
+                            for k in start..<end { encoder.add(column: Int(columns[k]), units: units[k]) }
+                            encoder.endRow()
+                        }
+                    }
+                }
+            }
+            return try encoder.fileBytes(rowShard: block.rowShard, columnShard: block.columnShard, rows: block.rows,
+                                         columns: block.columnCount)
+        }
+        // Float32 counts: a zero units field, the index section, the floats.
         let nonzeros = block.columns.count
-        let coded = units == nil ? [] : codedUnits(unitsPerCount: unitsPerCount)
-        let codes = UnitCodes(coded)
-        // Upper bound: 8-byte units field, the coded values, a <= 5-byte varint per row and per gap, <= 10
-        // bytes per value's varint.
-        let capacity = 8 + 10 * (coded.count + 1) + block.rows * 5 + nonzeros * 5
-            + (units == nil ? nonzeros * 4 : nonzeros * 10)
-        var high: UInt64 = 0   // every unit value or-ed: codes past 2^63 units could wrap
+        let capacity = 8 + block.rows * 5 + nonzeros * 5 + nonzeros * 4
         let bytes = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
             let out = buffer.baseAddress!
             var at = 0
             @inline(__always) func varint(_ value: UInt64) { UnsafeVarint.write(value, to: out, at: &at) }
-            withUnsafeBytes(of: (units == nil ? 0 : unitsPerCount).littleEndian) { field in
-                for b in field { out[at] = b; at += 1 }
-            }
-            if units != nil {
-                varint(UInt64(coded.count))
-                for value in coded { varint(value) }
-            }
+            for _ in 0..<8 { out[at] = 0; at += 1 }
             block.rowStart.withUnsafeBufferPointer { rowStart in
                 block.columns.withUnsafeBufferPointer { columns in
                     for row in 0..<block.rows {
@@ -227,36 +196,29 @@ public enum ShardFile {
                     }
                 }
             }
-            if let units {
-                units.withUnsafeBufferPointer { units in
-                    for u in units {
-                        high |= u
-                        varint(codes.code(of: u))
-                    }
-                }
-            } else {
-                block.values.withUnsafeBytes { values in
-                    UnsafeMutableRawBufferPointer(start: out + at, count: values.count).copyMemory(from: values)
-                    at += values.count
-                }
+            block.values.withUnsafeBytes { values in
+                UnsafeMutableRawBufferPointer(start: out + at, count: values.count).copyMemory(from: values)
+                at += values.count
             }
             count = at
         }
-        guard high < 1 << 63 else {
-            throw ShardError.inconsistent(path: fileName(rowShard: block.rowShard, columnShard: block.columnShard),
-                                          reason: "a count of 2^63 units or more cannot be stored")
-        }
-        let compressed = bytes.withUnsafeBytes { HuffmanDeflate.compress($0) }
+        return fileBytes(payload: bytes, rowShard: block.rowShard, columnShard: block.columnShard, rows: block.rows,
+                         columns: block.columnCount, nonzeros: nonzeros)
+    }
 
+    /// A whole shard file: the header (see the layout above) and `payload` compressed.
+    static func fileBytes(payload: [UInt8], rowShard: Int, columnShard: Int, rows: Int, columns: Int,
+                          nonzeros: Int) -> [UInt8] {
+        let compressed = payload.withUnsafeBytes { HuffmanDeflate.compress($0) }
         var header = ByteWriter(capacity: headerSize + compressed.count)
         header.append(magic)
         header.append(formatVersion)
-        header.append(UInt32(block.rowShard))
-        header.append(UInt32(block.columnShard))
-        header.append(UInt32(block.rows))
-        header.append(UInt32(block.columnCount))
-        header.append(UInt64(block.nonzeroCount))
-        header.append(UInt64(bytes.count))
+        header.append(UInt32(rowShard))
+        header.append(UInt32(columnShard))
+        header.append(UInt32(rows))
+        header.append(UInt32(columns))
+        header.append(UInt64(nonzeros))
+        header.append(UInt64(payload.count))
         header.append(UInt64(compressed.count))
         header.append(Zlib.crc32(compressed))
         header.append(Zlib.crc32(header.bytes))

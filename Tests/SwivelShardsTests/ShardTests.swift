@@ -308,6 +308,63 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         #expect(rawSize == 8 + codesSection + 4 + 7 + values)
     }
 
+    /// The payload, byte by byte, of a small block: the sections in the documented order.
+    @Test func unitsPayloadHasTheDocumentedLayout() throws {
+        let scale = CountScale(window: 10)
+        let coded = ShardFile.codedUnits(unitsPerCount: scale.scale)
+        let k = UInt64(coded.count)
+        // Row 0: columns 0 and 3 (U units, code 0; 7 units, uncoded); row 1: none; row 2: column 4 (U/2, code 1).
+        let block = ShardBlock(rowShard: 1, columnShard: 0, rows: 3, columnCount: 5,
+                               rowStart: [0, 2, 2, 3], columns: [0, 3, 4], values: [])
+        let bytes = try ShardFile.encode(block, units: [scale.scale, 7, scale.scale / 2], unitsPerCount: scale.scale)
+        let compressedSize = bytes[44..<52].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let rawSize = bytes[36..<44].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let payload = try bytes[60..<(60 + compressedSize)].withUnsafeBytes { try Zlib.decompress($0, size: rawSize) }
+        func varint(_ v: UInt64) -> [UInt8] {
+            var v = v, out: [UInt8] = []
+            while v >= 0x80 { out.append(UInt8(v & 0x7f) | 0x80); v >>= 7 }
+            return out + [UInt8(v)]
+        }
+        var expected = withUnsafeBytes(of: scale.scale.littleEndian) { Array($0) }
+        expected += varint(k) + coded.flatMap(varint)
+        expected += [2, 1, 3] + [0] + [1, 5]                   // index: count, gaps from -1, per row
+        expected += [0] + varint(7 + k) + [1]                   // values: codes
+        #expect(coded[0] == scale.scale && coded[1] == scale.scale / 2)
+        #expect(payload == expected)
+    }
+
+    /// One encoder reused block after block (as the counter's merge does) writes what a fresh one writes.
+    @Test func reusedEncoderWritesWhatAFreshOneWrites() throws {
+        let scale = CountScale(window: 5)
+        var encoder = ShardUnitsEncoder(unitsPerCount: scale.scale)
+        var state: UInt64 = 3
+        for (blockIndex, rows) in [300, 4, 0, 1000, 2].enumerated() {
+            var rowStart: [Int32] = [0], columns: [Int32] = [], units: [UInt64] = []
+            encoder.beginBlock()
+            for _ in 0..<rows {
+                encoder.beginRow(maxCells: 500)
+                var column = -1
+                while true {
+                    state = state &* 6364136223846793005 &+ 1442695040888963407
+                    column += 1 + Int(state >> 58)
+                    if column >= 500 || state >> 40 & 7 == 0 { break }
+                    let u = state >> 33 & 1 == 0 ? scale.weights[1 + Int(state >> 20 & 3)] : 1 + (state >> 20 & 0xffff)
+                    encoder.add(column: column, units: u)
+                    columns.append(Int32(column))
+                    units.append(u)
+                }
+                encoder.endRow()
+                rowStart.append(Int32(columns.count))
+            }
+            let block = ShardBlock(rowShard: blockIndex, columnShard: 1, rows: rows, columnCount: 500,
+                                   rowStart: rowStart, columns: columns, values: [])
+            let streamed = try encoder.fileBytes(rowShard: blockIndex, columnShard: 1, rows: rows, columns: 500)
+            #expect(streamed == (try ShardFile.encode(block, units: units, unitsPerCount: scale.scale)))
+            let decoded = try ShardFile.decodeUnits(streamed, path: "r")
+            #expect(decoded.block.columns == columns && decoded.units == units && decoded.block.rowStart == rowStart)
+        }
+    }
+
     /// Every weight of the windows people use (and the first 64 distances of any) has a one-byte code, so does
     /// every sum of two weights up to distance 10, and the codes are distinct values.
     @Test func singleAndPairCooccurrencesHaveCodes() {
