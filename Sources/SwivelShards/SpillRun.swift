@@ -14,7 +14,9 @@ public protocol CellSource: AnyObject {
 /// Layout: magic `SWVRUN01`, then frames of `[raw size u32][compressed size u32][CRC-32 u32][zlib bytes]`,
 /// each frame holding up to 256 KiB of `varint(key - previous key) varint(units)` pairs (the first key of
 /// a frame relative to 0), and a final frame of raw size 0. A run is private to one prep and removed with
-/// its temporary directory; the checksums catch a failing disk, not an attacker.
+/// its temporary directory; the checksums catch a failing disk, not an attacker. Frames are Huffman-coded by
+/// ``HuffmanDeflate`` (zlib level 1 before: on the benchmark corpus with `--memory 0.25`, 65 runs took 75 MiB
+/// instead of 68, and the prep 7.0 s instead of 7.9-8.0).
 public enum SpillRun {
     static let magic: [UInt8] = Array("SWVRUN01".utf8)
     static let frameBytes = 256 << 10
@@ -83,7 +85,7 @@ final class RunFileWriter {
     }
 
     func appendFrame(_ raw: [UInt8]) throws {
-        let compressed = try raw.withUnsafeBytes { try Zlib.compress($0, level: 1) }
+        let compressed = raw.withUnsafeBytes { HuffmanDeflate.compress($0) }
         var header = ByteWriter(capacity: 12)
         header.append(UInt32(raw.count))
         header.append(UInt32(compressed.count))
