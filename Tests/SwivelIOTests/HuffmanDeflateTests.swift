@@ -57,6 +57,28 @@ private func optimalCost(_ frequencies: [UInt32]) -> Int {
         }
     }
 
+    /// Many random inputs: lengths, alphabets, skews and block sizes drawn at random; zlib reads every one.
+    @Test func randomInputsRoundTrip() throws {
+        var state: UInt64 = 11
+        func next() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state >> 11
+        }
+        for _ in 0..<200 {
+            let blockSize = [1, 3, 64, 1_000, 16_384, 65_535][Int(next() % 6)]
+            // Every block builds its codes: tiny blocks get short inputs (this test runs unoptimized).
+            let length = Int(next() % (blockSize < 64 ? 300 : 20_000))
+            let alphabet = 1 + Int(next() % 256)
+            let skew = Int(next() % 4)      // 0 uniform; higher: geometric-like
+            let input = (0..<length).map { _ -> UInt8 in
+                var r = Int(next() % UInt64(alphabet))
+                for _ in 0..<skew { r = r * Int(next() % UInt64(alphabet)) / alphabet }
+                return UInt8(r)
+            }
+            _ = try roundTrip(input, blockSize: blockSize)
+        }
+    }
+
     @Test func picksStoredFixedOrDynamicByCost() throws {
         // Uniform random bytes cannot be coded shorter than 8 bits: stored, at most 5 bytes per block extra.
         let random = bytes(40_000, seed: 4) { UInt8(truncatingIfNeeded: $0) }
