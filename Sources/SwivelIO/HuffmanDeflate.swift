@@ -174,7 +174,7 @@ public enum HuffmanDeflate {
                 writer.out[writer.at] = b
                 writer.at += 1
             }
-            (writer.out + writer.at).update(from: bytes, count: count)
+            (writer.out + writer.at).initialize(from: bytes, count: count)
             writer.at += count
             return
         }
@@ -257,6 +257,7 @@ public enum HuffmanDeflate {
     /// unused ones (a code needs two), which then get length 1 too.
     static func codeLengths(_ frequencies: [UInt32], maxBits: Int) -> [UInt8] {
         let n = frequencies.count
+        precondition(n >= 2 && n <= 1 << 16 && n <= 1 << maxBits, "2 to min(2^16, 2^maxBits) symbols")
         // Leaves sorted by (frequency, symbol): deterministic.
         var leaves: [UInt64] = []
         leaves.reserveCapacity(n)

@@ -107,7 +107,7 @@ struct ShardUnitsEncoder: ~Copyable {
     @inline(__always)
     mutating func endRow() {
         UnsafeVarint.write(UInt64(rowCells), to: index.base, at: &index.count)
-        (index.base + index.count).update(from: row.base, count: row.count)
+        (index.base + index.count).initialize(from: row.base, count: row.count)
         index.count += row.count
         nonzeroCount += rowCells
     }
@@ -130,9 +130,9 @@ struct ShardUnitsEncoder: ~Copyable {
             }
             UnsafeVarint.write(UInt64(coded.count), to: out, at: &at)
             for value in coded { UnsafeVarint.write(value, to: out, at: &at) }
-            (out + at).update(from: index.base, count: index.count)
+            (out + at).initialize(from: index.base, count: index.count)
             at += index.count
-            (out + at).update(from: values.base, count: values.count)
+            (out + at).initialize(from: values.base, count: values.count)
             at += values.count
             count = at
         }
@@ -142,8 +142,8 @@ struct ShardUnitsEncoder: ~Copyable {
 }
 
 /// A byte buffer that grows by doubling and is reused (``ShardUnitsEncoder``'s sections): `count` bytes
-/// written at `base`; the owner calls ``deallocate()`` once.
-struct GrowingBytes {
+/// written at `base`; noncopyable, so its memory has one owner, which calls ``deallocate()`` once.
+struct GrowingBytes: ~Copyable {
     private(set) var base = UnsafeMutablePointer<UInt8>.allocate(capacity: 1 << 12)
     private(set) var capacity = 1 << 12
     var count = 0
@@ -158,7 +158,7 @@ struct GrowingBytes {
         var newCapacity = capacity
         while newCapacity < bytes { newCapacity *= 2 }
         let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
-        grown.update(from: base, count: count)
+        grown.initialize(from: base, count: count)
         base.deallocate()
         base = grown
         capacity = newCapacity

@@ -85,6 +85,11 @@ private func optimalCost(_ frequencies: [UInt32]) -> Int {
         let stored = try roundTrip(random)
         #expect(firstBlockType(stored) == 0)
         #expect(stored.count <= 2 + random.count + 5 * 3 + 4)
+        // Many small stored blocks: the output's worst case against its buffer.
+        for blockSize in [1, 16, 64] {
+            let tiny = try roundTrip(Array(random.prefix(3_000)), blockSize: blockSize)
+            #expect(tiny.count <= 2 + 3_000 + 6 * (3_000 / blockSize) + 4)
+        }
         // A short text: the fixed code beats a dynamic code's header and stored's 8 bits a byte.
         #expect(firstBlockType(try roundTrip(Array("hello, hello, hello".utf8))) == 1)
         // Skewed bytes: a dynamic code.
