@@ -21,16 +21,7 @@ public enum ZlibError: Error, CustomStringConvertible, Equatable {
 public enum Zlib {
     /// CRC-32 (the zlib/PNG polynomial) of `bytes`, continuing from `initial` (0 for a fresh checksum).
     public static func crc32(_ bytes: UnsafeRawBufferPointer, initial: UInt32 = 0) -> UInt32 {
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return initial }
-        var crc = UInt(initial)
-        var offset = 0
-        // zlib's length parameter is 32-bit: feed large buffers in 1 GiB pieces.
-        while offset < bytes.count {
-            let piece = min(bytes.count - offset, 1 << 30)
-            crc = CZlib.crc32(crc, base.advanced(by: offset).assumingMemoryBound(to: Bytef.self), uInt(piece))
-            offset += piece
-        }
-        return UInt32(truncatingIfNeeded: crc)
+        checksum(bytes, initial: UInt(initial)) { CZlib.crc32($0, $1, $2) }
     }
 
     /// CRC-32 of a byte array.
@@ -40,12 +31,19 @@ public enum Zlib {
 
     /// Adler-32 of `bytes` (RFC 1950's checksum of a zlib stream's uncompressed data).
     public static func adler32(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        var sum = CZlib.adler32(0, nil, 0)
-        guard let base = bytes.baseAddress else { return UInt32(truncatingIfNeeded: sum) }
+        checksum(bytes, initial: CZlib.adler32(0, nil, 0)) { CZlib.adler32($0, $1, $2) }
+    }
+
+    /// Runs zlib's checksum `update` over `bytes` from `initial`; zlib's length parameter is 32-bit, so large
+    /// buffers go in 1 GiB pieces.
+    private static func checksum(_ bytes: UnsafeRawBufferPointer, initial: UInt,
+                                 _ update: (UInt, UnsafePointer<Bytef>, uInt) -> UInt) -> UInt32 {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return UInt32(truncatingIfNeeded: initial) }
+        var sum = initial
         var offset = 0
         while offset < bytes.count {
             let piece = min(bytes.count - offset, 1 << 30)
-            sum = CZlib.adler32(sum, base.advanced(by: offset).assumingMemoryBound(to: Bytef.self), uInt(piece))
+            sum = update(sum, base.advanced(by: offset).assumingMemoryBound(to: Bytef.self), uInt(piece))
             offset += piece
         }
         return UInt32(truncatingIfNeeded: sum)
@@ -61,6 +59,9 @@ public enum Zlib {
     }
 
     /// Compresses `input` with zlib (RFC 1950) at `level` (1 = fastest, 9 = smallest) with `strategy`.
+    ///
+    /// swivel's own files are written by ``HuffmanDeflate`` (several times faster); zlib's encoder stays for
+    /// the tests, which build files of earlier formats with it and measure ``HuffmanDeflate`` against it.
     public static func compress(_ input: UnsafeRawBufferPointer, level: Int32 = 1, strategy: Strategy = .standard) throws -> [UInt8] {
         precondition(input.count < Int(UInt32.max), "zlib buffers are limited to 4 GiB")
         var stream = z_stream()

@@ -1091,6 +1091,15 @@ final class MemoryRun {
     }
 
     deinit { bytes.deallocate() }
+
+    /// Decodes the cell at byte `at` of a run's `bytes` (keys are stored as gaps from `previous`, the key of the
+    /// cell before) and moves `at` past it.
+    @inline(__always)
+    static func cell(in bytes: UnsafePointer<UInt8>, at: inout Int, after previous: UInt64) -> CountedCell {
+        let key = previous &+ UnsafeVarint.read(from: bytes, at: &at)
+        let units = UnsafeVarint.read(from: bytes, at: &at)
+        return CountedCell(key: key, units: units)
+    }
 }
 
 /// A forward cursor over sorted cells from one of three sources: the drained table's cells (borrowed), an
@@ -1177,17 +1186,13 @@ final class CellCursor {
         advanceInRun(after: previous.key)
     }
 
-    /// Decodes the memory run's cell at `position` (keys are stored as gaps from `previous`), or ends the run.
+    /// Decodes the memory run's cell at `position`, after the cell whose key is `previous`, or ends the run.
     @inline(__always)
     private func advanceInRun(after previous: UInt64) {
         guard position < runByteCount, let bytes = runBytes else {
             current = nil
             return
         }
-        var at = position
-        let key = previous &+ UnsafeVarint.read(from: bytes, at: &at)
-        let units = UnsafeVarint.read(from: bytes, at: &at)
-        current = CountedCell(key: key, units: units)
-        position = at
+        current = MemoryRun.cell(in: bytes, at: &position, after: previous)
     }
 }
