@@ -44,7 +44,7 @@ public enum HuffmanDeflate {
                     start = end
                 }
             }
-            writer.finish()
+            writer.alignToByte()
             let adler = Zlib.adler32(input)
             for shift in [24, 16, 8, 0] as [UInt32] {
                 writer.out[writer.at] = UInt8(truncatingIfNeeded: adler >> shift)
@@ -84,8 +84,6 @@ public enum HuffmanDeflate {
             flush()
             if pending > 0 { at += 1; bits = 0; pending = 0 }
         }
-
-        mutating func finish() { alignToByte() }
     }
 
     /// Per-compression scratch: histograms and the symbol tables of the current block.

@@ -5,8 +5,7 @@ import SwivelIO
 ///
 /// Use: ``beginBlock()``; per row ``beginRow(maxCells:)``, ``add(column:units:)`` for its nonzeros in increasing
 /// column order, ``endRow()``; then ``fileBytes(rowShard:columnShard:rows:columns:)``. The index section is
-/// written row by row (a row's gaps wait in a scratch buffer until its count is known), the values section
-/// beside it; both are reused from block to block, so a worker's encoder maps fresh memory only while its
+/// written by a ``ShardIndexWriter``, the values section beside it; both are reused from block to block, so a worker's encoder maps fresh memory only while its
 /// largest block grows them. The bytes are exactly those of ``ShardFile/encode(_:units:unitsPerCount:)``.
 struct ShardUnitsEncoder: ~Copyable {
     /// Units per count `U` written into every file.
@@ -14,21 +13,19 @@ struct ShardUnitsEncoder: ~Copyable {
     /// The values with one-byte codes (``ShardFile/codedUnits(unitsPerCount:)``): value `coded[c]` is code `c`.
     let coded: [UInt64]
     /// Nonzeros added since ``beginBlock()``.
-    private(set) var nonzeroCount = 0
+    var nonzeroCount: Int { index.nonzeroCount }
 
     /// Value -> code by open addressing over `codeSlots` slots (0 marks an empty slot; coded values are
     /// positive): at most 128 values in 1024 slots, so a value without a code almost always finds an empty
     /// slot at the first probe.
     private static let codeSlots = 1024
+    /// `coded.count`, as the hot loop adds it.
     private let codedCount: UInt64
     private let codeValues = UnsafeMutablePointer<UInt64>.allocate(capacity: codeSlots)
     private let codeBytes = UnsafeMutablePointer<UInt8>.allocate(capacity: codeSlots)
 
-    private var index = GrowingBytes()
+    private var index = ShardIndexWriter()
     private var values = GrowingBytes()
-    private var row = GrowingBytes()
-    private var previousColumn = -1
-    private var rowCells = 0
     /// Every unit value of the block or-ed: codes past 2^63 units could wrap.
     private var high: UInt64 = 0
 
@@ -52,9 +49,6 @@ struct ShardUnitsEncoder: ~Copyable {
     deinit {
         codeValues.deallocate()
         codeBytes.deallocate()
-        index.deallocate()
-        values.deallocate()
-        row.deallocate()
     }
 
     @inline(__always)
@@ -76,40 +70,30 @@ struct ShardUnitsEncoder: ~Copyable {
 
     /// Starts a new block (forgets the previous one's rows).
     mutating func beginBlock() {
-        index.count = 0
+        index.reset()
         values.count = 0
-        nonzeroCount = 0
         high = 0
     }
 
     /// Starts the next row, which will have at most `maxCells` nonzeros.
     @inline(__always)
     mutating func beginRow(maxCells: Int) {
-        row.count = 0
-        row.reserve(5 * maxCells)
+        index.beginRow(maxCells: maxCells)
         values.reserve(values.count + 10 * maxCells)
-        index.reserve(index.count + 5 + 5 * maxCells)
-        previousColumn = -1
-        rowCells = 0
     }
 
     /// Adds the row's next nonzero: local column `column` (greater than the previous one) with `units` (positive).
     @inline(__always)
     mutating func add(column: Int, units: UInt64) {
-        UnsafeVarint.write(UInt64(column - previousColumn), to: row.base, at: &row.count)
-        previousColumn = column
+        index.add(column: column)
         high |= units
         UnsafeVarint.write(code(of: units), to: values.base, at: &values.count)
-        rowCells += 1
     }
 
     /// Ends the row: its count and gaps go to the index section.
     @inline(__always)
     mutating func endRow() {
-        UnsafeVarint.write(UInt64(rowCells), to: index.base, at: &index.count)
-        (index.base + index.count).initialize(from: row.base, count: row.count)
-        index.count += row.count
-        nonzeroCount += rowCells
+        index.endRow()
     }
 
     /// The complete shard file of the block since ``beginBlock()``: header, then the compressed payload
@@ -121,7 +105,7 @@ struct ShardUnitsEncoder: ~Copyable {
             throw ShardError.inconsistent(path: ShardFile.fileName(rowShard: rowShard, columnShard: columnShard),
                                           reason: "a count of 2^63 units or more cannot be stored")
         }
-        let capacity = 8 + 10 * (coded.count + 1) + index.count + values.count
+        let capacity = 8 + 10 * (coded.count + 1) + index.bytes.count + values.count
         let payload = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
             let out = buffer.baseAddress!
             var at = 0
@@ -130,8 +114,8 @@ struct ShardUnitsEncoder: ~Copyable {
             }
             UnsafeVarint.write(UInt64(coded.count), to: out, at: &at)
             for value in coded { UnsafeVarint.write(value, to: out, at: &at) }
-            (out + at).initialize(from: index.base, count: index.count)
-            at += index.count
+            (out + at).initialize(from: index.bytes.base, count: index.bytes.count)
+            at += index.bytes.count
             (out + at).initialize(from: values.base, count: values.count)
             at += values.count
             count = at
@@ -141,12 +125,60 @@ struct ShardUnitsEncoder: ~Copyable {
     }
 }
 
-/// A byte buffer that grows by doubling and is reused (``ShardUnitsEncoder``'s sections): `count` bytes
-/// written at `base`; noncopyable, so its memory has one owner, which calls ``deallocate()`` once.
+/// The index section of a shard file (see ``ShardFile``), row by row: a varint count of the row's nonzeros,
+/// then the varint gaps between their local columns (the first from -1). A row's gaps wait in a scratch
+/// buffer until ``endRow()`` knows its count. Shared by both kinds of shard payload.
+struct ShardIndexWriter: ~Copyable {
+    /// The section written so far.
+    private(set) var bytes = GrowingBytes()
+    /// Nonzeros of the rows ended since ``reset()``.
+    private(set) var nonzeroCount = 0
+    private var row = GrowingBytes()
+    private var previousColumn = -1
+    private var rowCells = 0
+
+    /// Forgets every row (buffers kept for the next block).
+    mutating func reset() {
+        bytes.count = 0
+        nonzeroCount = 0
+    }
+
+    /// Starts the next row, which will have at most `maxCells` nonzeros (room for them is made here).
+    @inline(__always)
+    mutating func beginRow(maxCells: Int) {
+        row.count = 0
+        row.reserve(5 * maxCells)
+        bytes.reserve(bytes.count + 5 + 5 * maxCells)
+        previousColumn = -1
+        rowCells = 0
+    }
+
+    /// Adds the row's next nonzero's local column (greater than the previous one).
+    @inline(__always)
+    mutating func add(column: Int) {
+        UnsafeVarint.write(UInt64(column - previousColumn), to: row.base, at: &row.count)
+        previousColumn = column
+        rowCells += 1
+    }
+
+    /// Ends the row: its count, then its gaps.
+    @inline(__always)
+    mutating func endRow() {
+        UnsafeVarint.write(UInt64(rowCells), to: bytes.base, at: &bytes.count)
+        (bytes.base + bytes.count).initialize(from: row.base, count: row.count)
+        bytes.count += row.count
+        nonzeroCount += rowCells
+    }
+}
+
+/// A byte buffer that grows by doubling and is reused (the shard encoders' sections): `count` bytes written
+/// at `base`; noncopyable, so its memory has one owner and is freed once.
 struct GrowingBytes: ~Copyable {
     private(set) var base = UnsafeMutablePointer<UInt8>.allocate(capacity: 1 << 12)
     private(set) var capacity = 1 << 12
     var count = 0
+
+    deinit { base.deallocate() }
 
     /// Makes room for at least `bytes` bytes in all, keeping the first `count`.
     @inline(__always)
@@ -163,6 +195,4 @@ struct GrowingBytes: ~Copyable {
         base = grown
         capacity = newCapacity
     }
-
-    func deallocate() { base.deallocate() }
 }

@@ -175,33 +175,21 @@ public enum ShardFile {
                                          columns: block.columnCount)
         }
         // Float32 counts: a zero units field, the index section, the floats.
-        let nonzeros = block.columns.count
-        let capacity = 8 + block.rows * 5 + nonzeros * 5 + nonzeros * 4
-        let bytes = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
-            let out = buffer.baseAddress!
-            var at = 0
-            @inline(__always) func varint(_ value: UInt64) { UnsafeVarint.write(value, to: out, at: &at) }
-            for _ in 0..<8 { out[at] = 0; at += 1 }
-            block.rowStart.withUnsafeBufferPointer { rowStart in
-                block.columns.withUnsafeBufferPointer { columns in
-                    for row in 0..<block.rows {
-                        let start = Int(rowStart[row]), end = Int(rowStart[row + 1])
-                        varint(UInt64(end - start))
-                        var previous: Int32 = -1
-                        for k in start..<end {
-                            let column = columns[k]
-                            varint(UInt64(column - previous))
-                            previous = column
-                        }
-                    }
+        var index = ShardIndexWriter()
+        block.rowStart.withUnsafeBufferPointer { rowStart in
+            block.columns.withUnsafeBufferPointer { columns in
+                for row in 0..<block.rows {
+                    let start = Int(rowStart[row]), end = Int(rowStart[row + 1])
+                    index.beginRow(maxCells: end - start)
+                    for k in start..<end { index.add(column: Int(columns[k])) }
+                    index.endRow()
                 }
             }
-            block.values.withUnsafeBytes { values in
-                UnsafeMutableRawBufferPointer(start: out + at, count: values.count).copyMemory(from: values)
-                at += values.count
-            }
-            count = at
         }
+        let nonzeros = block.columns.count
+        var bytes = [UInt8](repeating: 0, count: 8)
+        bytes.append(contentsOf: UnsafeBufferPointer(start: index.bytes.base, count: index.bytes.count))
+        block.values.withUnsafeBytes { bytes.append(contentsOf: $0) }
         return fileBytes(payload: bytes, rowShard: block.rowShard, columnShard: block.columnShard, rows: block.rows,
                          columns: block.columnCount, nonzeros: nonzeros)
     }
