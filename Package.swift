@@ -9,9 +9,8 @@ let numericSettings: [SwiftSetting] = [
 
 /// The loss pass is SIMD code; Swift's baseline x86-64 target turns its fused multiply-adds into library calls.
 /// When the machine building swivel has AVX2 and FMA (x86-64 CPUs since 2013), the training module is built
-/// for that feature set (`-target-cpu haswell`, like `-march=native` capped at Haswell): measured with
-/// `swivel bench --block 4096`, whole training steps run 9% faster at d 300 and 28% faster at d 100
-/// (skylake-avx512 gained nothing more). The binary then needs such a CPU; set SWIVEL_PORTABLE_BUILD=1 when
+/// for that feature set (`-target-cpu haswell`, like `-march=native` capped at Haswell), which makes whole
+/// training steps faster (docs/benchmarks.md, "Haswell build"). The binary then needs such a CPU; set SWIVEL_PORTABLE_BUILD=1 when
 /// building binaries to copy to other machines. `swivel bench` prints which build it is.
 let hostHasAVX2AndFMA: Bool = {
     #if os(Linux) && arch(x86_64)
@@ -37,7 +36,7 @@ let countingSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "swivel",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "swivel", targets: ["swivel"]),
     ],
@@ -61,34 +60,41 @@ let package = Package(
                        providers: [.apt(["libopenmpi-dev"])]),
 
         // MARK: Modules
+        // Threads and ranks: locked values, per-worker slots, the rank communicator, progress reports.
+        .target(name: "SwivelConcurrency"),
+        // Files and bytes: atomic writes, zlib and our Huffman-only deflate, checksums, binary coding, resources.
         .target(name: "SwivelIO", dependencies: ["CZlib"]),
-        .target(name: "SwivelText", dependencies: ["SwivelIO"], swiftSettings: countingSettings),
-        .target(name: "SwivelShards", dependencies: ["SwivelIO", "SwivelText", "CPrefetch"], swiftSettings: countingSettings),
+        .target(name: "SwivelText", dependencies: ["SwivelIO", "SwivelConcurrency"], swiftSettings: countingSettings),
+        .target(name: "SwivelShards", dependencies: ["SwivelIO", "SwivelConcurrency", "SwivelText", "CPrefetch"],
+                swiftSettings: countingSettings),
         .target(name: "SwivelLinearAlgebra", dependencies: ["CBLAS", "CLAPACKE"],
                 swiftSettings: numericSettings),
         .target(name: "SwivelTraining",
-                dependencies: ["SwivelIO", "SwivelText", "SwivelShards", "SwivelLinearAlgebra", "SwivelEmbeddings"],
+                dependencies: ["SwivelIO", "SwivelConcurrency", "SwivelText", "SwivelShards", "SwivelLinearAlgebra",
+                               "SwivelEmbeddings"],
                 swiftSettings: trainingSettings),
         .target(name: "SwivelEmbeddings", dependencies: ["SwivelIO", "SwivelLinearAlgebra"],
                 swiftSettings: numericSettings),
-        .target(name: "SwivelMPI", dependencies: ["CMPI", "SwivelIO"]),
+        .target(name: "SwivelMPI", dependencies: ["CMPI", "SwivelIO", "SwivelConcurrency"]),
 
         // MARK: CLI
         .executableTarget(name: "swivel", dependencies: [
-            "SwivelIO", "SwivelText", "SwivelShards", "SwivelLinearAlgebra",
+            "SwivelIO", "SwivelConcurrency", "SwivelText", "SwivelShards", "SwivelLinearAlgebra",
             "SwivelTraining", "SwivelEmbeddings",
             .target(name: "SwivelMPI", condition: .when(traits: ["MPI"])),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // MARK: Tests
-        .target(name: "SwivelTestSupport", dependencies: ["SwivelIO"], path: "Tests/SwivelTestSupport"),
+        .target(name: "SwivelTestSupport", dependencies: ["SwivelIO", "SwivelConcurrency"], path: "Tests/SwivelTestSupport"),
+        .testTarget(name: "SwivelConcurrencyTests", dependencies: ["SwivelConcurrency"]),
         .testTarget(name: "SwivelIOTests", dependencies: ["SwivelIO"]),
         .testTarget(name: "SwivelTextTests", dependencies: ["SwivelText", "SwivelTestSupport"]),
-        .testTarget(name: "SwivelShardsTests", dependencies: ["SwivelShards", "SwivelText", "SwivelIO", "SwivelTestSupport"]),
+        .testTarget(name: "SwivelShardsTests",
+                    dependencies: ["SwivelShards", "SwivelText", "SwivelIO", "SwivelConcurrency", "SwivelTestSupport"]),
         .testTarget(name: "SwivelTrainingTests",
-                    dependencies: ["SwivelTraining", "SwivelShards", "SwivelLinearAlgebra", "SwivelEmbeddings", "SwivelIO", "SwivelText",
-                                   "SwivelTestSupport"]),
+                    dependencies: ["SwivelTraining", "SwivelShards", "SwivelLinearAlgebra", "SwivelEmbeddings", "SwivelIO", "SwivelConcurrency",
+                                   "SwivelText", "SwivelTestSupport"]),
         .testTarget(name: "SwivelEmbeddingsTests", dependencies: ["SwivelEmbeddings", "SwivelTestSupport"]),
         .testTarget(name: "SwivelCLITests", dependencies: ["swivel", "SwivelTestSupport"]),
     ],

@@ -9,7 +9,7 @@ corpus=../shared/corpora/main.txt.gz
 if [ ! -f "$corpus" ]; then echo "bench-prep: $corpus not found; skipping"; exit 0; fi
 swift build -c release >/dev/null
 bin=.build/release/swivel
-out=${BENCH_OUT:-/tmp/swivel-bench-prep}
+out=${BENCH_OUT:-bench-out/prep}
 mkdir -p "$out"
 echo "bench-prep: $(nproc) cores, $(grep MemTotal /proc/meminfo | tr -s ' ')"
 run() {
@@ -31,4 +31,4 @@ for name in threads-2 threads-2-memory-1 threads-2-memory-0.25; do
     echo "bench-prep: $name: DIFFERENT from threads-1"; exit 1
   fi
 done
-echo "bench-prep: anchor (issue #4, same corpus and window on this machine): GloVe vocab_count + cooccur 17.9 s, 1.5 GiB"
+echo "bench-prep: anchor (docs/benchmarks.md, same corpus and window, 2-core AMD EPYC): GloVe vocab_count + cooccur 17.9 s, 1.5 GiB"

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Side-by-side quality and wall-clock on the shared corpus: swivel (its defaults: window 15, 300 d, 20 epochs, 3 members),
-# gensim Word2Vec (skip-gram, negative sampling) and fastText (skipgram, -maxn 0) with window 10 as issue #5
+# gensim Word2Vec (skip-gram, negative sampling) and fastText (skipgram, -maxn 0) with window 10
 # sets them; same corpus, 300 d, 2 threads, min-count 5, vocabulary capped to the same V. Scores: swivel eval on every tool's vectors (WS353 and its splits, Google
 # analogy 3CosAdd over the 30,000 most frequent words; WS353 also split in halves by the corpus count of each
 # pair's rarer word, the same pairs for every tool). Writes and prints a TSV table.
-# Usage: Scripts/bench-quality.sh [V=32768] [OUT=/tmp/swivel-quality]
+# Usage: Scripts/bench-quality.sh [V=32768] [OUT=bench-out/quality]
 # Needs ../shared (skips without it); installs gensim (pip) and fasttext (Debian) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus=../shared/corpora/main.txt.gz
 [ -f "$corpus" ] || { echo "bench-quality: $corpus not found; skipping"; exit 0; }
 V=${1:-32768}
-out=${2:-/tmp/swivel-quality}
+out=${2:-bench-out/quality}
 mkdir -p "$out"
 python3 -c "import gensim" 2>/dev/null || pip install -q gensim
 command -v fasttext >/dev/null || Scripts/setup.sh fasttext

@@ -8,7 +8,7 @@ corpus=../shared/corpora/main.txt.gz
 if [ ! -f "$corpus" ]; then echo "bench: $corpus not found; skipping"; exit 0; fi
 swift build -c release >/dev/null
 bin=.build/release/swivel
-out=${BENCH_OUT:-/tmp/swivel-bench}
+out=${BENCH_OUT:-bench-out/bench}
 mkdir -p "$out"
 python3 - <<'PY'
 import ctypes, ctypes.util

@@ -21,9 +21,6 @@ public enum ExportFormat: String, CaseIterable, Sendable {
     /// NumPy `.npy` version 1.0, float32 `(V, d)`, words in `OUTPUT.vocab`.
     case npy
 
-    /// Whether the format stores words inside white-space separated text.
-    var storesWordsInText: Bool { self != .bin && self != .npy }
-
     /// Writes `embeddings` to `path` (a directory for `.projector`), every file atomically. Floats in text
     /// formats are printed in their shortest round-trip form, so reading back gives the identical values.
     ///

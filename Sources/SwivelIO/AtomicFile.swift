@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -237,20 +238,22 @@ public enum FileReader {
 /// ``stopForCleanup()`` first, after which no creation starts again (the threads that try wait until the
 /// handler ends the process), then removes the files and exits.
 public enum FileCreation {
-    private static let lock = Lock()
+    /// True once ``stopForCleanup()`` ran.
+    private static let stopped = Mutex(false)
 
     /// Runs `body`, a system call that creates or renames a file or directory, unless file creation has
     /// stopped for good: then it waits until the process exits.
     @inline(__always)
     public static func gate<T>(_ body: () -> T) -> T {
-        lock.acquire()
-        defer { lock.release() }
-        return body()
+        stopped.withLock { stopped in
+            while stopped { pause() }
+            return body()
+        }
     }
 
     /// Waits for a creation in progress, then stops every later one. The caller must end the process
     /// (`_exit`) once it has cleaned up: threads that try to create a file wait forever.
     public static func stopForCleanup() {
-        lock.acquire()
+        stopped.withLock { $0 = true }
     }
 }

@@ -2,6 +2,7 @@
 // build needs no MPI.
 #if MPI
 import CMPI
+import SwivelConcurrency
 import SwivelIO
 
 /// Errors from the MPI layer.

@@ -11,8 +11,8 @@ import Glibc
 /// `1/d` rounded to the nearest unit (an error below 3e-8 per addition, about float32's resolution). Either
 /// way counts are integers of units, so sums are exact and do not depend on the order of addition: any thread
 /// count, any spill pattern gives bitwise-identical shards. The scale stays at most 2^24 so that the dense
-/// region's 32-bit cells hold at least 256 counts before they carry (windows 19-22 once used their exact
-/// `lcm` up to 2^32 and lost the dense region: prep at window 20 took 48.1 s instead of 14.6 s, side by side). Sums are `UInt64` units:
+/// region's 32-bit cells hold at least 256 counts before they carry (an exact
+/// `lcm` up to 2^32 would lose the dense region and make prep at window 20 about 3x slower). Sums are `UInt64` units:
 /// at least 1.1e12 in weight per cell (7.3e15 for window 10, 5.1e13 for window 15) before overflow.
 public struct CountScale: Sendable, Equatable {
     /// Units per 1.0 of weight.

@@ -1,4 +1,5 @@
 import Foundation
+import SwivelConcurrency
 import SwivelIO
 import SwivelText
 
@@ -32,7 +33,7 @@ public enum CountsImport {
                                   progress: ProgressHandler? = nil) throws -> PrepSummary {
         try config.validate()
         let files = try CorpusInputs.expand([path])
-        return try Prep.withOutput(config) { temporary in
+        return try PrepPipeline.withOutput(config) { temporary in
             let copy = files.contains("-") ? temporary + "/stdin" : nil
             // Pass 1: features and their total counts.
             var start = monotonicSeconds()
@@ -72,7 +73,7 @@ public enum CountsImport {
             }
             let countSeconds = monotonicSeconds() - start
             peaks.append(SystemResources.peakResidentBytes() ?? 0)
-            return try Prep.writeOutputs(counter: counter, rows: rows, columns: columns, rowVocabulary: rowVocabulary,
+            return try PrepPipeline.writeOutputs(counter: counter, rows: rows, columns: columns, rowVocabulary: rowVocabulary,
                                          columnVocabulary: columnVocabulary, config: config, source: "counts",
                                          tokens: Int64(lines), inVocabulary: Int64(kept),
                                          distinct: rowTotals.count + columnTotals.count, bytes: bytes,
@@ -97,7 +98,7 @@ public enum CountsImport {
         guard size % 16 == 0 else {
             throw CountsFileError.malformedGlove(path: cooccurrence, reason: "size \(size) is not a multiple of 16 bytes (int32, int32, float64 records): not a GloVe cooccurrence file, or truncated")
         }
-        return try Prep.withOutput(config) { temporary in
+        return try PrepPipeline.withOutput(config) { temporary in
             var start = monotonicSeconds()
             var table = TokenTable()
             for token in gloveTokens { var t = token; t.withUTF8 { _ = table.intern(UnsafeRawBufferPointer($0)) } }
@@ -152,7 +153,7 @@ public enum CountsImport {
             }
             let countSeconds = monotonicSeconds() - start
             peaks.append(SystemResources.peakResidentBytes() ?? 0)
-            return try Prep.writeOutputs(counter: counter, rows: rows, columns: columns, rowVocabulary: vocabulary,
+            return try PrepPipeline.writeOutputs(counter: counter, rows: rows, columns: columns, rowVocabulary: vocabulary,
                                          columnVocabulary: vocabulary, config: config, source: "glove",
                                          tokens: gloveCounts.reduce(0, &+), inVocabulary: vocabulary.counts.reduce(0, +),
                                          distinct: gloveTokens.count, bytes: size,

@@ -28,7 +28,7 @@ public enum ShardError: Error, CustomStringConvertible, Equatable {
 
 /// One block of the co-occurrence matrix: the nonzero cells of (row shard x column shard), in CSR form.
 ///
-/// Shapes: `rowStart` has `rows + 1` entries; row `l`'s cells are `columns[rowStart[l]..<rowStart[l+1]]`
+/// Shapes: `rowStart` has `rowCount + 1` entries; row `l`'s cells are `columnIndex[rowStart[l]..<rowStart[l+1]]`
 /// (strictly increasing local column indices) with counts `values[...]` (positive floats).
 public struct ShardBlock: Equatable, Sendable {
     /// Row shard index.
@@ -36,31 +36,31 @@ public struct ShardBlock: Equatable, Sendable {
     /// Column shard index.
     public var columnShard: Int
     /// Number of rows (features in the row shard).
-    public var rows: Int
+    public var rowCount: Int
     /// Number of columns (features in the column shard).
     public var columnCount: Int
-    /// CSR row offsets, `rows + 1` entries, `rowStart[0] == 0`, non-decreasing.
+    /// CSR row offsets, `rowCount + 1` entries, `rowStart[0] == 0`, non-decreasing.
     public var rowStart: [Int32]
     /// Local column index of each nonzero, row by row.
-    public var columns: [Int32]
+    public var columnIndex: [Int32]
     /// Co-occurrence count of each nonzero (empty when the counts travel as exact units beside the block: handed
     /// to ``ShardFile/encode(_:units:unitsPerCount:)`` or returned by ``ShardFile/decodeUnits(_:path:)``).
     public var values: [Float]
 
     /// Creates a block; the arrays must satisfy the CSR invariants above.
-    public init(rowShard: Int, columnShard: Int, rows: Int, columnCount: Int,
-                rowStart: [Int32], columns: [Int32], values: [Float]) {
+    public init(rowShard: Int, columnShard: Int, rowCount: Int, columnCount: Int,
+                rowStart: [Int32], columnIndex: [Int32], values: [Float]) {
         self.rowShard = rowShard
         self.columnShard = columnShard
-        self.rows = rows
+        self.rowCount = rowCount
         self.columnCount = columnCount
         self.rowStart = rowStart
-        self.columns = columns
+        self.columnIndex = columnIndex
         self.values = values
     }
 
     /// Number of nonzero cells.
-    public var nonzeroCount: Int { columns.count }
+    public var nonzeroCount: Int { columnIndex.count }
 }
 
 /// Reads and writes shard files: one compressed block of the co-occurrence matrix.
@@ -81,8 +81,8 @@ public struct ShardBlock: Equatable, Sendable {
 /// 56      4    CRC-32 of bytes 0..<56
 /// 60      ...  zlib-compressed payload
 /// ```
-/// Version 3 payload (zlib, Huffman coding only: 2-3x faster than string matching and about as small on these
-/// varint streams; written by ``HuffmanDeflate``, read by zlib):
+/// Version 3 payload (zlib format, Huffman coding only: faster than string matching and about as small on
+/// these varint streams; written by ``HuffmanDeflate``, read by zlib):
 /// ```
 /// 8 bytes  units per count U (UInt64); 0 means the values are stored as float32
 /// codes    U > 0 only: a varint K, then K varints: the unit values that have one-byte codes (distinct)
@@ -94,9 +94,7 @@ public struct ShardBlock: Equatable, Sendable {
 /// ```
 /// The coded values are a window's single co-occurrences, U/d units for a pair d apart, and sums of two (see
 /// ``codedUnits(unitsPerCount:)``): about four fifths of a text corpus's cells, 2-3 bytes as units, one byte
-/// as a code. On the benchmark corpus's shards (window 10) single ones took a fifth off the payload before
-/// and after compression, and off the time zlib spends compressing it, pairs another 5-6% (zlib's
-/// Huffman-only mode on 15 of them, against plain varints).
+/// as a code, which takes about a quarter off a text corpus's payload (docs/benchmarks.md, "Shard format 3").
 /// Version 2 (written before) is version 3 without the codes section (every value is a varint of units);
 /// version 1 has no `U` field, the same index section, float32 values, and zlib level 1.
 public enum ShardFile {
@@ -124,9 +122,8 @@ public enum ShardFile {
     /// The unit values a shard with `unitsPerCount` units per count codes in one byte (distinct, positive, at
     /// most 128): a single co-occurrence, w(d) = U/d rounded to the nearest unit as ``CountScale`` rounds a
     /// window's weights, for d = 1, 2, ..., 64 (every weight of the windows people use), then two,
-    /// w(d1) + w(d2) for d1 <= d2 <= 10. On the benchmark corpus (window 10) single ones are 64% of the
-    /// cells and two-co-occurrence sums another 15%; the pairs took 6% off the payload before
-    /// compression and 5% after (zlib's Huffman-only mode on 15 of its shards).
+    /// w(d1) + w(d2) for d1 <= d2 <= 10: together about four fifths of a text corpus's cells
+    /// (docs/benchmarks.md, "Shard format 3").
     public static func codedUnits(unitsPerCount: UInt64) -> [UInt64] {
         // U/d rounded half up, without forming 2U (any U is accepted).
         func weight(_ d: UInt64) -> UInt64 { unitsPerCount / d + (2 * (unitsPerCount % d) >= d ? 1 : 0) }
@@ -154,15 +151,15 @@ public enum ShardFile {
     /// `block.values` may be left empty): about half the bytes of float32 before compression, and faster to
     /// compress. Throws for a value of 2^63 units or more (its code could wrap).
     public static func encode(_ block: ShardBlock, units: [UInt64]?, unitsPerCount: UInt64) throws -> [UInt8] {
-        precondition(units == nil ? block.values.count == block.columns.count
-                                  : (units!.count == block.columns.count && unitsPerCount > 0))
+        precondition(units == nil ? block.values.count == block.columnIndex.count
+                                  : (units!.count == block.columnIndex.count && unitsPerCount > 0))
         if let units {
             var encoder = ShardUnitsEncoder(unitsPerCount: unitsPerCount)
             encoder.beginBlock()
             block.rowStart.withUnsafeBufferPointer { rowStart in
-                block.columns.withUnsafeBufferPointer { columns in
+                block.columnIndex.withUnsafeBufferPointer { columns in
                     units.withUnsafeBufferPointer { units in
-                        for row in 0..<block.rows {
+                        for row in 0..<block.rowCount {
                             let start = Int(rowStart[row]), end = Int(rowStart[row + 1])
                             encoder.beginRow(maxCells: end - start)
                             for k in start..<end { encoder.add(column: Int(columns[k]), units: units[k]) }
@@ -171,14 +168,14 @@ public enum ShardFile {
                     }
                 }
             }
-            return try encoder.fileBytes(rowShard: block.rowShard, columnShard: block.columnShard, rows: block.rows,
+            return try encoder.fileBytes(rowShard: block.rowShard, columnShard: block.columnShard, rows: block.rowCount,
                                          columns: block.columnCount)
         }
         // Float32 counts: a zero units field, the index section, the floats.
         var index = ShardIndexWriter()
         block.rowStart.withUnsafeBufferPointer { rowStart in
-            block.columns.withUnsafeBufferPointer { columns in
-                for row in 0..<block.rows {
+            block.columnIndex.withUnsafeBufferPointer { columns in
+                for row in 0..<block.rowCount {
                     let start = Int(rowStart[row]), end = Int(rowStart[row + 1])
                     index.beginRow(maxCells: end - start)
                     for k in start..<end { index.add(column: Int(columns[k])) }
@@ -186,11 +183,11 @@ public enum ShardFile {
                 }
             }
         }
-        let nonzeros = block.columns.count
+        let nonzeros = block.columnIndex.count
         var bytes = [UInt8](repeating: 0, count: 8)
         bytes.append(contentsOf: UnsafeBufferPointer(start: index.bytes.base, count: index.bytes.count))
         block.values.withUnsafeBytes { bytes.append(contentsOf: $0) }
-        return fileBytes(payload: bytes, rowShard: block.rowShard, columnShard: block.columnShard, rows: block.rows,
+        return fileBytes(payload: bytes, rowShard: block.rowShard, columnShard: block.columnShard, rows: block.rowCount,
                          columns: block.columnCount, nonzeros: nonzeros)
     }
 
@@ -398,7 +395,7 @@ public enum ShardFile {
         for (k, v) in values.enumerated() where !(v > 0 && v.isFinite) {
             throw ShardError.inconsistent(path: path, reason: "count \(v) at nonzero \(k) is not a positive finite number")
         }
-        return (ShardBlock(rowShard: rowShard, columnShard: columnShard, rows: rows, columnCount: columnCount,
-                           rowStart: rowStart, columns: columns, values: values), keptUnits, unitsPerCount)
+        return (ShardBlock(rowShard: rowShard, columnShard: columnShard, rowCount: rows, columnCount: columnCount,
+                           rowStart: rowStart, columnIndex: columns, values: values), keptUnits, unitsPerCount)
     }
 }

@@ -15,8 +15,7 @@ public protocol CellSource: AnyObject {
 /// each frame holding up to 256 KiB of `varint(key - previous key) varint(units)` pairs (the first key of
 /// a frame relative to 0), and a final frame of raw size 0. A run is private to one prep and removed with
 /// its temporary directory; the checksums catch a failing disk, not an attacker. Frames are Huffman-coded by
-/// ``HuffmanDeflate`` (zlib level 1 before: on the benchmark corpus with `--memory 0.25`, 65 runs took 75 MiB
-/// instead of 68, and the prep 7.0 s instead of 7.9-8.0).
+/// ``HuffmanDeflate``, which is faster than zlib's level 1 for a few percent more bytes (docs/benchmarks.md).
 public enum SpillRun {
     static let magic: [UInt8] = Array("SWVRUN01".utf8)
     static let frameBytes = 256 << 10

@@ -1,5 +1,6 @@
 import CZlib
 import Dispatch
+import SwivelConcurrency
 import SwivelIO
 #if canImport(Glibc)
 import Glibc

@@ -93,14 +93,14 @@ public enum BlockStep {
         // A sampled loss does not see every row: a block whose gradients stopped being finite must still report
         // a non-finite loss, so that training stops at this block (its last checkpoint predates it).
         if lossRowStride > 1 && loss.isFinite
-            && !(allFinite(workspace.rowGradients, count: block.rows * d)
-                 && allFinite(workspace.columnGradients, count: block.columns * d)) {
+            && !(allFinite(workspace.rowGradients, count: block.rowCount * d)
+                 && allFinite(workspace.columnGradients, count: block.columnCount * d)) {
             loss = .nan
         }
         model.rowOptimizer.update(parameters: model.rowEmbeddings, firstRow: block.rowShard,
-                                  rowStride: model.rowShards, count: block.rows, gradients: workspace.rowGradients)
+                                  rowStride: model.rowShards, count: block.rowCount, gradients: workspace.rowGradients)
         model.columnOptimizer.update(parameters: model.columnEmbeddings, firstRow: block.columnShard,
-                                     rowStride: model.columnShards, count: block.columns, gradients: workspace.columnGradients)
+                                     rowStride: model.columnShards, count: block.columnCount, gradients: workspace.columnGradients)
         return loss
     }
 
@@ -125,7 +125,7 @@ public enum BlockStep {
     public static func computeGradients(_ block: TrainingBlock, model: TrainingModel, workspace: StepWorkspace,
                                         lossRowStride: Int = 1) -> Double {
         let d = model.rowEmbeddings.dimension
-        let rows = block.rows, columns = block.columns
+        let rows = block.rowCount, columns = block.columnCount
         precondition(rows <= workspace.shardSize && columns <= workspace.shardSize && d == workspace.dimension)
         let rowBase = model.rowEmbeddings.storage + block.rowShard * d
         let columnBase = model.columnEmbeddings.storage + block.columnShard * d

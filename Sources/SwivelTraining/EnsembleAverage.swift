@@ -8,7 +8,7 @@ import SwivelLinearAlgebra
 /// what they share and shrinks what they do not, which analogies reward. A rotation `Q` applied to both `R` and
 /// `C` leaves every prediction `R C^T` unchanged, so each member is first rotated by the `Q` that best maps its
 /// `[R; C]` onto the sum's (orthogonal Procrustes, one `d x d` SVD), then added. On the benchmark corpus three members raised Google analogy
-/// accuracy from 40-41% to 49% (README, "Ensembles", session 8).
+/// accuracy from 40-41% to 49% (docs/benchmarks.md, "Ensembles").
 ///
 /// Shapes: `rowSum` is `rows x dimension`, `columnSum` `columns x dimension`, row-major, as the model's
 /// embeddings. Both are kept in checkpoints, so an interrupted ensemble resumes exactly.

@@ -11,10 +11,10 @@ public struct TrainingBlock: Sendable {
     /// Column shard index.
     public let columnShard: Int
     /// Rows in the block.
-    public let rows: Int
+    public let rowCount: Int
     /// Columns in the block.
-    public let columns: Int
-    /// CSR row offsets (`rows + 1`).
+    public let columnCount: Int
+    /// CSR row offsets (`rowCount + 1`).
     public let rowStart: [Int32]
     /// Local column of each observed cell.
     public let columnIndex: [Int32]
@@ -24,13 +24,13 @@ public struct TrainingBlock: Sendable {
     public let confidence: [Float]
 
     /// Builds the block from raw counts under the confidence function `base + scale * x^exponent`.
-    public init(rowShard: Int, columnShard: Int, rows: Int, columns: Int,
+    public init(rowShard: Int, columnShard: Int, rowCount: Int, columnCount: Int,
                 rowStart: [Int32], columnIndex: [Int32], counts: [Float],
                 confidenceBase: Float, confidenceScale: Float, confidenceExponent: Float) {
         self.rowShard = rowShard
         self.columnShard = columnShard
-        self.rows = rows
-        self.columns = columns
+        self.rowCount = rowCount
+        self.columnCount = columnCount
         self.rowStart = rowStart
         self.columnIndex = columnIndex
         logCount = counts.map { logf($0) }
@@ -57,13 +57,13 @@ public enum SwivelLoss {
     /// rows), scaled up by `rows / sampled rows`: an estimate of the block's loss.
     ///
     /// - Parameters:
-    ///   - cells: `block.rows x block.columns` predictions, row-major with row stride `block.columns`;
+    ///   - cells: `block.rowCount x block.columnCount` predictions, row-major with row stride `block.columnCount`;
     ///     overwritten with `gradientScale * dLoss/dPrediction`.
-    ///   - rowTerm: `block.rows` values `log N - log R_i`.
-    ///   - columnTerm: `block.columns` values `log C_j`.
-    ///   - observedGradient: scratch of at least `block.columns` floats (one row's observed cells).
+    ///   - rowTerm: `block.rowCount` values `log N - log R_i`.
+    ///   - columnTerm: `block.columnCount` values `log C_j`.
+    ///   - observedGradient: scratch of at least `block.columnCount` floats (one row's observed cells).
     ///   - lossRowStride: 1 for the exact loss; k > 1 for the loss of every k-th row, scaled up (at most
-    ///     `block.rows`, so that a small block still samples a row).
+    ///     `block.rowCount`, so that a small block still samples a row).
     /// - Returns: the sum of the loss over the block's cells (or its estimate), in Double.
     public static func apply(cells: UnsafeMutablePointer<Float>, block: TrainingBlock,
                              rowTerm: UnsafePointer<Float>, columnTerm: UnsafePointer<Float>,
@@ -71,8 +71,8 @@ public enum SwivelLoss {
                              lossRowStride: Int = 1) -> Double {
         precondition(lossRowStride >= 1)
         // Blocks with fewer rows than the stride still sample one row.
-        let lossRowStride = max(1, min(lossRowStride, block.rows))
-        let columns = block.columns
+        let lossRowStride = max(1, min(lossRowStride, block.rowCount))
+        let columns = block.columnCount
         // Rows whose loss is counted (all of them with stride 1).
         let columnShard = block.columnShard
         let sampled = { (i: Int) in (i + columnShard) % lossRowStride == 0 }
@@ -85,7 +85,7 @@ public enum SwivelLoss {
             block.columnIndex.withUnsafeBufferPointer { columnIndex in
                 block.logCount.withUnsafeBufferPointer { logCount in
                     block.confidence.withUnsafeBufferPointer { confidence in
-                        for i in 0..<block.rows {
+                        for i in 0..<block.rowCount {
                             let row = cells + i * columns
                             let rt = rowTerm[i]
                             let withLoss = sampled(i)
@@ -121,7 +121,7 @@ public enum SwivelLoss {
                 }
             }
         }
-        if sampledRows > 0 && sampledRows < block.rows { loss *= Double(block.rows) / Double(sampledRows) }
+        if sampledRows > 0 && sampledRows < block.rowCount { loss *= Double(block.rowCount) / Double(sampledRows) }
         return loss
     }
 

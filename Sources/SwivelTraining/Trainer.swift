@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import SwivelConcurrency
 import SwivelEmbeddings
 import SwivelIO
 import SwivelLinearAlgebra
@@ -81,7 +82,7 @@ public final class Trainer {
     /// The finished members of an ensemble (nil for a one-member run).
     let ensembleAverage: EnsembleAverage?
     /// The background checkpoint writer.
-    private let writing = CheckpointWriting()
+    let writing = CheckpointWriting()
 
     /// Loads and validates the prep directory, decodes every shard (unless the shards are to be streamed), and
     /// initialises the embeddings from the seed with N(0, 1/sqrt(d)) entries, as the reference does.
@@ -223,8 +224,8 @@ public final class Trainer {
                 let entry = entries[index]
                 if let (group, groups) = rowGroup, entry.row % groups != group {
                     results[index] = .success(TrainingBlock(rowShard: entry.row, columnShard: entry.column,
-                                                            rows: rowLayout.size(of: entry.row),
-                                                            columns: columnLayout.size(of: entry.column),
+                                                            rowCount: rowLayout.size(of: entry.row),
+                                                            columnCount: columnLayout.size(of: entry.column),
                                                             rowStart: [], columnIndex: [], counts: [],
                                                             confidenceBase: config.confidenceBase,
                                                             confidenceScale: config.confidenceScale,
@@ -245,14 +246,14 @@ public final class Trainer {
         let path = directory + "/shards/" + entry.file
         let shard = try ShardFile.read(from: path)
         guard shard.rowShard == entry.row, shard.columnShard == entry.column,
-              shard.rows == manifest.rowLayout.size(of: entry.row),
+              shard.rowCount == manifest.rowLayout.size(of: entry.row),
               shard.columnCount == manifest.columnLayout.size(of: entry.column),
               shard.nonzeroCount == entry.nonzeros else {
-            throw ShardError.inconsistent(path: path, reason: "does not match the manifest (block (\(shard.rowShard), \(shard.columnShard)), \(shard.rows) x \(shard.columnCount), \(shard.nonzeroCount) nonzeros); was it prepared with another shard size?")
+            throw ShardError.inconsistent(path: path, reason: "does not match the manifest (block (\(shard.rowShard), \(shard.columnShard)), \(shard.rowCount) x \(shard.columnCount), \(shard.nonzeroCount) nonzeros); was it prepared with another shard size?")
         }
         return TrainingBlock(rowShard: shard.rowShard, columnShard: shard.columnShard,
-                             rows: shard.rows, columns: shard.columnCount, rowStart: shard.rowStart,
-                             columnIndex: shard.columns, counts: shard.values,
+                             rowCount: shard.rowCount, columnCount: shard.columnCount, rowStart: shard.rowStart,
+                             columnIndex: shard.columnIndex, counts: shard.values,
                              confidenceBase: config.confidenceBase, confidenceScale: config.confidenceScale,
                              confidenceExponent: config.confidenceExponent)
     }
@@ -279,7 +280,7 @@ public final class Trainer {
     ///   - onEpoch: called after each epoch with its record, while the model holds that member's vectors.
     public func train(progress: ProgressHandler? = nil, checkpoints: CheckpointPolicy? = nil,
                       onEpoch: ((EpochRecord) -> Void)? = nil) throws -> TrainingSummary {
-        guard streamsBlocks || blocks.allSatisfy({ $0.rowStart.count == $0.rows + 1 }) else {
+        guard streamsBlocks || blocks.allSatisfy({ $0.rowStart.count == $0.rowCount + 1 }) else {
             throw TrainingError.invalidOption("this trainer decoded one row group only; train it as a rank (trainAsRank)")
         }
         // The checkpoint copy (16 or, in an ensemble, 24 V d bytes) is reused within this run, not kept after it (a write still in
@@ -351,7 +352,7 @@ public final class Trainer {
                                                          learningRate: config.learningRate)
                         }
                         position.epochLoss += loss
-                        position.epochCells += Double(waveBlocks[w].rows * waveBlocks[w].columns)
+                        position.epochCells += Double(waveBlocks[w].rowCount * waveBlocks[w].columnCount)
                     }
                     position.wavesDone += 1
                     blocksDone += wave.count
@@ -429,33 +430,6 @@ public final class Trainer {
         return false
     }
 
-    /// Takes a snapshot of the current state (counting this process's training time) and writes it on a
-    /// background queue while training goes on; the previous write is finished (and its error raised) first.
-    /// With `wait`, returns only when this checkpoint is on disk.
-    func save(_ policy: CheckpointPolicy, start: Double, wait: Bool = false) throws {
-        try finishCheckpoint()
-        var saved = position
-        saved.secondsBefore += monotonicSeconds() - start
-        let writing = self.writing
-        let snapshot = Checkpoint.snapshot(self, position: saved, reusing: writing.stateCopy)
-        writing.stateCopy = snapshot.state
-        writing.group.enter()
-        writing.queue.async {
-            do { try Checkpoint.write(snapshot, to: policy.directory) } catch { writing.error = error }
-            writing.group.leave()
-        }
-        if wait { try finishCheckpoint() }
-    }
-
-    /// Waits for the checkpoint being written, if any, and raises its error.
-    func finishCheckpoint() throws {
-        writing.group.wait()
-        if let error = writing.error {
-            writing.error = nil
-            throw error
-        }
-    }
-
     /// The current vectors with their words (`choice` as in export), e.g. for evaluation during training.
     public func embeddings(_ choice: VectorChoice) throws -> Embeddings {
         let d = config.dimension
@@ -479,139 +453,4 @@ public final class Trainer {
 
     /// Row and column words, read from the prep directory on first use by ``embeddings(_:)``.
     private var tokens: (rows: [String], columns: [String])?
-
-    /// Writes the trained model to `directory`: vocabularies, both embedding matrices, the training log and
-    /// `model.json` (last, so a directory with `model.json` is a complete model).
-    public func writeModel(to directory: String, summary: TrainingSummary, force: Bool) throws {
-        try Self.prepareModelDirectory(directory, force: force)
-        let d = config.dimension
-        try EmbeddingMatrixFile.write(Matrix(rows: manifest.rows, columns: d, values: model.rowEmbeddings.values),
-                                      to: directory + "/" + ModelDirectory.rowEmbeddings)
-        try EmbeddingMatrixFile.write(Matrix(rows: manifest.columns, columns: d, values: model.columnEmbeddings.values),
-                                      to: directory + "/" + ModelDirectory.columnEmbeddings)
-        try AtomicFileWriter.write(try FileReader.readAll(prepDirectory + "/" + manifest.rowVocabulary),
-                                   to: directory + "/" + ModelDirectory.rowVocabulary)
-        try AtomicFileWriter.write(try FileReader.readAll(prepDirectory + "/" + manifest.columnVocabulary),
-                                   to: directory + "/" + ModelDirectory.columnVocabulary)
-        var logText = "epoch\tmean_loss\tseconds\tmember\n"
-        for r in summary.log { logText += "\(r.epoch)\t\(r.meanLoss)\t\(Self.format(r.seconds))\t\(r.member + 1)\n" }
-        try AtomicFileWriter.write(logText, to: directory + "/" + ModelDirectory.trainingLog)
-        let info = ModelInfo(writtenBy: manifest.writtenBy, prepDirectory: prepDirectory, rows: manifest.rows,
-                             columns: manifest.columns, dimension: d, configuration: config, summary: summary)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFileWriter.write([UInt8](try encoder.encode(info)) + [0x0A], to: directory + "/" + ModelDirectory.modelInfo)
-    }
-
-    /// Creates the model directory, refusing to replace an existing model unless `force`.
-    public static func prepareModelDirectory(_ directory: String, force: Bool) throws {
-        if FileReader.exists(directory) && !FileReader.isDirectory(directory) {
-            throw FileError.cannotOpen(path: directory, reason: "exists and is not a directory")
-        }
-        if !force && (FileReader.exists(directory + "/" + ModelDirectory.modelInfo)
-                      || FileReader.exists(directory + "/" + Checkpoint.fileName)) {
-            throw TrainingError.outputExists(path: directory)
-        }
-        try FileReader.createDirectory(directory)
-    }
-
-    static func format(_ x: Double) -> String {
-        String(format: "%.4f", x)
-    }
-}
-
-/// A serial queue for checkpoint writes, the group that tracks the write in flight, and its error.
-final class CheckpointWriting: @unchecked Sendable {
-    let queue = DispatchQueue(label: "swivel.checkpoint")
-    let group = DispatchGroup()
-    /// Set by the write on `queue`; read only after `group.wait()`.
-    var error: Error?
-    /// The memory of the last snapshot, reused by the next one (which is taken only after `group.wait()`).
-    var stateCopy: Checkpoint.StateCopy?
-}
-
-/// When to write checkpoints during training, and when to stop early.
-public struct CheckpointPolicy: Sendable {
-    /// The model directory that receives `checkpoint.swvc`.
-    public var directory: String
-    /// Seconds between checkpoints within an epoch.
-    public var intervalSeconds: Double
-    /// At the end of an epoch a checkpoint is written when this many seconds have passed since the last one
-    /// (and always after the last epoch); by default `min(intervalSeconds, 60)`. Short epochs do not each pay
-    /// for a checkpoint (measured: a 157 MB checkpoint made an 8 s epoch 4% slower): a crash loses at most
-    /// about a minute plus one epoch, and never more than `intervalSeconds` plus one wave.
-    public var epochIntervalSeconds: Double
-    /// Polled after every wave; true stops training after writing a checkpoint (e.g. on SIGINT).
-    public var shouldStop: @Sendable () -> Bool
-
-    /// Creates a policy.
-    public init(directory: String, intervalSeconds: Double, shouldStop: @escaping @Sendable () -> Bool = { false }) {
-        self.directory = directory
-        self.intervalSeconds = intervalSeconds
-        epochIntervalSeconds = min(intervalSeconds, 60)
-        self.shouldStop = shouldStop
-    }
-}
-
-/// The contents of `model.json`: how a model was trained and what it is.
-public struct ModelInfo: Codable, Sendable {
-    /// Always "swivel-model".
-    public var format = "swivel-model"
-    /// Format version.
-    public var formatVersion = 1
-    /// Version of the prep that produced the shards.
-    public var writtenBy: String
-    /// The prep directory trained on.
-    public var prepDirectory: String
-    /// Row features.
-    public var rows: Int
-    /// Column features.
-    public var columns: Int
-    /// Embedding dimension.
-    public var dimension: Int
-    /// Training settings.
-    public var configuration: TrainingConfiguration
-    /// Results.
-    public var summary: TrainingSummary
-}
-
-/// Decodes the blocks of the next wave on a background queue while the current wave trains, for a trainer whose
-/// decoded blocks do not fit in memory: only two waves' blocks are decoded at any time.
-final class WavePrefetch: @unchecked Sendable {
-    private let load: @Sendable ([BlockSchedule.Block]) throws -> [TrainingBlock]
-    private let queue = DispatchQueue(label: "swivel.wave-prefetch")
-    private let group = DispatchGroup()
-    /// The wave being decoded ahead and its result; written on `queue`, read after `group.wait()`.
-    private var ahead: (wave: [BlockSchedule.Block], result: Result<[TrainingBlock], Error>?)?
-
-    /// A prefetcher that decodes a wave's blocks with `load`.
-    init(load: @escaping @Sendable ([BlockSchedule.Block]) throws -> [TrainingBlock]) {
-        self.load = load
-    }
-
-    /// The blocks of `wave` (decoded ahead when it was the `next` of the call before, else now), and starts
-    /// decoding `next` in the background; throws the decoding error of `wave` without starting `next`.
-    func blocks(_ wave: [BlockSchedule.Block], next: [BlockSchedule.Block]?) throws -> [TrainingBlock] {
-        group.wait()
-        let decoded: [TrainingBlock]
-        if let ahead, ahead.wave == wave, let result = ahead.result {
-            decoded = try result.get()
-        } else {
-            decoded = try load(wave)
-        }
-        ahead = nil
-        if let next {
-            ahead = (next, nil)
-            group.enter()
-            queue.async {
-                let result = Result { try self.load(next) }
-                self.ahead?.result = result
-                self.group.leave()
-            }
-        }
-        return decoded
-    }
-
-    /// Waits for the wave being decoded ahead, if any (its blocks are dropped when no call takes them).
-    func finish() { group.wait() }
 }

@@ -1,4 +1,5 @@
 import Dispatch
+import SwivelConcurrency
 import SwivelIO
 import SwivelLinearAlgebra
 
@@ -129,7 +130,7 @@ public enum TrainingBenchmark {
                 }
                 rowStart.append(Int32(columns.count))
             }
-            blocks.append(TrainingBlock(rowShard: w, columnShard: w, rows: b, columns: b, rowStart: rowStart,
+            blocks.append(TrainingBlock(rowShard: w, columnShard: w, rowCount: b, columnCount: b, rowStart: rowStart,
                                         columnIndex: columns, counts: counts, confidenceBase: config.confidenceBase,
                                         confidenceScale: config.confidenceScale, confidenceExponent: config.confidenceExponent))
         }

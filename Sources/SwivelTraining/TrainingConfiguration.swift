@@ -15,7 +15,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// Embedding dimension `d`.
     public var dimension = 300
     /// Passes over every block. 20, with a confidence base of 0, was chosen by measurement on the benchmark
-    /// corpus over seeds 1, 2 and 3 (README, "Defaults", session 7): Google analogy +1.6 / +2.5 / +2.4 points
+    /// corpus over seeds 1, 2 and 3 (docs/benchmarks.md, "Defaults"): Google analogy +1.6 / +2.5 / +2.4 points
     /// against 15 epochs with base 0.1, WS353 and its splits within +-0.01, training a third longer.
     public var epochs = 20
     /// Optimizer.
@@ -24,7 +24,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var learningRate: Float = 0.1
     /// AdaGrad's initial accumulator value. TensorFlow's default, 0.1, dwarfs the squared gradients of Swivel
     /// blocks (which carry a factor 1/shardSize), turning AdaGrad into plain SGD whose step depends on the shard
-    /// size; a tiny value keeps AdaGrad's per-coordinate normalisation (see the README for the measurement).
+    /// size; a tiny value keeps AdaGrad's per-coordinate normalisation (docs/benchmarks.md, "AdaGrad accumulator").
     public var adagradInitialAccumulator: Float = 1e-6
     /// RMSProp momentum.
     public var momentum: Float = 0.1
@@ -53,7 +53,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// Members of the ensemble: independent runs of `epochs` each, from different seeds (``memberSeed(_:)``),
     /// whose vectors are rotated onto each other (orthogonal Procrustes, rows and columns together) and averaged
     /// into the model (see ``EnsembleAverage``); 1 trains a single run. 3 was chosen by measurement on the
-    /// benchmark corpus (README, "Ensembles", session 8): Google analogy 41.5% -> 49.0% (seeds 1-3), WS353 and
+    /// benchmark corpus (docs/benchmarks.md, "Ensembles"): Google analogy 41.5% -> 49.0% (seeds 1-3), WS353 and
     /// its splits within the seeds' spread, for three times the training time.
     public var ensemble = 3
 

@@ -4,8 +4,9 @@ import SwivelLinearAlgebra
 import SwivelTraining
 
 extension Swivel {
-    struct Bench: ParsableCommand {
+    struct BenchCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "bench",
             abstract: "Measure SGEMM at Swivel's shapes and how close a training step comes to it.",
             discussion: """
                 Prints the OpenBLAS build and kernel in use, the SGEMM rate of the three products of a step \

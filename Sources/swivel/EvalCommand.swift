@@ -4,8 +4,9 @@ import SwivelEmbeddings
 import SwivelText
 
 extension Swivel {
-    struct Eval: ParsableCommand {
+    struct EvalCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "eval",
             abstract: "Score vectors on word-similarity and analogy benchmarks.",
             discussion: """
                 Similarity files: word1<TAB>word2<TAB>score; Spearman (ties by average rank) and Pearson over the \

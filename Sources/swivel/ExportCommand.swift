@@ -5,8 +5,9 @@ extension VectorChoice: ExpressibleByArgument {}
 extension ExportFormat: ExpressibleByArgument {}
 
 extension Swivel {
-    struct Export: ParsableCommand {
+    struct ExportCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "export",
             abstract: "Write trained vectors for other tools (gensim, GloVe/word2vec tools, TensorBoard, NumPy).",
             discussion: """
                 Examples:

@@ -3,8 +3,9 @@ import Foundation
 import SwivelEmbeddings
 
 extension Swivel {
-    struct Nearest: ParsableCommand {
+    struct NearestCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "nearest",
             abstract: "Print the nearest neighbours of words by cosine similarity.",
             discussion: """
                 Queries: a word (its neighbours), 'a : b :: c : ?' (an analogy, 3CosAdd), or 'king - man + woman'. \

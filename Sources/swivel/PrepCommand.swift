@@ -10,8 +10,9 @@ import SwivelMPI
 extension UnicodeNormalization: ExpressibleByArgument {}
 
 extension Swivel {
-    struct Prep: ParsableCommand {
+    struct PrepCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "prep",
             abstract: "Count co-occurrences in a corpus and write them as shards.",
             discussion: """
                 Tokens are runs of non-white-space bytes; every line is a context of its own. Out-of-vocabulary \
@@ -148,7 +149,7 @@ extension Swivel {
             let progress = TerminalProgress(quiet: outputOptions.quiet)
             let output = self.output
             removePartialPrepOnStop(progress: progress, output: output, ownsOutput: true,
-                                    temporary: SwivelShards.Prep.temporaryDirectory(parent: tempDir ?? output))
+                                    temporary: PrepPipeline.temporaryDirectory(parent: tempDir ?? output))
             let start = Date()
             let summary = try reportingErrors {
                 defer { progress.finish() }
@@ -159,7 +160,7 @@ extension Swivel {
                     return try CountsImport.runGlove(cooccurrence: gloveCooccurrence, vocabularyPath: gloveVocab,
                                                      config: config, progress: progress.handler)
                 }
-                return try SwivelShards.Prep.run(config, progress: progress.handler)
+                return try PrepPipeline.run(config, progress: progress.handler)
             }
             report(summary, seconds: Date().timeIntervalSince(start))
         }
@@ -173,9 +174,9 @@ extension Swivel {
                 progress.finish()
                 FileCreation.stopForCleanup()   // no worker creates a file after the removal below
                 if FileReader.isDirectory(temporary) {
-                    SwivelShards.Prep.removeTemporaryDirectory(temporary)
+                    PrepPipeline.removeTemporaryDirectory(temporary)
                     if ownsOutput {
-                        SwivelShards.Prep.removePartialOutput(output)
+                        PrepPipeline.removePartialOutput(output)
                         printError("swivel: prep interrupted; the partial output in \(output) was removed")
                     }
                 } else if ownsOutput {
@@ -213,7 +214,7 @@ extension Swivel {
 }
 
 #if MPI
-extension Swivel.Prep {
+extension Swivel.PrepCommand {
     /// One rank of `mpirun -np p swivel prep CORPUS... --output DIR`: the ranks share the chunks of the
     /// corpus and write the prep directory a single process would (``SwivelShards/Prep/runAsRank(_:ranks:progress:)``).
     /// Inputs and the output directory must be at the same paths on every rank (a shared file system).
@@ -230,10 +231,10 @@ extension Swivel.Prep {
             // (a failing rank makes mpirun signal the others, possibly before that).
             let output = config.output
             removePartialPrepOnStop(progress: progress, output: output, ownsOutput: rank == 0,
-                                    temporary: SwivelShards.Prep.temporaryDirectory(parent: config.temporaryDirectory ?? output,
+                                    temporary: PrepPipeline.temporaryDirectory(parent: config.temporaryDirectory ?? output,
                                                                                     rank: rank))
             let start = Date()
-            let summary = try SwivelShards.Prep.runAsRank(config, ranks: communicator, progress: progress.handler)
+            let summary = try PrepPipeline.runAsRank(config, ranks: communicator, progress: progress.handler)
             progress.finish()
             if rank == 0 { report(summary, seconds: Date().timeIntervalSince(start), ranks: communicator.size) }
         } catch {

@@ -18,7 +18,8 @@ struct Swivel: ParsableCommand {
               swivel nearest model/ king queen
             """,
         version: version,
-        subcommands: [Prep.self, Train.self, Export.self, Nearest.self, Eval.self, Plot.self, Bench.self])
+        subcommands: [PrepCommand.self, TrainCommand.self, ExportCommand.self, NearestCommand.self, EvalCommand.self,
+                      PlotCommand.self, BenchCommand.self])
 
     /// Entry point: ignore SIGXFSZ so that a file-size limit (`ulimit -f`) surfaces as a write error that
     /// names the file, instead of killing the process mid-write; then parse and run.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SwivelConcurrency
 import SwivelIO
 
 /// Shows progress on standard error: a live line (rate, ETA) on a terminal, nothing in pipes or with --quiet.

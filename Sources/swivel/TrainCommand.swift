@@ -8,8 +8,9 @@ import SwivelMPI
 #endif
 
 extension Swivel {
-    struct Train: ParsableCommand {
+    struct TrainCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "train",
             abstract: "Train Swivel embeddings on a prep directory.",
             discussion: """
                 Each epoch trains every block of the co-occurrence matrix once: three SGEMMs and the piecewise \
@@ -225,7 +226,7 @@ extension Swivel {
 }
 
 #if MPI
-extension Swivel.Train {
+extension Swivel.TrainCommand {
     /// One rank of `mpirun -np p swivel train PREP --output MODEL ...` (or `--resume MODEL`): the stratified
     /// ring with p strata; rank 0 writes a checkpoint after every epoch and the model at the end. Every rank reads the prep directory (a shared file system, or identical
     /// copies at the same path) and decodes only the shards of its row group.
@@ -285,47 +286,6 @@ extension Swivel.Train {
 #endif
 
 extension OptimizerKind: ExpressibleByArgument {}
-
-/// Scores the vectors during training and appends the scores to `eval_log.tsv` in the model directory.
-final class TrainingEvaluation {
-    let similarity: [SimilarityBenchmark]
-    let analogy: [AnalogyBenchmark]
-    let log: FileHandle
-
-    /// Reads the benchmark files (nil when there are none) and starts the log with a header.
-    init?(similarity: [String], analogy: [String], logPath: String) throws {
-        if similarity.isEmpty && analogy.isEmpty { return nil }
-        self.similarity = try similarity.map { try SimilarityBenchmark(path: $0) }
-        self.analogy = try analogy.map { try AnalogyBenchmark(path: $0) }
-        guard FileManager.default.createFile(atPath: logPath, contents: Data("epoch\tfile\tmetric\tvalue\n".utf8)),
-              let handle = FileHandle(forWritingAtPath: logPath) else {
-            throw SwivelCLIError.cannotWrite(path: logPath)
-        }
-        handle.seekToEndOfFile()
-        log = handle
-    }
-
-    /// Evaluates the current sum vectors; returns one line per benchmark for the terminal, each starting with
-    /// `label`, and logs the scores at epoch `x` (epochs counted across ensemble members) under metric names
-    /// starting with `metricPrefix`.
-    func run(trainer: Trainer, label: String, x: Int, metricPrefix: String = "") -> [String] {
-        guard let embeddings = try? trainer.embeddings(.sum) else { return [] }
-        var lines: [String] = [], rows = ""
-        for benchmark in similarity {
-            let r = benchmark.evaluate(embeddings)
-            lines.append(String(format: "%@: %@ spearman %.4f (%d/%d pairs)", label, r.file as NSString, r.spearman, r.covered, r.pairs))
-            rows += "\(x)\t\(r.file)\t\(metricPrefix)spearman\t\(r.spearman)\n"
-        }
-        for benchmark in analogy {
-            let all = benchmark.evaluate(embeddings, restrict: 30000)[0]
-            lines.append(String(format: "%@: %@ 3CosAdd %.2f%% of covered (%d/%d questions)", label,
-                                benchmark.path as NSString, 100 * all.add.accuracyCovered, all.covered, all.questions))
-            rows += "\(x)\t\(benchmark.path)\t\(metricPrefix)3cosadd_covered\t\(all.add.accuracyCovered)\n"
-        }
-        log.write(Data(rows.utf8))
-        return lines
-    }
-}
 
 /// Errors of the command line itself.
 enum SwivelCLIError: Error, CustomStringConvertible {

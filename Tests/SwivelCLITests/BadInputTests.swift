@@ -26,7 +26,7 @@ private func smallPrep(shardSize: Int = 8) throws -> (corpus: String, prep: Stri
     return (corpus, prep)
 }
 
-/// One test per row of the README's table of bad inputs.
+/// One test per row of the table of bad inputs in docs/bad-input.md.
 @Suite struct BadInputTests {
     @Test func nonexistentPath() throws {
         try expectOneLineError(["prep", "/no/such/corpus.txt", "--output", TemporaryFile.path()],

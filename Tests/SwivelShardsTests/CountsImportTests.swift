@@ -13,10 +13,10 @@ private func matrix(_ directory: String) throws -> [String: [String: Float]] {
     var result: [String: [String: Float]] = [:]
     for entry in manifest.shards {
         let block = try ShardFile.read(from: directory + "/shards/" + entry.file)
-        for l in 0..<block.rows {
+        for l in 0..<block.rowCount {
             for k in Int(block.rowStart[l])..<Int(block.rowStart[l + 1]) {
                 let r = rows[manifest.rowLayout.featureID(shard: block.rowShard, local: l)]
-                let c = columns[manifest.columnLayout.featureID(shard: block.columnShard, local: Int(block.columns[k]))]
+                let c = columns[manifest.columnLayout.featureID(shard: block.columnShard, local: Int(block.columnIndex[k]))]
                 result[r, default: [:]][c] = block.values[k]
             }
         }
@@ -101,6 +101,6 @@ private func matrix(_ directory: String) throws -> [String: [String: Float]] {
         try counter.add(row: 0, column: 7, units: 1 << 20)
         let result = try counter.finish(writingTo: directory)
         let block = try ShardFile.read(from: directory + "/" + result.shards[0].file)
-        #expect(block.columns == [7] && block.values == [1])
+        #expect(block.columnIndex == [7] && block.values == [1])
     }
 }

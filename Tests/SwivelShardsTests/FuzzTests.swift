@@ -8,8 +8,8 @@ import Testing
 /// Damaged shard files and manifests must be rejected with typed errors, never crash (a crash fails the run).
 @Suite struct ShardFuzzTests {
     @Test func mutatedShardsAreRejectedOrDecodedSafely() throws {
-        let block = ShardBlock(rowShard: 1, columnShard: 2, rows: 5, columnCount: 40,
-                               rowStart: [0, 3, 3, 7, 8, 10], columns: [0, 5, 39, 1, 2, 3, 30, 7, 0, 39],
+        let block = ShardBlock(rowShard: 1, columnShard: 2, rowCount: 5, columnCount: 40,
+                               rowStart: [0, 3, 3, 7, 8, 10], columnIndex: [0, 5, 39, 1, 2, 3, 30, 7, 0, 39],
                                values: [1, 0.5, 2, 3, 1e5, 0.25, 7, 1, 2, 0.1])
         let good = try ShardFile.encode(block)
         var rejected = 0, total = 0
@@ -18,7 +18,7 @@ import Testing
             do {
                 let decoded = try ShardFile.decode(bytes, path: "fuzz")
                 // Anything accepted must satisfy the CSR invariants.
-                #expect(decoded.rowStart.count == decoded.rows + 1 && Int(decoded.rowStart.last!) == decoded.values.count)
+                #expect(decoded.rowStart.count == decoded.rowCount + 1 && Int(decoded.rowStart.last!) == decoded.values.count)
             } catch is ShardError {
                 rejected += 1
             }
@@ -26,10 +26,14 @@ import Testing
         #expect(rejected > total * 9 / 10)
     }
 
+    /// Every shard input kept in `Fixtures/fuzz/crashers/` (inputs that once trapped a reader) is refused with a
+    /// ``ShardError``; the folder must exist and hold at least the four header traps kept there.
     @Test func regressionCorpusStaysRejected() throws {
         let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Fixtures/fuzz/crashers").path
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasSuffix("shard.input") {
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix("shard.input") }
+        #expect(names.count >= 4)
+        for name in names {
             let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: directory + "/" + name)))
             #expect(throws: ShardError.self) { try ShardFile.decode(bytes, path: name) }
         }
@@ -38,8 +42,8 @@ import Testing
     /// A header with valid checksums but sizes no real shard can have (a huge row count; a payload size no
     /// zlib stream of this length can reach) is refused before anything of that size is allocated.
     @Test func impossibleSizesWithValidChecksumsAreRefused() throws {
-        let block = ShardBlock(rowShard: 0, columnShard: 0, rows: 2, columnCount: 2,
-                               rowStart: [0, 1, 2], columns: [0, 1], values: [1, 2])
+        let block = ShardBlock(rowShard: 0, columnShard: 0, rowCount: 2, columnCount: 2,
+                               rowStart: [0, 1, 2], columnIndex: [0, 1], values: [1, 2])
         let good = try ShardFile.encode(block)
         /// `good` with the little-endian `value` stored at `offset` and the header CRC made valid again.
         func forged<T: FixedWidthInteger>(_ value: T, at offset: Int) -> [UInt8] {
@@ -67,7 +71,7 @@ import Testing
         var config = PrepConfiguration(inputs: [corpus], output: output)
         config.vocabularyRules = VocabularyRules(minCount: 1)
         config.shardSize = 2
-        _ = try Prep.run(config)
+        _ = try PrepPipeline.run(config)
         let good = try FileReader.readAll(output + "/manifest.json")
         for bytes in Mutations(of: good, seed: 2, defaultCount: 1500, name: "manifest") {
             try AtomicFileWriter.write(bytes, to: output + "/manifest.json")

@@ -49,7 +49,7 @@ private func zipfText(lines: Int, words: Int, seed: UInt64) -> [String] {
             config.countingTableSlots = tableSlots
             config.denseProduct = dense
             config.forceSecondPass = secondPass
-            let summary = try Prep.run(config)
+            let summary = try PrepPipeline.run(config)
             if tableSlots != nil { #expect(summary.spilledRuns > 64, "the tiny table spills often") }
             #expect(summary.rereadCorpus == secondPass)
             let names = try FileReader.listDirectory(config.output)
@@ -80,7 +80,7 @@ private func zipfText(lines: Int, words: Int, seed: UInt64) -> [String] {
             var config = PrepConfiguration(inputs: [input], output: TemporaryFile.path())
             config.shardSize = 8
             config.threads = 2
-            _ = try Prep.run(config)
+            _ = try PrepPipeline.run(config)
             return try outputs(config.output)
         }
         #expect(try prep(root) == prep(single))
@@ -98,7 +98,7 @@ private func zipfText(lines: Int, words: Int, seed: UInt64) -> [String] {
             var config = PrepConfiguration(inputs: inputs, output: output)
             config.threads = 2
             #expect {
-                try Prep.run(config)
+                try PrepPipeline.run(config)
             } throws: { error in
                 "\(error)".hasPrefix(expected) && !"\(error)".contains("\n")
             }
@@ -116,7 +116,7 @@ private func zipfText(lines: Int, words: Int, seed: UInt64) -> [String] {
         config.vocabularyRules = VocabularyRules(minCount: 1)
         config.tokenizer = TokenizerOptions(maxTokenLength: 100)
         config.threads = 2
-        let summary = try Prep.run(config)
+        let summary = try PrepPipeline.run(config)
         #expect(summary.manifest.tokens == 8 && summary.manifest.rows == 5)   // start of the line end (+ of the line)
         #expect(summary.bytes == Int64(bytes.count))
     }
@@ -129,7 +129,7 @@ private func zipfText(lines: Int, words: Int, seed: UInt64) -> [String] {
             config.counting = CountingOptions(window: 5, subsample: subsample, seed: 9)
             config.threads = threads
             config.forceSecondPass = secondPass
-            _ = try Prep.run(config)
+            _ = try PrepPipeline.run(config)
             return config.output
         }
         let plain = try prep(threads: 1, subsample: nil)
@@ -171,7 +171,7 @@ private func zipfText(lines: Int, words: Int, seed: UInt64) -> [String] {
         }
         for subsample in [nil, 0.01] {
             let single = configuration(threads: 1, subsample: subsample)
-            let summary = try Prep.run(single)
+            let summary = try PrepPipeline.run(single)
             let expected = try outputs(single.output)
             let manifest = try FileReader.readAll(single.output + "/manifest.json")
             // The last case makes every send wait until its receiver takes it, with 1 byte of budget: each rank
@@ -182,7 +182,7 @@ private func zipfText(lines: Int, words: Int, seed: UInt64) -> [String] {
                 if rendezvous { config.rankSendBudgetBytes = 1 }
                 let ranks = ThreadRanks(size: p, rendezvousSends: rendezvous)
                 let shared = config
-                let results = ranks.run { rank in try Prep.runAsRank(shared, ranks: rank) }
+                let results = ranks.run { rank in try PrepPipeline.runAsRank(shared, ranks: rank) }
                 for result in results {
                     let rankSummary = try result.get()
                     #expect(rankSummary.manifest == summary.manifest)
@@ -207,7 +207,7 @@ private func zipfText(lines: Int, words: Int, seed: UInt64) -> [String] {
         let results = ThreadRanks(size: 2).run { rank in
             var config = PrepConfiguration(inputs: [rank.rank == 0 ? root : other], output: output)
             config.vocabularyRules = VocabularyRules(minCount: 1)
-            return try Prep.runAsRank(config, ranks: rank)
+            return try PrepPipeline.runAsRank(config, ranks: rank)
         }
         for result in results {
             #expect(throws: (any Error).self) { try result.get() }

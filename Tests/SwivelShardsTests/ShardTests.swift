@@ -48,13 +48,13 @@ private func generatedText(seed: UInt64, lines: Int, length: (Int) -> Int, word:
 /// Appends `block`'s index section as every format version writes it: per row a varint count of its nonzeros,
 /// then the varint gaps between its columns (the first from -1).
 private func appendIndex(of block: ShardBlock, to payload: inout ByteWriter) {
-    for row in 0..<block.rows {
+    for row in 0..<block.rowCount {
         let start = Int(block.rowStart[row]), end = Int(block.rowStart[row + 1])
         payload.appendVarint(UInt64(end - start))
         var previous: Int32 = -1
         for k in start..<end {
-            payload.appendVarint(UInt64(block.columns[k] - previous))
-            previous = block.columns[k]
+            payload.appendVarint(UInt64(block.columnIndex[k] - previous))
+            previous = block.columnIndex[k]
         }
     }
 }
@@ -65,7 +65,7 @@ private func handWrittenShard(version: UInt32, of block: ShardBlock, payload: [U
     let compressed = try payload.withUnsafeBytes { try Zlib.compress($0, level: 1) }
     var header = ByteWriter()
     header.append(ShardFile.magic)
-    for field in [version, UInt32(block.rowShard), UInt32(block.columnShard), UInt32(block.rows), UInt32(block.columnCount)] {
+    for field in [version, UInt32(block.rowShard), UInt32(block.columnShard), UInt32(block.rowCount), UInt32(block.columnCount)] {
         header.append(field)
     }
     for field in [UInt64(block.nonzeroCount), UInt64(payload.count), UInt64(compressed.count)] { header.append(field) }
@@ -98,10 +98,10 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
     #expect(try FileReader.listDirectory(directory).count == result.shards.count, "no temporary run is left behind")
     var dense = [[Double]](repeating: [Double](repeating: 0, count: vocabulary.count), count: vocabulary.count)
     for block in blocks {
-        for l in 0..<block.rows {
+        for l in 0..<block.rowCount {
             for k in Int(block.rowStart[l])..<Int(block.rowStart[l + 1]) {
                 let row = layout.featureID(shard: block.rowShard, local: l)
-                let column = layout.featureID(shard: block.columnShard, local: Int(block.columns[k]))
+                let column = layout.featureID(shard: block.columnShard, local: Int(block.columnIndex[k]))
                 dense[row][column] = Double(block.values[k])
             }
         }
@@ -276,8 +276,8 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
 
 @Suite struct ShardFileTests {
     private func sampleBlock() -> ShardBlock {
-        ShardBlock(rowShard: 2, columnShard: 5, rows: 4, columnCount: 300,
-                   rowStart: [0, 2, 2, 5, 6], columns: [0, 299, 1, 128, 200, 7],
+        ShardBlock(rowShard: 2, columnShard: 5, rowCount: 4, columnCount: 300,
+                   rowStart: [0, 2, 2, 5, 6], columnIndex: [0, 299, 1, 128, 200, 7],
                    values: [1, 0.5, 3.25, 1e6, 0.1, 2])
     }
 
@@ -295,7 +295,7 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         let bytes = try ShardFile.encode(block, units: units, unitsPerCount: scale.scale)
         let decoded = try ShardFile.decode(bytes, path: "u")
         #expect(decoded.values == units.map { scale.float($0) })
-        #expect(decoded.columns == block.columns && decoded.rowStart == block.rowStart)
+        #expect(decoded.columnIndex == block.columnIndex && decoded.rowStart == block.rowStart)
         // Payload: 8-byte field, the coded values (a count, then varints), 4 row counts, 7 bytes of column
         // gaps (299 takes two), then one varint per value: a single co-occurrence (U/d units) is its code, one
         // byte; any other value is units + K.
@@ -314,8 +314,8 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         let coded = ShardFile.codedUnits(unitsPerCount: scale.scale)
         let k = UInt64(coded.count)
         // Row 0: columns 0 and 3 (U units, code 0; 7 units, uncoded); row 1: none; row 2: column 4 (U/2, code 1).
-        let block = ShardBlock(rowShard: 1, columnShard: 0, rows: 3, columnCount: 5,
-                               rowStart: [0, 2, 2, 3], columns: [0, 3, 4], values: [])
+        let block = ShardBlock(rowShard: 1, columnShard: 0, rowCount: 3, columnCount: 5,
+                               rowStart: [0, 2, 2, 3], columnIndex: [0, 3, 4], values: [])
         let bytes = try ShardFile.encode(block, units: [scale.scale, 7, scale.scale / 2], unitsPerCount: scale.scale)
         let compressedSize = bytes[44..<52].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
         let rawSize = bytes[36..<44].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
@@ -356,12 +356,12 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
                 encoder.endRow()
                 rowStart.append(Int32(columns.count))
             }
-            let block = ShardBlock(rowShard: blockIndex, columnShard: 1, rows: rows, columnCount: 500,
-                                   rowStart: rowStart, columns: columns, values: [])
+            let block = ShardBlock(rowShard: blockIndex, columnShard: 1, rowCount: rows, columnCount: 500,
+                                   rowStart: rowStart, columnIndex: columns, values: [])
             let streamed = try encoder.fileBytes(rowShard: blockIndex, columnShard: 1, rows: rows, columns: 500)
             #expect(streamed == (try ShardFile.encode(block, units: units, unitsPerCount: scale.scale)))
             let decoded = try ShardFile.decodeUnits(streamed, path: "r")
-            #expect(decoded.block.columns == columns && decoded.units == units && decoded.block.rowStart == rowStart)
+            #expect(decoded.block.columnIndex == columns && decoded.units == units && decoded.block.rowStart == rowStart)
         }
     }
 
@@ -390,8 +390,8 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         let coded = ShardFile.codedUnits(unitsPerCount: scale.scale)
         var units: [UInt64] = coded + [1, 2, 127, 128, 16383, 16384, 1 << 40, (1 << 63) - 1]
         units += coded.map { $0 + 1 } + coded.map { $0 - 1 }
-        let block = ShardBlock(rowShard: 0, columnShard: 0, rows: 1, columnCount: units.count,
-                               rowStart: [0, Int32(units.count)], columns: (0..<Int32(units.count)).map { $0 }, values: [])
+        let block = ShardBlock(rowShard: 0, columnShard: 0, rowCount: 1, columnCount: units.count,
+                               rowStart: [0, Int32(units.count)], columnIndex: (0..<Int32(units.count)).map { $0 }, values: [])
         let bytes = try ShardFile.encode(block, units: units, unitsPerCount: scale.scale)
         #expect(try ShardFile.decodeUnits(bytes, path: "c").units == units)
         #expect(throws: ShardError.self) {
@@ -422,7 +422,7 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         #expect(throws: ShardError.unsupportedVersion(path: "v4", version: 4)) { try ShardFile.decode(future, path: "v4") }
     }
 
-    /// Version 2 files (units as plain varints, no codes section), as sessions before this one wrote them,
+    /// Version 2 files (units as plain varints, no codes section), as swivel 0.1 wrote them before format 3,
     /// still read.
     @Test func readsVersionTwoFiles() throws {
         var block = sampleBlock()
@@ -438,7 +438,7 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
 
     /// Damaged codes sections of version 3 are one-line errors, not traps.
     @Test func damagedCodesSectionsAreRejected() throws {
-        let empty = ShardBlock(rowShard: 0, columnShard: 0, rows: 1, columnCount: 1, rowStart: [0, 0], columns: [], values: [])
+        let empty = ShardBlock(rowShard: 0, columnShard: 0, rowCount: 1, columnCount: 1, rowStart: [0, 0], columnIndex: [], values: [])
         func file(_ payload: [UInt8]) throws -> [UInt8] { try handWrittenShard(version: 3, of: empty, payload: payload) }
         let units: [UInt8] = [0xC4, 0x09, 0, 0, 0, 0, 0, 0]   // 2520 units per count
         #expect(throws: ShardError.inconsistent(path: "k", reason: "codes section claims 1000 values")) {
@@ -452,8 +452,8 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
     }
 
     @Test func roundTripsEmptyBlocksAndRows() throws {
-        let block = ShardBlock(rowShard: 0, columnShard: 0, rows: 3, columnCount: 3,
-                               rowStart: [0, 0, 0, 0], columns: [], values: [])
+        let block = ShardBlock(rowShard: 0, columnShard: 0, rowCount: 3, columnCount: 3,
+                               rowStart: [0, 0, 0, 0], columnIndex: [], values: [])
         let bytes = try ShardFile.encode(block)
         #expect(try ShardFile.decode(bytes, path: "x") == block)
     }
@@ -492,7 +492,7 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         config.vocabularyRules = VocabularyRules(minCount: 2)
         config.shardSize = 2
         config.threads = 2
-        let summary = try Prep.run(config)
+        let summary = try PrepPipeline.run(config)
         let manifest = try Manifest.read(directory: output)
         #expect(manifest == summary.manifest)
         // the:6, cat:2, dog:2, on:2, sat:2
@@ -507,7 +507,7 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         for entry in manifest.shards {
             let block = try ShardFile.read(from: output + "/shards/" + entry.file)
             nonzeros += block.nonzeroCount
-            for l in 0..<block.rows {
+            for l in 0..<block.rowCount {
                 for k in Int(block.rowStart[l])..<Int(block.rowStart[l + 1]) {
                     recomputed[manifest.rowLayout.featureID(shard: block.rowShard, local: l)] += Double(block.values[k])
                 }
@@ -526,21 +526,21 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         let corpus = try TemporaryFile.write("a b a b a b a b a b\n")
         let output = TemporaryFile.path()
         var config = PrepConfiguration(inputs: [corpus], output: output)
-        _ = try Prep.run(config)
-        #expect(throws: PrepError.outputNotEmpty(path: output)) { try Prep.run(config) }
+        _ = try PrepPipeline.run(config)
+        #expect(throws: PrepError.outputNotEmpty(path: output)) { try PrepPipeline.run(config) }
         config.force = true
-        _ = try Prep.run(config)
+        _ = try PrepPipeline.run(config)
     }
 
     @Test func noTokenAboveMinCountIsAClearError() throws {
         let corpus = try TemporaryFile.write("a b c\n")
         let config = PrepConfiguration(inputs: [corpus], output: TemporaryFile.path())
-        #expect(throws: VocabularyError.self) { try Prep.run(config) }
+        #expect(throws: VocabularyError.self) { try PrepPipeline.run(config) }
     }
 
     @Test func emptyCorpusIsAClearError() throws {
         let corpus = try TemporaryFile.write(" \n\n")
         let config = PrepConfiguration(inputs: [corpus], output: TemporaryFile.path())
-        #expect(throws: CorpusError.empty(paths: [corpus])) { try Prep.run(config) }
+        #expect(throws: CorpusError.empty(paths: [corpus])) { try PrepPipeline.run(config) }
     }
 }

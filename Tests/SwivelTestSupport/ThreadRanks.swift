@@ -1,4 +1,5 @@
 import Foundation
+import SwivelConcurrency
 import SwivelIO
 
 /// Ranks of a distributed run played by threads of one process, for tests: messages go through mailboxes

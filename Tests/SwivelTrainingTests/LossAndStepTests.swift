@@ -28,7 +28,7 @@ private struct Problem {
             for (j, x) in r.enumerated() where x > 0 { columnIndex.append(Int32(j)); values.append(x) }
             rowStart.append(Int32(columnIndex.count))
         }
-        block = TrainingBlock(rowShard: rowShard, columnShard: columnShard, rows: blockRows, columns: blockColumns,
+        block = TrainingBlock(rowShard: rowShard, columnShard: columnShard, rowCount: blockRows, columnCount: blockColumns,
                               rowStart: rowStart, columnIndex: columnIndex, counts: values,
                               confidenceBase: config.confidenceBase, confidenceScale: config.confidenceScale,
                               confidenceExponent: config.confidenceExponent)
@@ -49,9 +49,9 @@ private struct Problem {
     /// The block's loss computed naively in Double from the paper's formulas, for given embeddings.
     func naiveLoss(rowValues: [Float], columnValues: [Float], config: TrainingConfiguration = TrainingConfiguration()) -> Double {
         var loss = 0.0
-        for l in 0..<block.rows {
+        for l in 0..<block.rowCount {
             let i = l * rowShards + rowShard
-            for m in 0..<block.columns {
+            for m in 0..<block.columnCount {
                 let j = m * columnShards + columnShard
                 var p = 0.0
                 for k in 0..<d { p += Double(rowValues[i * d + k]) * Double(columnValues[j * d + k]) }
@@ -105,7 +105,7 @@ private struct Problem {
             rowStart.append(Int32(columnIndex.count))
         }
         func block(columnShard: Int) -> TrainingBlock {
-            TrainingBlock(rowShard: 0, columnShard: columnShard, rows: rows, columns: columns, rowStart: rowStart,
+            TrainingBlock(rowShard: 0, columnShard: columnShard, rowCount: rows, columnCount: columns, rowStart: rowStart,
                           columnIndex: columnIndex, counts: counts, confidenceBase: 0.1,
                           confidenceScale: 0.25, confidenceExponent: 0.5)
         }
@@ -177,7 +177,7 @@ private struct Problem {
             #expect(abs(loss - naive) <= 1e-4 * abs(naive), "loss \(loss) vs naive \(naive)")
 
             // Naive gradients: dL/dR_ik = scale * sum_j g_ij C_jk, with g from the paper's derivatives.
-            let d = problem.d, rows = problem.block.rows, columns = problem.block.columns
+            let d = problem.d, rows = problem.block.rowCount, columns = problem.block.columnCount
             let R = problem.model.rowEmbeddings.values, C = problem.model.columnEmbeddings.values
             let config = TrainingConfiguration()
             var g = [[Double]](repeating: [Double](repeating: 0, count: columns), count: rows)
@@ -242,11 +242,11 @@ private struct Problem {
                 }
             }
         }
-        check(side: "row", localCount: problem.block.rows, shards: problem.rowShards, shard: problem.rowShard,
+        check(side: "row", localCount: problem.block.rowCount, shards: problem.rowShards, shard: problem.rowShard,
               analytic: workspace.rowGradients, loss: { problem.naiveLoss(rowValues: $0, columnValues: C) }, values: R)
-        check(side: "column", localCount: problem.block.columns, shards: problem.columnShards, shard: problem.columnShard,
+        check(side: "column", localCount: problem.block.columnCount, shards: problem.columnShards, shard: problem.columnShard,
               analytic: workspace.columnGradients, loss: { problem.naiveLoss(rowValues: R, columnValues: $0) }, values: C)
-        #expect(checked == (problem.block.rows + problem.block.columns) * d)
+        #expect(checked == (problem.block.rowCount + problem.block.columnCount) * d)
     }
 
     @Test func sampledLossStillStopsOnNonFiniteGradients() {
@@ -338,59 +338,5 @@ private struct Problem {
         #expect(abs(w.values[0] - 0.1380124755) < 1e-6 && abs(w.values[1] - -0.0300982580) < 1e-6)
         #expect(abs(state.accumulator.values[0] - 0.925) < 1e-6 && abs(state.accumulator.values[1] - 1.17625) < 1e-6)
         #expect(abs(state.momentumBuffer.values[0] - 0.0619875245) < 1e-6)
-    }
-}
-
-/// Checks that `waves` hold every block of a `rows x columns` grid once, in waves of at most `size` blocks
-/// that share no row and no column.
-private func expectConflictFreeCover(_ waves: [[BlockSchedule.Block]], rows: Int, columns: Int, size: Int) {
-    var seen = Set<BlockSchedule.Block>()
-    for w in waves {
-        #expect(w.count <= size && !w.isEmpty)
-        #expect(Set(w.map(\.row)).count == w.count && Set(w.map(\.column)).count == w.count)
-        for b in w { #expect(seen.insert(b).inserted) }
-    }
-    #expect(seen.count == rows * columns)
-}
-
-@Suite struct BlockScheduleTests {
-    @Test func everyBlockOncePerEpochInConflictFreeWaves() {
-        for (rows, columns, wave) in [(1, 1, 2), (3, 3, 2), (4, 7, 3), (8, 8, 2), (5, 2, 4)] {
-            let schedule = BlockSchedule(rowShards: rows, columnShards: columns, waveSize: wave)
-            for epoch in 1...3 {
-                expectConflictFreeCover(schedule.waves(epoch: epoch, seed: 9), rows: rows, columns: columns, size: wave)
-            }
-        }
-    }
-
-    @Test func strataCoverEveryBlockOnceSubEpochBySubEpoch() {
-        for (rows, columns, p, wave) in [(4, 4, 2, 2), (5, 7, 3, 2), (6, 6, 3, 4), (3, 8, 3, 1), (2, 2, 2, 8)] {
-            let schedule = BlockSchedule(rowShards: rows, columnShards: columns, waveSize: wave, strata: p)
-            for epoch in 1...2 {
-                let waves = schedule.waves(epoch: epoch, seed: 3)
-                expectConflictFreeCover(waves, rows: rows, columns: columns, size: wave)
-                // Flattened, the waves are the sub-epochs in order, each stratum's blocks in its own order, and
-                // stratum k of sub-epoch s pairs row group k with column group (k + s) mod p.
-                var flat = waves.flatMap { $0 }[...]
-                for s in 0..<p {
-                    let lists = (0..<p).map { schedule.stratumBlocks(epoch: epoch, subEpoch: s, stratum: $0, seed: 3) }
-                    for (k, list) in lists.enumerated() {
-                        #expect(list.allSatisfy { $0.row % p == k && $0.column % p == (k + s) % p })
-                    }
-                    let count = lists.map(\.count).reduce(0, +)
-                    let part = Array(flat.prefix(count))
-                    flat = flat.dropFirst(count)
-                    for (k, list) in lists.enumerated() { #expect(part.filter { $0.row % p == k } == list) }
-                }
-                #expect(flat.isEmpty)
-            }
-        }
-    }
-
-    @Test func orderDependsOnSeedAndEpochOnly() {
-        let schedule = BlockSchedule(rowShards: 6, columnShards: 6, waveSize: 2)
-        #expect(schedule.waves(epoch: 1, seed: 1) == schedule.waves(epoch: 1, seed: 1))
-        #expect(schedule.waves(epoch: 1, seed: 1) != schedule.waves(epoch: 2, seed: 1))
-        #expect(schedule.waves(epoch: 1, seed: 1) != schedule.waves(epoch: 1, seed: 2))
     }
 }

@@ -17,10 +17,10 @@ import Testing
         let vocabularySize = try { () -> Int in
             var probe = prepConfig
             probe.output = TemporaryFile.path()
-            return try Prep.run(probe).manifest.rows
+            return try PrepPipeline.run(probe).manifest.rows
         }()
         prepConfig.shardSize = (vocabularySize + 3) / 4
-        _ = try Prep.run(prepConfig)
+        _ = try PrepPipeline.run(prepConfig)
         for (p, optimizer) in [(3, OptimizerKind.adagrad), (2, .rmsprop)] {
             var config = TrainingConfiguration()
             config.ensemble = 1   // ranks train one member
@@ -52,7 +52,7 @@ import Testing
         var prepConfig = PrepConfiguration(inputs: [fixtures], output: TemporaryFile.path())
         prepConfig.vocabularyRules = VocabularyRules(minCount: 1)
         prepConfig.shardSize = 16
-        _ = try Prep.run(prepConfig)
+        _ = try PrepPipeline.run(prepConfig)
         let p = 2
         var config = TrainingConfiguration()
         config.ensemble = 1   // ranks train one member

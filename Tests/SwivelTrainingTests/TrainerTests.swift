@@ -1,4 +1,5 @@
 import Foundation
+import SwivelConcurrency
 import SwivelEmbeddings
 import SwivelIO
 import SwivelLinearAlgebra
@@ -25,7 +26,7 @@ private func plantedPrep(groups: Int = 10, size: Int = 5, seed: UInt64 = 5) thro
     config.vocabularyRules = VocabularyRules(minCount: 1)
     config.shardSize = 16
     config.counting = CountingOptions(window: 5)
-    _ = try Prep.run(config)
+    _ = try PrepPipeline.run(config)
     return output
 }
 

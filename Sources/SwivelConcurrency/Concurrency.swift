@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import Synchronization
 
 /// A buffer pointer that may cross into `concurrentPerform` workers, which only read it.
 public struct UnsafeSendableBuffer<T>: @unchecked Sendable {
@@ -41,45 +39,16 @@ public final class ConcurrentSlots<T>: @unchecked Sendable {
     public var values: [T] { Array(UnsafeBufferPointer(start: storage, count: count)) }
 }
 
-/// A mutual-exclusion lock (a pthread mutex), usable from any module without Foundation.
-public final class Lock: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-
-    /// Creates an unlocked lock.
-    public init() {
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    /// Takes the lock (waiting for it); pair with ``release()``.
-    public func acquire() { pthread_mutex_lock(mutex) }
-
-    /// Releases the lock taken by ``acquire()`` on the same thread.
-    public func release() { pthread_mutex_unlock(mutex) }
-
-    /// Runs `body` holding the lock.
-    public func locked<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
-    }
-}
-
-/// A value shared by concurrent workers, read and written only under its lock.
-public final class Locked<Value>: @unchecked Sendable {
-    private let lock = Lock()
-    private var value: Value
+/// A value shared between threads, reached only through ``withValue(_:)`` under the standard library's
+/// `Mutex`. A class, so that escaping closures (progress callbacks, worker bodies) can share one instance.
+public final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
 
     /// Wraps `value`.
-    public init(_ value: Value) { self.value = value }
+    public init(_ value: Value) { mutex = Mutex(value) }
 
-    /// Runs `body` on the value, holding the lock.
-    public func withValue<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        try lock.locked { try body(&value) }
+    /// Runs `body` with exclusive access to the value.
+    public func withValue<T: Sendable>(_ body: (inout Value) throws -> T) rethrows -> T {
+        try mutex.withLock { value throws -> T in try body(&value) }
     }
 }

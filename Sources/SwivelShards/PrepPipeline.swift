@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import SwivelConcurrency
 import SwivelIO
 import SwivelText
 #if canImport(Glibc)
@@ -103,7 +104,7 @@ public struct PrepSummary: Sendable {
 /// all workers (``CooccurrenceCounter``), spilling to the temporary directory when its share of memory is
 /// full, and the merged counts stream into shard files. The result is identical for every thread count
 /// and memory limit.
-public enum Prep {
+public enum PrepPipeline {
     /// The temporary directory a prep run of this process uses under `parent` (`rank`: of a run across
     /// ranks, whose processes on different machines may share a process id).
     public static func temporaryDirectory(parent: String, rank: Int? = nil) -> String {

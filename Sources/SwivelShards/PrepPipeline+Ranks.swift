@@ -1,8 +1,9 @@
 import Foundation
+import SwivelConcurrency
 import SwivelIO
 import SwivelText
 
-extension Prep {
+extension PrepPipeline {
     /// Runs the prep as rank `ranks.rank` of `ranks.size` (`mpirun -np p swivel prep ...`), writing exactly the
     /// prep directory a single process writes, byte for byte.
     ///
@@ -147,20 +148,20 @@ enum RankExchange {
                     parts.append(try ShardFile.decodeUnits(try ranks.receiveBytes(from: r), path: "block \(name) from rank \(r)"))
                 }
                 let columnCount = layout.size(of: columnShard)
-                for part in parts where part.unitsPerCount != unitsPerCount || part.block.rows != rows
+                for part in parts where part.unitsPerCount != unitsPerCount || part.block.rowCount != rows
                     || part.block.columnCount != columnCount || part.block.rowShard != rowShard || part.block.columnShard != columnShard {
-                    throw CountingError.failed("block \(name) from another rank does not match this rank's (block (\(part.block.rowShard), \(part.block.columnShard)), \(part.block.rows) x \(part.block.columnCount), units \(part.unitsPerCount)); were all ranks started with the same options?")
+                    throw CountingError.failed("block \(name) from another rank does not match this rank's (block (\(part.block.rowShard), \(part.block.columnShard)), \(part.block.rowCount) x \(part.block.columnCount), units \(part.unitsPerCount)); were all ranks started with the same options?")
                 }
-                var merged = CSRUnits(rowStart: parts[0].block.rowStart, columns: parts[0].block.columns, units: parts[0].units)
+                var merged = CSRUnits(rowStart: parts[0].block.rowStart, columns: parts[0].block.columnIndex, units: parts[0].units)
                 for part in parts.dropFirst() {
-                    guard merged.columns.count + part.block.columns.count < Int(Int32.max) else {
+                    guard merged.columns.count + part.block.columnIndex.count < Int(Int32.max) else {
                         throw CountingError.failed("block (\(rowShard), \(columnShard)) has more than 2^31 nonzeros; use a smaller --shard-size")
                     }
-                    merged = merged.adding(CSRUnits(rowStart: part.block.rowStart, columns: part.block.columns, units: part.units))
+                    merged = merged.adding(CSRUnits(rowStart: part.block.rowStart, columns: part.block.columnIndex, units: part.units))
                 }
                 let (rowStart, columns, units) = (merged.rowStart, merged.columns, merged.units)
-                let block = ShardBlock(rowShard: rowShard, columnShard: columnShard, rows: rows, columnCount: columnCount,
-                                       rowStart: rowStart, columns: columns, values: [])
+                let block = ShardBlock(rowShard: rowShard, columnShard: columnShard, rowCount: rows, columnCount: columnCount,
+                                       rowStart: rowStart, columnIndex: columns, values: [])
                 try SystemResources.requireDiskSpace(Int64(columns.count) * 6 + (1 << 20), in: output + "/shards", for: "shard files")
                 try ShardFile.write(block, units: units, unitsPerCount: unitsPerCount, to: output + "/shards/" + name)
                 entries.append(ShardEntry(file: name, row: rowShard, column: columnShard, nonzeros: columns.count))

@@ -1,3 +1,4 @@
+import SwivelConcurrency
 import SwivelIO
 import SwivelLinearAlgebra
 
@@ -42,7 +43,7 @@ extension Trainer {
             for s in 0..<p {
                 for b in schedule.stratumBlocks(epoch: epoch, subEpoch: s, stratum: k, seed: config.seed) {
                     let block = blocks[b.row * columnShards + b.column]
-                    precondition(block.rowStart.count == block.rows + 1, "a rank trains only blocks of the row group it loaded")
+                    precondition(block.rowStart.count == block.rowCount + 1, "a rank trains only blocks of the row group it loaded")
                     let blockLoss = BlockStep.run(block, model: model, workspace: workspace,
                                                   lossRowStride: BlockStep.trainingLossRowStride)
                     guard blockLoss.isFinite else {
