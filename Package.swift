@@ -53,6 +53,7 @@ let package = Package(
         .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE",
                        providers: [.apt(["liblapacke-dev"])]),
         .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
+        .systemLibrary(name: "CLinuxFiles", path: "Sources/CLinuxFiles"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib",
                        providers: [.apt(["zlib1g-dev"])]),
         // Only with `--traits MPI`.
@@ -63,7 +64,7 @@ let package = Package(
         // Threads and ranks: locked values, per-worker slots, the rank communicator, progress reports.
         .target(name: "SwivelConcurrency"),
         // Files and bytes: atomic writes, zlib and our Huffman-only deflate, checksums, binary coding, resources.
-        .target(name: "SwivelIO", dependencies: ["CZlib"]),
+        .target(name: "SwivelIO", dependencies: ["CZlib", "CLinuxFiles"]),
         .target(name: "SwivelText", dependencies: ["SwivelIO", "SwivelConcurrency"], swiftSettings: countingSettings),
         .target(name: "SwivelShards", dependencies: ["SwivelIO", "SwivelConcurrency", "SwivelText", "CPrefetch"],
                 swiftSettings: countingSettings),
@@ -96,7 +97,7 @@ let package = Package(
                     dependencies: ["SwivelTraining", "SwivelShards", "SwivelLinearAlgebra", "SwivelEmbeddings", "SwivelIO", "SwivelConcurrency",
                                    "SwivelText", "SwivelTestSupport"]),
         .testTarget(name: "SwivelEmbeddingsTests", dependencies: ["SwivelEmbeddings", "SwivelTestSupport"]),
-        .testTarget(name: "SwivelCLITests", dependencies: ["swivel", "SwivelTestSupport"]),
+        .testTarget(name: "SwivelCLITests", dependencies: ["swivel", "SwivelIO", "SwivelTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

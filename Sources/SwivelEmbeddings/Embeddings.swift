@@ -1,3 +1,4 @@
+import Foundation
 import SwivelIO
 import SwivelLinearAlgebra
 #if canImport(Glibc)
@@ -75,6 +76,13 @@ public struct Embeddings: Sendable {
         guard FileReader.exists(rowVocabPath) else {
             throw EmbeddingError.badFormat(path: directory, reason: "not a swivel model directory (no \(ModelDirectory.rowVocabulary); run 'swivel train' first)")
         }
+        switch choice {
+        case .row: try ModelDirectory.verify(directory, files: [ModelDirectory.rowVocabulary, ModelDirectory.rowEmbeddings])
+        case .col: try ModelDirectory.verify(directory, files: [ModelDirectory.columnVocabulary, ModelDirectory.columnEmbeddings])
+        case .sum, .concat:
+            try ModelDirectory.verify(directory, files: [ModelDirectory.rowVocabulary, ModelDirectory.columnVocabulary,
+                                                         ModelDirectory.rowEmbeddings, ModelDirectory.columnEmbeddings])
+        }
         let tokens: [String]
         let matrix: Matrix
         switch choice {
@@ -129,6 +137,44 @@ public struct Embeddings: Sendable {
         let text = try FileReader.readText(path)
         return text.split(separator: "\n").map { line in
             String(line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)[0])
+        }
+    }
+}
+
+/// The digests `model.json` records of a model's files, as read by ``ModelDirectory/verify(_:files:)``.
+private struct ModelFileList: Decodable {
+    var files: [String: FileDigest]?
+}
+
+extension ModelDirectory {
+    /// Checks that `model.json` exists and that each of `files` matches the size and CRC-32 it records, so that
+    /// a model whose files come from different writes is refused instead of read. A model written before
+    /// `model.json` listed its files passes on the presence of `model.json` alone.
+    public static func verify(_ directory: String, files: [String]) throws {
+        let infoPath = directory + "/" + modelInfo
+        guard FileReader.exists(infoPath) else {
+            throw EmbeddingError.badFormat(path: directory, reason: "not a complete swivel model (no \(modelInfo)): "
+                + "training did not finish; resume it with 'swivel train --resume \(directory)'")
+        }
+        let list: ModelFileList
+        do {
+            list = try JSONDecoder().decode(ModelFileList.self, from: Data(try FileReader.readAll(infoPath)))
+        } catch let error as FileError {
+            throw error
+        } catch {
+            throw EmbeddingError.badFormat(path: infoPath, reason: "not a swivel model description (\(error))")
+        }
+        guard let recorded = list.files else { return }
+        for name in files {
+            guard let expected = recorded[name] else {
+                throw EmbeddingError.mismatch(path: infoPath, reason: "does not list \(name)")
+            }
+            let found = try FileDigest(of: directory + "/" + name)
+            guard found == expected else {
+                throw EmbeddingError.mismatch(path: directory + "/" + name, reason: "is not the file \(modelInfo) describes "
+                    + "(\(found.bytes) bytes, CRC-32 \(String(found.crc32, radix: 16)); expected \(expected.bytes) bytes, CRC-32 "
+                    + "\(String(expected.crc32, radix: 16))): the directory mixes files of different runs; train again or restore it")
+            }
         }
     }
 }

@@ -21,8 +21,10 @@ public enum ExportFormat: String, CaseIterable, Sendable {
     /// NumPy `.npy` version 1.0, float32 `(V, d)`, words in `OUTPUT.vocab`.
     case npy
 
-    /// Writes `embeddings` to `path` (a directory for `.projector`), every file atomically. Floats in text
-    /// formats are printed in their shortest round-trip form, so reading back gives the identical values.
+    /// Writes `embeddings` to `path` (a directory for `.projector`, swapped in whole), every file atomically;
+    /// `-` is standard output for the single-file formats; `bin` and `npy` write their `.vocab` as a pair
+    /// (``AtomicFileWriter/commitPair(data:companion:)``). Floats in text formats are printed in their shortest
+    /// round-trip form, so reading back gives the identical values.
     ///
     /// - Parameter escapeWhiteSpace: write white space inside a word as `%20` (space), `%09` (tab), and `%` as
     ///   `%25`; without it such a word is an error, since it would break the file.
@@ -46,21 +48,20 @@ public enum ExportFormat: String, CaseIterable, Sendable {
             }
             try writer.commit()
         case .projector:
-            try FileReader.createDirectory(path)
-            try Self.writeText(embeddings, tokens: tokens, to: path + "/vectors.tsv", header: false,
+            guard path != "-" else { throw EmbeddingError.badFormat(path: path, reason: "projector writes a directory (vectors.tsv and metadata.tsv); give its path") }
+            let staged = try StagedDirectory(destination: path)
+            try Self.writeText(embeddings, tokens: tokens, to: staged.staging + "/vectors.tsv", header: false,
                                separator: 0x09, includeWords: false)
-            try AtomicFileWriter.write(tokens.map { $0 + "\n" }.joined(), to: path + "/metadata.tsv")
-        case .bin:
-            let writer = try AtomicFileWriter(path: path)
-            try writer.writeRaw(embeddings.vectors.values)
-            try writer.commit()
-            try AtomicFileWriter.write(tokens.map { $0 + "\n" }.joined(), to: path + ".vocab")
-        case .npy:
-            let writer = try AtomicFileWriter(path: path)
-            try writer.write(NumpyHeader.encode(rows: tokens.count, columns: d))
-            try writer.writeRaw(embeddings.vectors.values)
-            try writer.commit()
-            try AtomicFileWriter.write(tokens.map { $0 + "\n" }.joined(), to: path + ".vocab")
+            try AtomicFileWriter.write(tokens.map { $0 + "\n" }.joined(), to: staged.staging + "/metadata.tsv")
+            try staged.commit()
+        case .bin, .npy:
+            guard path != "-" else { throw EmbeddingError.badFormat(path: path, reason: "\(rawValue) writes two files (OUTPUT and OUTPUT.vocab); give a file name") }
+            let data = try AtomicFileWriter(path: path)
+            if self == .npy { try data.write(NumpyHeader.encode(rows: tokens.count, columns: d)) }
+            try data.writeRaw(embeddings.vectors.values)
+            let vocabulary = try AtomicFileWriter(path: path + ".vocab")
+            try vocabulary.write(tokens.map { $0 + "\n" }.joined())
+            try AtomicFileWriter.commitPair(data: data, companion: vocabulary)
         }
     }
 

@@ -32,8 +32,8 @@ public enum CountsImport {
     public static func runTriples(path: String, config: PrepConfiguration,
                                   progress: ProgressHandler? = nil) throws -> PrepSummary {
         try config.validate()
-        let files = try CorpusInputs.expand([path])
-        return try PrepPipeline.withOutput(config) { temporary in
+        let files = try CorpusInputs.expand([path]).files
+        return try PrepPipeline.withOutput(config) { temporary, config in
             let copy = files.contains("-") ? temporary + "/stdin" : nil
             // Pass 1: features and their total counts.
             var start = monotonicSeconds()
@@ -98,7 +98,7 @@ public enum CountsImport {
         guard size % 16 == 0 else {
             throw CountsFileError.malformedGlove(path: cooccurrence, reason: "size \(size) is not a multiple of 16 bytes (int32, int32, float64 records): not a GloVe cooccurrence file, or truncated")
         }
-        return try PrepPipeline.withOutput(config) { temporary in
+        return try PrepPipeline.withOutput(config) { temporary, config in
             var start = monotonicSeconds()
             var table = TokenTable()
             for token in gloveTokens { var t = token; t.withUTF8 { _ = table.intern(UnsafeRawBufferPointer($0)) } }

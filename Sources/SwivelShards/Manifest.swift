@@ -4,8 +4,8 @@ import SwivelText
 
 /// Errors about a prep directory as a whole (as opposed to one damaged shard).
 public enum PrepError: Error, CustomStringConvertible, Equatable {
-    /// The output directory already holds files and `--force` was not given.
-    case outputNotEmpty(path: String)
+    /// The output directory already holds files and `--force` was not given (the first few names).
+    case outputNotEmpty(path: String, names: [String])
     /// The manifest is missing, unreadable or not a swivel manifest.
     case badManifest(path: String, reason: String)
     /// A file the manifest lists disagrees with it.
@@ -15,8 +15,9 @@ public enum PrepError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .outputNotEmpty(path):
-            return "\(path): output directory is not empty (choose another, or pass --force to replace its contents)"
+        case let .outputNotEmpty(path, names):
+            return "\(displayPath(path)): output directory is not empty (holds \(names.joined(separator: ", "))); "
+                + "choose another, or pass --force to replace a prep written there"
         case let .badManifest(path, reason): return "\(path): \(reason)"
         case let .mismatch(path, reason): return "\(path): \(reason)"
         case let .invalidOption(message): return message

@@ -22,11 +22,11 @@ extension PrepPipeline {
     public static func runAsRank(_ config: PrepConfiguration, ranks: RankCommunicator,
                                  progress: ProgressHandler? = nil) throws -> PrepSummary {
         try config.validate()
-        let files = try CorpusInputs.expand(config.inputs)
+        let files = try CorpusInputs.expand(config.inputs, excluding: [config.output]).files
         if files.contains("-") {
             throw PrepError.invalidOption("standard input (-) cannot be shared by MPI ranks; give files on a shared file system")
         }
-        return try withOutput(config, ranks: ranks) { temporary in
+        return try withOutput(config, ranks: ranks) { temporary, config in
             try run(config, files: files, temporary: temporary, progress: progress, ranks: ranks)
         }
     }

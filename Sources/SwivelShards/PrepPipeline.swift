@@ -93,6 +93,8 @@ public struct PrepSummary: Sendable {
     public var spilledBytes: Int64
     /// Peak resident memory of the process at the end of each phase (vocabulary, counting, writing), in bytes.
     public var peakResidentBytes: [Int64] = []
+    /// Entries of input directories that were not read (not regular files), for the CLI to report.
+    public var skippedInputs: [DirectoryWalk.Skipped] = []
 }
 
 /// `swivel prep`: corpus -> vocabulary -> co-occurrence counts -> shard files, marginals and manifest.
@@ -108,47 +110,66 @@ public enum PrepPipeline {
     /// The temporary directory a prep run of this process uses under `parent` (`rank`: of a run across
     /// ranks, whose processes on different machines may share a process id).
     public static func temporaryDirectory(parent: String, rank: Int? = nil) -> String {
-        parent + "/.swivel-prep-tmp-\(getpid())" + (rank.map { "-r\($0)" } ?? "")
+        parent + "/" + temporaryPrefix + "\(getpid())" + (rank.map { "-r\($0)" } ?? "")
     }
+
+    /// The name of a temporary directory up to its process id.
+    static let temporaryPrefix = ".swivel-prep-tmp-"
 
     /// Runs the whole prep and returns what it wrote.
     public static func run(_ config: PrepConfiguration, progress: ProgressHandler? = nil) throws -> PrepSummary {
         try config.validate()
-        let files = try CorpusInputs.expand(config.inputs)
-        return try withOutput(config) { temporary in
-            try run(config, files: files, temporary: temporary, progress: progress)
+        let inputs = try CorpusInputs.expand(config.inputs, excluding: [config.output])
+        var summary = try withOutput(config) { temporary, config in
+            try run(config, files: inputs.files, temporary: temporary, progress: progress)
         }
+        summary.skippedInputs = inputs.skipped
+        return summary
     }
 
-    /// Prepares the output directory and a private temporary directory, runs `body` with the latter, and
-    /// removes the temporary directory afterwards and the partial output when `body` fails: the lifecycle of
-    /// every way of writing a prep directory (corpus, `--counts`, GloVe import, and each rank of a prep across
-    /// `ranks`, where rank 0 prepares and owns the output and every rank has a temporary directory of its own).
+    /// The lifecycle of every way of writing a prep directory (corpus, `--counts`, GloVe import, and each rank of
+    /// a prep across `ranks`): takes the output's ``OutputLock`` (rank 0), checks the output, builds the new
+    /// prep in a ``StagedDirectory`` beside it and runs `body` with a private temporary directory and a copy of
+    /// `config` whose `output` is the staging directory; on success swaps the new prep in whole, on failure
+    /// removes it. The old prep (with `--force`) stays complete and readable until the swap.
     static func withOutput(_ config: PrepConfiguration, ranks: RankCommunicator? = nil,
-                           _ body: (_ temporary: String) throws -> PrepSummary) throws -> PrepSummary {
+                           _ body: (_ temporary: String, _ config: PrepConfiguration) throws -> PrepSummary) throws -> PrepSummary {
         let ownsOutput = (ranks?.rank ?? 0) == 0
+        var working = config
+        working.output = StagedDirectory.stagingPath(for: config.output)
+        var lock: OutputLock?
+        var staged: StagedDirectory?
+        defer {
+            staged?.abandon()
+            lock?.release()
+        }
         if ownsOutput {
-            try prepareOutputDirectory(config.output, force: config.force)
+            try FileReader.createDirectory(OutputSibling.split(config.output).parent)
+            lock = try OutputLock(output: config.output)
+            try checkOutputDirectory(config.output, force: config.force)
+            staged = try StagedDirectory(destination: config.output)
             // The ranks write shard files from the start of their merge.
-            if ranks != nil { try FileReader.createDirectory(config.output + "/shards") }
+            if ranks != nil { try FileReader.createDirectory(working.output + "/shards") }
         }
         try ranks?.barrier()
-        if let parent = config.temporaryDirectory, !FileReader.isDirectory(parent) {
-            throw FileError.cannotOpen(path: parent, reason: "the temporary directory does not exist")
+        if let parent = config.temporaryDirectory {
+            guard FileReader.isDirectory(parent) else {
+                throw FileError.cannotOpen(path: parent, reason: "the temporary directory does not exist")
+            }
+            FileTree.removeStaleTemporaries(in: parent, prefixes: [temporaryPrefix])
         }
-        let temporary = temporaryDirectory(parent: config.temporaryDirectory ?? config.output, rank: ranks?.rank)
+        let temporary = temporaryDirectory(parent: config.temporaryDirectory ?? working.output, rank: ranks?.rank)
         try FileReader.createDirectory(temporary)
         defer { removeTemporaryDirectory(temporary) }
-        do {
-            // Refuse at once when the output or temporary directory is (nearly) full, rather than after counting;
-            // spills and shard files check again before each write, with their own sizes.
-            try SystemResources.requireDiskSpace(64 << 20, in: config.output, for: "shard files")
-            try SystemResources.requireDiskSpace(64 << 20, in: temporary, for: "temporary counts")
-            return try body(temporary)
-        } catch {
-            if ownsOutput { removePartialOutput(config.output) }
-            throw error
-        }
+        // Refuse at once when the output or temporary directory is (nearly) full, rather than after counting;
+        // spills and shard files check again before each write, with their own sizes.
+        try SystemResources.requireDiskSpace(64 << 20, in: working.output, for: "shard files")
+        try SystemResources.requireDiskSpace(64 << 20, in: temporary, for: "temporary counts")
+        let summary = try body(temporary, working)
+        removeTemporaryDirectory(temporary)
+        try ranks?.barrier()   // every rank's temporary directory is gone from the staging directory
+        try staged?.commit()
+        return summary
     }
 
     /// The prep itself; with `ranks`, this process tokenizes and counts only the chunks `i` with
@@ -467,42 +488,23 @@ public enum PrepPipeline {
         rmdir(path)
     }
 
-    /// Removes the files a failed or interrupted prep may have written, temporary files included (never
-    /// anything else), so that no partial prep directory is left behind.
-    public static func removePartialOutput(_ output: String) {
-        unlink(output + "/manifest.json")
-        if let names = try? FileReader.listDirectory(output + "/shards") {
-            for name in names where name.hasPrefix("shard-") || name.hasPrefix(".shard-") { unlink(output + "/shards/" + name) }
-            rmdir(output + "/shards")
-        }
-        let written = ["row_vocab.txt", "col_vocab.txt", "row_sums.txt", "col_sums.txt", "manifest.json"]
-        for name in written { unlink(output + "/" + name) }
-        if let names = try? FileReader.listDirectory(output) {
-            for name in names where written.contains(where: { name.hasPrefix(".\($0).tmp-") }) { unlink(output + "/" + name) }
-        }
-    }
+    /// Entries a prep writes into its output directory; `--force` replaces a directory holding only these.
+    static let outputEntries: Set<String> = ["manifest.json", "shards", "row_vocab.txt", "col_vocab.txt",
+                                             "row_sums.txt", "col_sums.txt"]
 
-    /// Creates `path`, or checks it is empty (or clears the files a previous prep wrote, with `force`).
-    static func prepareOutputDirectory(_ path: String, force: Bool) throws {
-        if FileReader.exists(path) && !FileReader.isDirectory(path) {
+    /// Checks that `path` can receive a prep: absent, an empty directory, or (with `force`) a directory whose
+    /// entries other than a prep's are files that the swap can carry over. Temporary files of killed runs are
+    /// removed first.
+    static func checkOutputDirectory(_ path: String, force: Bool) throws {
+        guard FileReader.exists(path) else { return }
+        guard FileReader.isDirectory(path) else {
             throw FileError.cannotOpen(path: path, reason: "exists and is not a directory")
         }
-        try FileReader.createDirectory(path)
+        FileTree.removeStaleTemporaries(in: path, prefixes: [temporaryPrefix])
         let entries = try FileReader.listDirectory(path)
-        if !entries.isEmpty {
-            guard force else { throw PrepError.outputNotEmpty(path: path) }
-            // Remove the manifest first so that an interrupted clean-up never leaves a stale, valid-looking prep.
-            unlink(path + "/manifest.json")
-            // Temporary directories of killed runs (SIGKILL leaves them) may hold gigabytes of spilled counts.
-            for name in entries where name.hasPrefix(".swivel-prep-tmp-") {
-                removeTemporaryDirectory(path + "/" + name)
-            }
-            if FileReader.isDirectory(path + "/shards") {
-                for name in try FileReader.listDirectory(path + "/shards") where name.hasPrefix("shard-") || name.hasPrefix(".shard-") {
-                    unlink(path + "/shards/" + name)
-                }
-            }
-        }
+        guard !entries.isEmpty else { return }
+        guard force else { throw PrepError.outputNotEmpty(path: path, names: Array(entries.prefix(3))) }
+        try StagedDirectory.checkCarriable(path, own: outputEntries)
         guard access(path, W_OK) == 0 else {
             throw FileError.cannotOpen(path: path, reason: "directory is not writable")
         }

@@ -241,6 +241,63 @@ public enum ShardFile {
         return (decoded.block, units, decoded.unitsPerCount)
     }
 
+    /// The fields of a shard file's header that place its block.
+    public struct Header: Equatable, Sendable {
+        /// Row shard index.
+        public var rowShard: Int
+        /// Column shard index.
+        public var columnShard: Int
+        /// Rows in the block.
+        public var rowCount: Int
+        /// Columns in the block.
+        public var columnCount: Int
+        /// Nonzero cells.
+        public var nonzeros: UInt64
+
+        /// Creates a header description.
+        public init(rowShard: Int, columnShard: Int, rowCount: Int, columnCount: Int, nonzeros: UInt64) {
+            self.rowShard = rowShard
+            self.columnShard = columnShard
+            self.rowCount = rowCount
+            self.columnCount = columnCount
+            self.nonzeros = nonzeros
+        }
+    }
+
+    /// Checks a shard file's first ``headerSize`` bytes without reading its payload: magic, version, the header
+    /// CRC, and that the file is exactly the header and the compressed payload it announces (`fileSize` bytes).
+    /// A trainer checks every shard this way before its first epoch, so that a damaged file is found at once.
+    public static func header(_ bytes: [UInt8], fileSize: Int, path: String) throws -> Header {
+        guard bytes.count >= headerSize else {
+            if bytes.count >= 8 && !bytes.prefix(8).elementsEqual(magic) { throw ShardError.badMagic(path: path) }
+            throw ShardError.truncated(path: path, expected: headerSize, found: bytes.count)
+        }
+        guard bytes.prefix(8).elementsEqual(magic) else { throw ShardError.badMagic(path: path) }
+        return try bytes.withUnsafeBytes { raw in
+            var reader = ByteReader(raw, offset: 8)
+            let version = try reader.read(UInt32.self)
+            guard (1...formatVersion).contains(version) else { throw ShardError.unsupportedVersion(path: path, version: version) }
+            let rowShard = Int(try reader.read(UInt32.self))
+            let columnShard = Int(try reader.read(UInt32.self))
+            let rows = Int(try reader.read(UInt32.self))
+            let columns = Int(try reader.read(UInt32.self))
+            let nonzeros = try reader.read(UInt64.self)
+            _ = try reader.read(UInt64.self)
+            let compressedSize = try reader.read(UInt64.self)
+            _ = try reader.read(UInt32.self)
+            let headerCRC = try reader.read(UInt32.self)
+            guard Zlib.crc32(UnsafeRawBufferPointer(rebasing: raw[0..<56])) == headerCRC else {
+                throw ShardError.checksumMismatch(path: path, part: "header")
+            }
+            guard compressedSize == UInt64(max(fileSize - headerSize, 0)) else {
+                let expected = compressedSize > UInt64(Int.max - headerSize) ? Int.max : headerSize + Int(compressedSize)
+                if expected > fileSize { throw ShardError.truncated(path: path, expected: expected, found: fileSize) }
+                throw ShardError.inconsistent(path: path, reason: "\(fileSize - expected) unexpected bytes after the payload")
+            }
+            return Header(rowShard: rowShard, columnShard: columnShard, rowCount: rows, columnCount: columns, nonzeros: nonzeros)
+        }
+    }
+
     private static func decode(_ bytes: [UInt8], path: String, wantUnits: Bool) throws -> (block: ShardBlock, units: [UInt64]?, unitsPerCount: UInt64) {
         try bytes.withUnsafeBytes { raw in
             guard raw.count >= headerSize else {

@@ -18,45 +18,44 @@ public struct CorpusChunk: Sendable {
     public let bytes: [UInt8]
 }
 
+/// The input files of a prep, and the entries of its input directories that were not taken.
+public struct CorpusFiles: Sendable {
+    /// Files to read, in order (`-` is standard input).
+    public var files: [String] = []
+    /// Directory entries that are not regular files (FIFOs, devices, sockets, links to nothing, loops).
+    public var skipped: [DirectoryWalk.Skipped] = []
+}
+
 /// The corpus inputs a user named, expanded: directories become the files inside them.
 public enum CorpusInputs {
-    /// Expands `paths`: files as given, `-` for stdin, directories recursively (files in byte order of their
-    /// paths; names starting with `.` are skipped). Throws for paths that do not exist.
-    public static func expand(_ paths: [String]) throws -> [String] {
-        var files: [String] = []
+    /// Expands `paths`: files as given (a named FIFO such as `<(zcat ...)` is read like a file), `-` for stdin,
+    /// directories recursively through ``DirectoryWalk`` (regular files only, in byte order of their paths;
+    /// names starting with `.` and the directories in `excluding` are skipped). Throws for paths that do not
+    /// exist.
+    public static func expand(_ paths: [String], excluding: [String] = []) throws -> CorpusFiles {
+        var result = CorpusFiles()
         if paths.filter({ $0 == "-" }).count > 1 {
             throw CorpusError.unreadable(path: "-", reason: "standard input can be given only once")
         }
         for path in paths {
-            if path == "-" { files.append(path); continue }
+            if path == "-" { result.files.append(path); continue }
             guard FileReader.exists(path) else {
                 throw CorpusError.unreadable(path: path, reason: systemErrorMessage(ENOENT))
             }
             if FileReader.isDirectory(path) {
-                try collect(directory: path, into: &files)
+                let walk: DirectoryWalk
+                do {
+                    walk = try DirectoryWalk(path, excluding: excluding)
+                } catch {
+                    throw CorpusError.unreadable(path: path, reason: "cannot list directory")
+                }
+                result.files += walk.files
+                result.skipped += walk.skipped
             } else {
-                files.append(path)
+                result.files.append(path)
             }
         }
-        return files
-    }
-
-    private static func collect(directory: String, into files: inout [String]) throws {
-        let names: [String]
-        do {
-            names = try FileReader.listDirectory(directory)
-        } catch {
-            throw CorpusError.unreadable(path: directory, reason: "cannot list directory")
-        }
-        let base = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
-        for name in names.filter({ !$0.hasPrefix(".") }).sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
-            let path = base + "/" + name
-            if FileReader.isDirectory(path) {
-                try collect(directory: path, into: &files)
-            } else {
-                files.append(path)
-            }
-        }
+        return result
     }
 
     /// Total bytes of the inputs on disk (compressed size for `.gz`), or nil when stdin is among them.
@@ -127,7 +126,11 @@ public final class CorpusChunkReader {
                     gzread(gz, raw.baseAddress!, UInt32(want))
                 }
                 var code: Int32 = 0
-                let message = gzerror(gz, &code).map { String(cString: $0) } ?? "read error"
+                // zlib names a stream it opened from a descriptor "<fd:N>: ..."; the error names the file instead.
+                var message = gzerror(gz, &code).map { String(cString: $0) } ?? "read error"
+                if message.hasPrefix("<fd:"), let colon = message.firstIndex(of: ">") {
+                    message = String(message[message.index(after: colon)...].drop(while: { $0 == ":" || $0 == " " }))
+                }
                 if n < 0 || (code != Z_OK && code != Z_BUF_ERROR) {
                     throw CorpusError.unreadable(path: path, reason: message)
                 }

@@ -189,7 +189,9 @@ public enum Checkpoint {
 /// A fingerprint of a prep directory's contents: CRC-32 over `manifest.json`, the marginal files and every
 /// shard file's header (which holds the CRC-32 of its payload). Cheap to compute; changes when any shard does.
 public enum ShardSetIdentity {
-    /// The fingerprint of the prep directory `directory` described by `manifest`, as 8 hex digits.
+    /// The fingerprint of the prep directory `directory` described by `manifest`, as 8 hex digits. Every shard's
+    /// header is checked on the way (``ShardFile/header(_:fileSize:path:)``) against the manifest's entry and
+    /// layouts, so a missing, truncated or foreign shard is refused before training starts.
     public static func compute(directory: String, manifest: Manifest) throws -> String {
         var crc: UInt32 = 0
         for name in ["manifest.json", manifest.rowSums, manifest.columnSums] {
@@ -197,11 +199,22 @@ public enum ShardSetIdentity {
         }
         for entry in manifest.shards {
             let path = directory + "/shards/" + entry.file
-            guard let file = fopen(path, "rb") else { throw FileError.cannotOpen(path: path, reason: systemErrorMessage()) }
-            defer { fclose(file) }
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw FileError.cannotOpen(path: path, reason: systemErrorMessage()) }
+            defer { close(fd) }
+            var info = stat()
+            guard fstat(fd, &info) == 0 else { throw FileError.ioFailed(path: path, reason: systemErrorMessage()) }
             var header = [UInt8](repeating: 0, count: ShardFile.headerSize)
-            let n = fread(&header, 1, header.count, file)
-            crc = Zlib.crc32(Array(header[0..<n]), initial: crc)
+            let n = header.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+            let found = try ShardFile.header(Array(header[0..<max(n, 0)]), fileSize: Int(info.st_size), path: path)
+            let expected = ShardFile.Header(rowShard: entry.row, columnShard: entry.column,
+                                            rowCount: manifest.rowLayout.size(of: entry.row),
+                                            columnCount: manifest.columnLayout.size(of: entry.column),
+                                            nonzeros: UInt64(entry.nonzeros))
+            guard found == expected else {
+                throw ShardError.inconsistent(path: path, reason: "holds block (\(found.rowShard), \(found.columnShard)) of \(found.rowCount) x \(found.columnCount) with \(found.nonzeros) nonzeros; the manifest expects (\(expected.rowShard), \(expected.columnShard)) of \(expected.rowCount) x \(expected.columnCount) with \(expected.nonzeros)\(found.rowCount != expected.rowCount || found.columnCount != expected.columnCount ? "; was it prepared with another shard size?" : "")")
+            }
+            crc = Zlib.crc32(header, initial: crc)
         }
         return String(crc, radix: 16)
     }

@@ -1,3 +1,4 @@
+import SwivelIO
 import SwivelShards
 
 /// The contents of `model.json`: how a model was trained and what it is.
@@ -20,4 +21,8 @@ public struct ModelInfo: Codable, Sendable {
     public var configuration: TrainingConfiguration
     /// Results.
     public var summary: TrainingSummary
+    /// Size and CRC-32 of every file the model write made (vocabularies, embeddings, training log), checked
+    /// by every reader of the model (``SwivelEmbeddings/ModelDirectory/verify(_:files:)``); absent in models
+    /// written before the field existed.
+    public var files: [String: FileDigest]?
 }

@@ -7,39 +7,67 @@ import SwivelShards
 import SwivelText
 
 extension Trainer {
-    /// Writes the trained model to `directory`: vocabularies, both embedding matrices, the training log and
-    /// `model.json` (last, so a directory with `model.json` is a complete model).
-    public func writeModel(to directory: String, summary: TrainingSummary, force: Bool) throws {
-        try Self.prepareModelDirectory(directory, force: force)
+    /// Entries of a model directory that training writes: the model's files, the checkpoint, the logs.
+    public static let modelEntries: Set<String> = [
+        ModelDirectory.rowVocabulary, ModelDirectory.columnVocabulary, ModelDirectory.rowEmbeddings,
+        ModelDirectory.columnEmbeddings, ModelDirectory.modelInfo, ModelDirectory.trainingLog,
+        ModelDirectory.evaluationLog, Checkpoint.fileName,
+    ]
+
+    /// Writes the trained model to `directory` as one unit: vocabularies, both embedding matrices, the training
+    /// log and `model.json` (naming the size and CRC-32 of each) go to a ``StagedDirectory`` beside it, which
+    /// is then swapped in whole; the checkpoint, the evaluation log and any other file of the directory are
+    /// carried over. A reader sees the old model or the new one, never a mix.
+    public func writeModel(to directory: String, summary: TrainingSummary) throws {
+        let staged = try StagedDirectory(destination: directory)
+        let out = staged.staging
         let d = config.dimension
         try EmbeddingMatrixFile.write(Matrix(rows: manifest.rows, columns: d, values: model.rowEmbeddings.values),
-                                      to: directory + "/" + ModelDirectory.rowEmbeddings)
+                                      to: out + "/" + ModelDirectory.rowEmbeddings)
         try EmbeddingMatrixFile.write(Matrix(rows: manifest.columns, columns: d, values: model.columnEmbeddings.values),
-                                      to: directory + "/" + ModelDirectory.columnEmbeddings)
+                                      to: out + "/" + ModelDirectory.columnEmbeddings)
         try AtomicFileWriter.write(try FileReader.readAll(prepDirectory + "/" + manifest.rowVocabulary),
-                                   to: directory + "/" + ModelDirectory.rowVocabulary)
+                                   to: out + "/" + ModelDirectory.rowVocabulary)
         try AtomicFileWriter.write(try FileReader.readAll(prepDirectory + "/" + manifest.columnVocabulary),
-                                   to: directory + "/" + ModelDirectory.columnVocabulary)
+                                   to: out + "/" + ModelDirectory.columnVocabulary)
         var logText = "epoch\tmean_loss\tseconds\tmember\n"
         for r in summary.log { logText += "\(r.epoch)\t\(r.meanLoss)\t\(Self.format(r.seconds))\t\(r.member + 1)\n" }
-        try AtomicFileWriter.write(logText, to: directory + "/" + ModelDirectory.trainingLog)
+        try AtomicFileWriter.write(logText, to: out + "/" + ModelDirectory.trainingLog)
+        var files: [String: FileDigest] = [:]
+        for name in [ModelDirectory.rowEmbeddings, ModelDirectory.columnEmbeddings, ModelDirectory.rowVocabulary,
+                     ModelDirectory.columnVocabulary, ModelDirectory.trainingLog] {
+            files[name] = try FileDigest(of: out + "/" + name)
+        }
         let info = ModelInfo(writtenBy: manifest.writtenBy, prepDirectory: prepDirectory, rows: manifest.rows,
-                             columns: manifest.columns, dimension: d, configuration: config, summary: summary)
+                             columns: manifest.columns, dimension: d, configuration: config, summary: summary,
+                             files: files)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFileWriter.write([UInt8](try encoder.encode(info)) + [0x0A], to: directory + "/" + ModelDirectory.modelInfo)
+        try AtomicFileWriter.write([UInt8](try encoder.encode(info)) + [0x0A], to: out + "/" + ModelDirectory.modelInfo)
+        try staged.commit()
     }
 
-    /// Creates the model directory, refusing to replace an existing model unless `force`.
+    /// Creates the model directory, refusing to replace an existing model unless `force`, and refusing
+    /// entries that the final swap could not carry over (directories). Temporary files of killed runs are
+    /// removed first. With `force`, the old model stays whole until the new one replaces it; its checkpoint
+    /// and evaluation log, which belong to the old run, are removed.
     public static func prepareModelDirectory(_ directory: String, force: Bool) throws {
         if FileReader.exists(directory) && !FileReader.isDirectory(directory) {
             throw FileError.cannotOpen(path: directory, reason: "exists and is not a directory")
+        }
+        if FileReader.isDirectory(directory) {
+            FileTree.removeStaleTemporaries(in: directory)
         }
         if !force && (FileReader.exists(directory + "/" + ModelDirectory.modelInfo)
                       || FileReader.exists(directory + "/" + Checkpoint.fileName)) {
             throw TrainingError.outputExists(path: directory)
         }
+        try StagedDirectory.checkCarriable(directory, own: modelEntries)
         try FileReader.createDirectory(directory)
+        if force {
+            unlink(directory + "/" + Checkpoint.fileName)
+            unlink(directory + "/" + ModelDirectory.evaluationLog)
+        }
     }
 
     static func format(_ x: Double) -> String {

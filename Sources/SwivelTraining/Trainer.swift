@@ -57,6 +57,24 @@ public struct TrainingSummary: Codable, Sendable {
     public var blasThreads: Int
     /// One record per epoch.
     public var log: [EpochRecord]
+
+    /// A mean loss per cell above this is divergence even when it is finite: the PMI of any corpus under 10^12
+    /// tokens lies within about +-28 nats, so a sane model's mean loss per cell stays orders of magnitude lower.
+    public static let divergentMeanLoss = 1e6
+
+    /// The first member whose last epoch's mean loss is more than `factor` times its lowest, or above
+    /// ``divergentMeanLoss``: training that diverged without reaching a non-finite value (a learning rate far
+    /// too high). Nil when every member's loss ended sane.
+    public func lossGrowth(factor: Double = 100) -> (member: Int, best: Double, bestEpoch: Int, last: Double)? {
+        for member in Set(log.map(\.member)).sorted() {
+            let records = log.filter { $0.member == member }
+            guard let last = records.last, let best = records.min(by: { $0.meanLoss < $1.meanLoss }) else { continue }
+            if last.meanLoss > factor * max(best.meanLoss, 1e-30) || last.meanLoss > Self.divergentMeanLoss {
+                return (member, best.meanLoss, best.epoch, last.meanLoss)
+            }
+        }
+        return nil
+    }
 }
 
 /// Trains Swivel embeddings from a prep directory: loads shards, runs epochs of block steps, writes a model.
@@ -113,9 +131,17 @@ public final class Trainer {
             throw TrainingError.invalidOption("--strata \(config.strata) needs at least \(config.strata) row and column shards; \(prepDirectory) has \(manifest.rowShards) x \(manifest.columnShards) (lower --strata, or prep with a smaller --shard-size)")
         }
         self.manifest = manifest
+        try Self.requireMemory(manifest: manifest, config: config, blocksInMemory: blocksInMemory, rowGroup: rowGroup)
         shardSetIdentity = try ShardSetIdentity.compute(directory: prepDirectory, manifest: manifest)
         let rowSums = try MarginalsFile.read(from: prepDirectory + "/" + manifest.rowSums, expected: manifest.rows)
         let columnSums = try MarginalsFile.read(from: prepDirectory + "/" + manifest.columnSums, expected: manifest.columns)
+        // The vocabularies are copied into the model at the end: check them now, not after the last epoch.
+        for (name, expected) in [(manifest.rowVocabulary, manifest.rows), (manifest.columnVocabulary, manifest.columns)] {
+            let count = try Vocabulary.read(from: prepDirectory + "/" + name).tokens.count
+            guard count == expected else {
+                throw PrepError.mismatch(path: prepDirectory + "/" + name, reason: "holds \(count) words; the manifest says \(expected)")
+            }
+        }
         // A rank of a distributed run decodes only its row group and keeps it.
         streamsBlocks = rowGroup == nil && !(blocksInMemory ?? Self.decodedBlocksFit(manifest))
         blocks = streamsBlocks ? []
@@ -136,6 +162,27 @@ public final class Trainer {
             contextSmoothing: Double(config.contextSmoothing),
             rowShards: manifest.rowShards, columnShards: manifest.columnShards,
             largestRowShard: manifest.rowLayout.size(of: 0), largestColumnShard: manifest.columnLayout.size(of: 0))
+    }
+
+    /// Refuses a run whose parameters (embeddings, optimizer state, ensemble sums, a checkpoint's snapshot of
+    /// them) and decoded blocks would not fit in the memory available, before any of it is allocated.
+    static func requireMemory(manifest: Manifest, config: TrainingConfiguration, blocksInMemory: Bool?,
+                              rowGroup: (Int, Int)?) throws {
+        let vector = SystemResources.bytes(manifest.rows + manifest.columns, times: config.dimension * 4)
+        // Embeddings, accumulators (and momentum), the checkpoint's copy of both, the ensemble's sums.
+        let copies: Int64 = 2 + 2 + (config.optimizer == .rmsprop ? 2 : 0) + (config.ensemble > 1 ? 2 : 0)
+        var total = SystemResources.saturating(vector, times: copies)
+        // Per worker: a block of predictions and the gathered (and gradient) row and column vectors.
+        let shard = max(manifest.rowLayout.size(of: 0), manifest.columnLayout.size(of: 0))
+        let perWorker = SystemResources.saturating(SystemResources.bytes(shard, times: shard * 4),
+                                                   plus: SystemResources.bytes(4 * shard, times: config.dimension * 4))
+        total = SystemResources.saturating(total, plus: SystemResources.saturating(perWorker, times: Int64(max(config.threads, 1))))
+        // Decoded blocks: a column index, log count and confidence per nonzero.
+        if blocksInMemory ?? decodedBlocksFit(manifest) || rowGroup != nil {
+            total = SystemResources.saturating(total, plus: SystemResources.bytes(manifest.nonzeros, times: 12))
+        }
+        try SystemResources.requireMemory(total, for: "training \(manifest.rows) x \(manifest.columns) at dimension \(config.dimension)",
+                                          hint: "lower --dim\(config.ensemble > 1 ? " or --ensemble" : ""), or --max-vocab in swivel prep")
     }
 
     /// Fills `rows` and `columns` (in that order) with N(0, 1/sqrt(d)) entries drawn from `seed`, as the reference

@@ -65,6 +65,18 @@ public enum TrainingBenchmark {
         return results
     }
 
+    /// Refuses a benchmark whose synthetic blocks, workspaces and vectors would not fit in the memory
+    /// available (``ResourceError``), before any of it is allocated.
+    public static func requireMemory(block b: Int, dimension d: Int, workers: Int, density: Double) throws {
+        let cells = SystemResources.bytes(b, times: b)
+        let perCell = Int64(4 + Int((12 * density).rounded(.up)))
+        let vectors = SystemResources.bytes(b, times: d * 4 * 6)
+        let perWorker = SystemResources.saturating(SystemResources.saturating(cells, times: perCell), plus: vectors)
+        try SystemResources.requireMemory(SystemResources.saturating(perWorker, times: Int64(max(workers, 1))),
+                                          for: "\(workers) benchmark blocks of \(b) x \(b) at dimension \(d)",
+                                          hint: "lower --block (or --dim, --threads)")
+    }
+
     /// Full training steps (SGEMMs, loss pass with `density` observed cells, AdaGrad) on `workers` synthetic
     /// blocks at once, each worker with single-threaded BLAS, as `swivel train` runs them.
     public static func stepRate(block b: Int, dimension d: Int, workers: Int, density: Double, repeats: Int) -> Result {

@@ -43,6 +43,9 @@ extension Swivel {
         }
 
         func run() throws {
+            try reportingErrors {
+                try TrainingBenchmark.requireMemory(block: block, dimension: dim, workers: threads, density: density)
+            }
             kernel.relaunchIfSlow(quiet: false)
             print("OpenBLAS: \(BLAS.configuration)")
             print("kernel: \(BLAS.coreName) (OPENBLAS_CORETYPE=\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "<unset>"))")

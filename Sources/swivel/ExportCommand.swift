@@ -22,7 +22,7 @@ extension Swivel {
         @Argument(help: "Model directory written by 'swivel train'.")
         var model: String
 
-        @Option(name: .shortAndLong, help: "File to write.")
+        @Option(name: .shortAndLong, help: "File to write (`-`: standard output; a FIFO or device is written through; a symbolic link is followed).")
         var output: String
 
         @Option(help: "Format: \(ExportFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -42,7 +42,9 @@ extension Swivel {
                 var embeddings = try Embeddings.loadModel(directory: model, choice: vectors)
                 if normalize { embeddings = embeddings.normalized() }
                 try format.write(embeddings, to: output, escapeWhiteSpace: escapeWhitespace)
-                print("export: \(embeddings.tokens.count) vectors of dimension \(embeddings.dimension) (\(vectors.rawValue)) to \(output) (\(format.rawValue))")
+                let line = "export: \(embeddings.tokens.count) vectors of dimension \(embeddings.dimension) (\(vectors.rawValue)) to \(output == "-" ? "standard output" : output) (\(format.rawValue))"
+                // With `-` the vectors are on standard output: the summary goes to standard error.
+                if output == "-" { printError(line) } else { print(line) }
             }
         }
     }

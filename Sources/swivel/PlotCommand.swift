@@ -22,7 +22,7 @@ extension Swivel {
         @Argument(help: "A model directory, or an exported vector file (not needed with --training-log).")
         var vectors: String?
 
-        @Option(name: .shortAndLong, help: "SVG file to write.")
+        @Option(name: .shortAndLong, help: "SVG file to write (`-`: standard output).")
         var output: String
 
         @Option(help: "Comma-separated words to plot.")
@@ -52,7 +52,7 @@ extension Swivel {
                 return map.svg()
             }
             try reportingErrors { try AtomicFileWriter.write(svg, to: output) }
-            print("plot: wrote \(output)")
+            if output == "-" { printError("plot: wrote the SVG to standard output") } else { print("plot: wrote \(output)") }
         }
     }
 }

@@ -149,26 +149,38 @@ extension Swivel {
             let progress = TerminalProgress(quiet: outputOptions.quiet)
             let output = self.output
             removePartialPrepOnStop(progress: progress, output: output, ownsOutput: true,
-                                    temporary: PrepPipeline.temporaryDirectory(parent: tempDir ?? output))
+                                    temporary: PrepPipeline.temporaryDirectory(parent: tempDir ?? StagedDirectory.stagingPath(for: output)))
             let start = Date()
+            let missing = FileReader.highestMissingAncestor(of: output)
             let summary = try reportingErrors {
                 defer { progress.finish() }
-                if let counts {
-                    return try CountsImport.runTriples(path: counts, config: config, progress: progress.handler)
+                do {
+                    return try prepare(config, progress: progress)
+                } catch {
+                    // A failed prep leaves no directory behind that it created.
+                    if let missing { FileTree.removeEmptyDirectories(from: output, upTo: missing) }
+                    throw error
                 }
-                if let gloveCooccurrence, let gloveVocab {
-                    return try CountsImport.runGlove(cooccurrence: gloveCooccurrence, vocabularyPath: gloveVocab,
-                                                     config: config, progress: progress.handler)
-                }
-                return try PrepPipeline.run(config, progress: progress.handler)
             }
             report(summary, seconds: Date().timeIntervalSince(start))
         }
 
-        /// On Ctrl-C or SIGTERM: removes this process's `temporary` directory and, when it `ownsOutput`, the
-        /// partial output (a prep directory is all or nothing), then exits with status 130. Only once the
-        /// temporary directory exists has the run claimed the output directory: before that, the output may be
-        /// someone's finished prep, which is never touched.
+        /// The prep of ``run()`` from a corpus, a counts file or a GloVe co-occurrence file.
+        private func prepare(_ config: PrepConfiguration, progress: TerminalProgress) throws -> PrepSummary {
+            if let counts {
+                return try CountsImport.runTriples(path: counts, config: config, progress: progress.handler)
+            }
+            if let gloveCooccurrence, let gloveVocab {
+                return try CountsImport.runGlove(cooccurrence: gloveCooccurrence, vocabularyPath: gloveVocab,
+                                                 config: config, progress: progress.handler)
+            }
+            return try PrepPipeline.run(config, progress: progress.handler)
+        }
+
+        /// On Ctrl-C or SIGTERM: removes this process's `temporary` directory and, when it `ownsOutput`, the new
+        /// prep being built beside the output, then exits with status 130. Only once the temporary directory
+        /// exists has the run taken the output's lock: before that, the staging directory may be another run's,
+        /// and is never touched. The output itself (an older prep, with `--force`) is never touched either.
         func removePartialPrepOnStop(progress: TerminalProgress, output: String, ownsOutput: Bool, temporary: String) {
             StopRequest.install { _ in
                 progress.finish()
@@ -176,8 +188,8 @@ extension Swivel {
                 if FileReader.isDirectory(temporary) {
                     PrepPipeline.removeTemporaryDirectory(temporary)
                     if ownsOutput {
-                        PrepPipeline.removePartialOutput(output)
-                        printError("swivel: prep interrupted; the partial output in \(output) was removed")
+                        FileTree.remove(StagedDirectory.stagingPath(for: output))
+                        printError("swivel: prep interrupted; the partial prep was removed\(FileReader.exists(output) ? " (\(output) is as it was)" : "")")
                     }
                 } else if ownsOutput {
                     printError("swivel: prep interrupted before it wrote anything")
@@ -188,6 +200,12 @@ extension Swivel {
 
         /// Prints the summary line (and the phases with `--phases`).
         func report(_ summary: PrepSummary, seconds: Double, ranks: Int? = nil) {
+            if let first = summary.skippedInputs.first {
+                let count = summary.skippedInputs.count
+                printError("prep: skipped \(count) \(count == 1 ? "entry" : "entries") of the input directories that "
+                           + "\(count == 1 ? "is" : "are") not regular files (\(displayPath(first.path)): \(first.reason)"
+                           + (count > 1 ? "; ..." : "") + ")")
+            }
             let m = summary.manifest
             let what = m.source == nil ? "prep: \(m.tokens) tokens (\(m.inVocabularyTokens) in vocabulary), vocabulary \(m.rows)"
                 : "prep: \(m.tokens) \(m.source == "glove" ? "corpus tokens" : "count lines") (\(m.inVocabularyTokens) kept), vocabulary \(m.rows) rows x \(m.columns) columns"
@@ -231,7 +249,7 @@ extension Swivel.PrepCommand {
             // (a failing rank makes mpirun signal the others, possibly before that).
             let output = config.output
             removePartialPrepOnStop(progress: progress, output: output, ownsOutput: rank == 0,
-                                    temporary: PrepPipeline.temporaryDirectory(parent: config.temporaryDirectory ?? output,
+                                    temporary: PrepPipeline.temporaryDirectory(parent: config.temporaryDirectory ?? StagedDirectory.stagingPath(for: output),
                                                                                     rank: rank))
             let start = Date()
             let summary = try PrepPipeline.runAsRank(config, ranks: communicator, progress: progress.handler)

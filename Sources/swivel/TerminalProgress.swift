@@ -96,7 +96,13 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     } catch let error as ValidationError {
         throw error
     } catch {
-        printError("swivel: error: \(error)")
+        printError("swivel: error: \(shorteningLongWords("\(error)"))")
         throw ExitCode(1)
     }
+}
+
+/// `message` with every run of non-space characters longer than 160 bytes (a path a user pasted, a
+/// generated name) shortened to its first 60 and last 80 bytes, so an error stays one readable line.
+func shorteningLongWords(_ message: String) -> String {
+    message.split(separator: " ", omittingEmptySubsequences: false).map { displayPath(String($0)) }.joined(separator: " ")
 }

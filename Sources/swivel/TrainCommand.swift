@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SwivelEmbeddings
+import SwivelIO
 import SwivelLinearAlgebra
 import SwivelTraining
 #if MPI
@@ -157,69 +158,89 @@ extension Swivel {
             let stop = StopRequest.install()
             let modelDirectory = resume ?? output!
             try reportingErrors {
-                let trainer: Trainer
-                if let resume {
-                    trainer = try Trainer.resuming(modelDirectory: resume, blocksInMemory: streamShards ? false : nil,
-                                                   adjust: apply)
-                    if !quiet {
-                        let p = trainer.position, c = trainer.config
-                        let member = c.ensemble > 1 ? "member \(p.membersDone + 1) of \(c.ensemble), " : ""
-                        let at = p.epochsDone == c.epochs && c.ensemble > 1
-                            ? "the end of member \(p.membersDone + 1) of \(c.ensemble)"
-                            : "\(member)epoch \(p.epochsDone + 1), wave \(p.wavesDone + 1) of \(c.epochs) epochs"
-                        printError("resuming \(resume) at \(at)")
-                    }
-                } else {
-                    try Trainer.prepareModelDirectory(modelDirectory, force: force)
-                    if force { unlink(modelDirectory + "/" + Checkpoint.fileName) }
-                    var config = TrainingConfiguration()
-                    config.threads = ProcessInfo.processInfo.activeProcessorCount
-                    apply(to: &config)
-                    trainer = try Trainer(prepDirectory: prepDirectory!, config: config,
-                                          blocksInMemory: streamShards ? false : nil)
-                }
-                if trainer.streamsBlocks && !quiet {
-                    printError("train: reading each wave's shards while the wave before trains (\(streamShards ? "--stream-shards" : "the decoded shards would take more than half the available memory"))")
-                }
-                let totalEpochs = trainer.config.epochs
-                let members = trainer.config.ensemble
-                let evaluation = try TrainingEvaluation(similarity: evalSimilarity, analogy: evalAnalogy,
-                                                        logPath: modelDirectory + "/" + ModelDirectory.evaluationLog)
-                let policy = CheckpointPolicy(directory: modelDirectory, intervalSeconds: checkpointMinutes * 60,
-                                              shouldStop: { stop.requested })
-                let summary: TrainingSummary
+                let missing = FileReader.highestMissingAncestor(of: modelDirectory)
                 do {
-                    summary = try trainer.train(progress: progress.handler, checkpoints: policy) { record in
-                        progress.finish()
-                        let label = members > 1 ? "member \(record.member + 1)/\(members), epoch \(record.epoch)" : "epoch \(record.epoch)"
-                        if progress.enabled {
-                            printError(String(format: "%@: mean loss %.5f, %.1f s", label, record.meanLoss, record.seconds))
-                        }
-                        if let evaluation, record.epoch % evalEvery == 0 || record.epoch == totalEpochs {
-                            for line in evaluation.run(trainer: trainer, label: label, x: record.member * totalEpochs + record.epoch)
-                            where !quiet { printError(line) }
-                        }
-                    }
-                } catch let error as TrainingError {
-                    progress.finish()
-                    if case .interrupted = error {
-                        printError("swivel: \(error)\nswivel: resume with: swivel train --resume \(modelDirectory)")
-                        throw ExitCode(130)
-                    }
+                    try train(modelDirectory: modelDirectory, progress: progress, stop: stop, quiet: quiet)
+                } catch {
+                    // A run that failed before it wrote anything leaves no empty directory behind.
+                    if let missing { FileTree.removeEmptyDirectories(from: modelDirectory, upTo: missing) }
                     throw error
                 }
-                progress.finish()
-                if let evaluation, members > 1 {
-                    for line in evaluation.run(trainer: trainer, label: "ensemble of \(members)", x: members * totalEpochs,
-                                               metricPrefix: "ensemble_") where !quiet { printError(line) }
+            }
+        }
+
+        /// The training run of ``run()``, under the model directory's lock.
+        private func train(modelDirectory: String, progress: TerminalProgress, stop: StopRequest, quiet: Bool) throws {
+            try FileReader.createDirectory(OutputSibling.split(modelDirectory).parent)
+            let lock = try OutputLock(output: modelDirectory)
+            defer { lock.release() }
+            let trainer: Trainer
+            if let resume {
+                trainer = try Trainer.resuming(modelDirectory: resume, blocksInMemory: streamShards ? false : nil,
+                                               adjust: apply)
+                if !quiet {
+                    let p = trainer.position, c = trainer.config
+                    let member = c.ensemble > 1 ? "member \(p.membersDone + 1) of \(c.ensemble), " : ""
+                    let at = p.epochsDone == c.epochs && c.ensemble > 1
+                        ? "the end of member \(p.membersDone + 1) of \(c.ensemble)"
+                        : "\(member)epoch \(p.epochsDone + 1), wave \(p.wavesDone + 1) of \(c.epochs) epochs"
+                    printError("resuming \(resume) at \(at)")
                 }
-                try trainer.writeModel(to: modelDirectory, summary: summary, force: true)
-                let c = trainer.config
-                let epochText = members > 1 ? "\(c.epochs) epochs x \(members) members" : "\(c.epochs) epochs"
-                print(String(format: "train: %d x %d, dim %d, %@ in %.1f s, %.1fM cells/s, final mean loss %@ (OpenBLAS %@, %d workers x %d BLAS threads)",
-                             trainer.manifest.rows, trainer.manifest.columns, c.dimension, epochText, summary.seconds,
-                             summary.cellsPerSecond / 1e6, summary.finalMeanLoss.map { String(format: "%.5f", $0) } ?? "n/a",
-                             summary.blasCore, summary.workers, summary.blasThreads))
+            } else {
+                try Trainer.prepareModelDirectory(modelDirectory, force: force)
+                var config = TrainingConfiguration()
+                config.threads = ProcessInfo.processInfo.activeProcessorCount
+                apply(to: &config)
+                trainer = try Trainer(prepDirectory: prepDirectory!, config: config,
+                                      blocksInMemory: streamShards ? false : nil)
+            }
+            if trainer.streamsBlocks && !quiet {
+                printError("train: reading each wave's shards while the wave before trains (\(streamShards ? "--stream-shards" : "the decoded shards would take more than half the available memory"))")
+            }
+            let totalEpochs = trainer.config.epochs
+            let members = trainer.config.ensemble
+            let evaluation = try TrainingEvaluation(similarity: evalSimilarity, analogy: evalAnalogy,
+                                                    logPath: modelDirectory + "/" + ModelDirectory.evaluationLog)
+            let policy = CheckpointPolicy(directory: modelDirectory, intervalSeconds: checkpointMinutes * 60,
+                                          shouldStop: { stop.requested })
+            let summary: TrainingSummary
+            do {
+                summary = try trainer.train(progress: progress.handler, checkpoints: policy) { record in
+                    progress.finish()
+                    let label = members > 1 ? "member \(record.member + 1)/\(members), epoch \(record.epoch)" : "epoch \(record.epoch)"
+                    if progress.enabled {
+                        printError(String(format: "%@: mean loss %.5f, %.1f s", label, record.meanLoss, record.seconds))
+                    }
+                    if let evaluation, record.epoch % evalEvery == 0 || record.epoch == totalEpochs {
+                        for line in evaluation.run(trainer: trainer, label: label, x: record.member * totalEpochs + record.epoch)
+                        where !quiet { printError(line) }
+                    }
+                }
+            } catch let error as TrainingError {
+                progress.finish()
+                if case .interrupted = error {
+                    printError("swivel: \(error)\nswivel: resume with: swivel train --resume \(modelDirectory)")
+                    throw ExitCode(130)
+                }
+                throw error
+            }
+            progress.finish()
+            if let evaluation, members > 1 {
+                for line in evaluation.run(trainer: trainer, label: "ensemble of \(members)", x: members * totalEpochs,
+                                           metricPrefix: "ensemble_") where !quiet { printError(line) }
+            }
+            try trainer.writeModel(to: modelDirectory, summary: summary)
+            let c = trainer.config
+            let epochText = members > 1 ? "\(c.epochs) epochs x \(members) members" : "\(c.epochs) epochs"
+            print(String(format: "train: %d x %d, dim %d, %@ in %.1f s, %.1fM cells/s, final mean loss %@ (OpenBLAS %@, %d workers x %d BLAS threads)",
+                         trainer.manifest.rows, trainer.manifest.columns, c.dimension, epochText, summary.seconds,
+                         summary.cellsPerSecond / 1e6, summary.finalMeanLoss.map { String(format: "%.5f", $0) } ?? "n/a",
+                         summary.blasCore, summary.workers, summary.blasThreads))
+            if let growth = summary.lossGrowth() {
+                printError(String(format: "swivel: warning: training diverged: the mean loss per cell%@ ended at %.4g (lowest %.4g, epoch %d); the model was written, but lower --learning-rate (now %g) and train again",
+                                  members > 1 ? " of member \(growth.member + 1)" : "", growth.last, growth.best,
+                                  growth.bestEpoch, Double(c.learningRate)))
+                throw ExitCode(1)
             }
         }
     }
@@ -241,6 +262,9 @@ extension Swivel.TrainCommand {
                 throw SwivelCLIError.unsupportedUnderMPI("--stream-shards: under mpirun every rank keeps its row group's shards in memory; leave it out")
             }
             let modelDirectory = resume ?? output!
+            // Rank 0 writes the checkpoints and the model: it holds the directory's lock for the whole run.
+            let lock = rank == 0 ? try OutputLock(output: modelDirectory) : nil
+            defer { lock?.release() }
             let trainer: Trainer
             if let resume {
                 // A rank trains from blocks in memory (trainAsRank refuses a streaming trainer).
@@ -256,10 +280,12 @@ extension Swivel.TrainCommand {
                 config.threads = 1
                 config.ensemble = 1   // ranks train one member (trainAsRank refuses more)
                 apply(to: &config)
+                if ensemble == nil && rank == 0 && !outputOptions.quiet {
+                    printError("train: under mpirun the ranks train one model together, not the \(TrainingConfiguration().ensemble)-member ensemble of a single process (--ensemble 1); for an ensemble, run mpirun once per seed (--seed) or train in one process")
+                }
                 config.strata = communicator.size
                 if rank == 0 {
                     try Trainer.prepareModelDirectory(modelDirectory, force: force)
-                    if force { unlink(modelDirectory + "/" + Checkpoint.fileName) }
                 }
                 trainer = try Trainer(prepDirectory: prepDirectory!, config: config, rowGroup: rank, of: communicator.size)
             }
@@ -269,7 +295,7 @@ extension Swivel.TrainCommand {
             let summary = try trainer.trainAsRank(communicator, progress: progress.handler, checkpoints: policy)
             progress.finish()
             if rank == 0 {
-                try trainer.writeModel(to: modelDirectory, summary: summary, force: true)
+                try trainer.writeModel(to: modelDirectory, summary: summary)
                 print(String(format: "train: %d x %d, dim %d, %d epochs in %.1f s, %.1fM cells/s, final mean loss %@ (OpenBLAS %@, MPI: %d ranks x 1 BLAS thread)",
                              trainer.manifest.rows, trainer.manifest.columns, config.dimension, config.epochs, summary.seconds,
                              summary.cellsPerSecond / 1e6, summary.finalMeanLoss.map { String(format: "%.5f", $0) } ?? "n/a",

@@ -1,4 +1,5 @@
 import Foundation
+import SwivelIO
 import SwivelTestSupport
 import Testing
 
@@ -121,8 +122,10 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        // Interrupt it once it has written shard files (the last phase): they must go too.
-        let shards = output + "/shards"
+        // Interrupt it once it has written shard files (the last phase, into the staging directory beside the
+        // output): they must go too, and the output must never appear.
+        let staging = StagedDirectory.stagingPath(for: output)
+        let shards = staging + "/shards"
         for _ in 0..<3000 where ((try? FileManager.default.contentsOfDirectory(atPath: shards)) ?? []).isEmpty {
             usleep(5_000)
         }
@@ -133,8 +136,9 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         process.waitUntilExit()
         #expect(wroteShards && interruptedWhileRunning, "prep finished before the interrupt: make the corpus longer")
         #expect(process.terminationStatus == 130)
-        #expect(message.contains("prep interrupted; the partial output in \(output) was removed"), "\(message)")
-        #expect((try? FileManager.default.contentsOfDirectory(atPath: output)) ?? [] == [])
+        #expect(message.contains("prep interrupted; the partial prep was removed"), "\(message)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        #expect(!FileManager.default.fileExists(atPath: staging))
     }
 
     @Test func featureCountsTrainRowAndColumnVectorsThatRecoverPlantedGroups() throws {

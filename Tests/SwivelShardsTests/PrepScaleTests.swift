@@ -102,7 +102,8 @@ private func zipfText(lines: Int, words: Int, seed: UInt64) -> [String] {
             } throws: { error in
                 "\(error)".hasPrefix(expected) && !"\(error)".contains("\n")
             }
-            #expect(try FileReader.listDirectory(output).isEmpty, "a failed prep leaves an empty output directory")
+            #expect(!FileReader.exists(output) && !FileReader.exists(StagedDirectory.stagingPath(for: output)),
+                    "a failed prep leaves nothing behind")
         }
     }
 

@@ -527,7 +527,9 @@ private func denseCounts(_ text: String, vocabulary: [String], window: Int, shar
         let output = TemporaryFile.path()
         var config = PrepConfiguration(inputs: [corpus], output: output)
         _ = try PrepPipeline.run(config)
-        #expect(throws: PrepError.outputNotEmpty(path: output)) { try PrepPipeline.run(config) }
+        #expect(throws: PrepError.outputNotEmpty(path: output, names: ["col_sums.txt", "col_vocab.txt", "manifest.json"])) {
+            try PrepPipeline.run(config)
+        }
         config.force = true
         _ = try PrepPipeline.run(config)
     }

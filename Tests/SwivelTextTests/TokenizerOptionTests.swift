@@ -56,7 +56,7 @@ private func tokens(_ text: String, _ options: TokenizerOptions) throws -> [[Str
         for name in ["b/inner/z.txt", "b/a.txt", "a.txt", "c.txt.gz", ".hidden", ".git/config", "B.txt"] {
             #expect(FileManager.default.createFile(atPath: root + "/" + name, contents: Data("x\n".utf8)))
         }
-        let files = try CorpusInputs.expand([root, "-"])
+        let files = try CorpusInputs.expand([root, "-"]).files
         #expect(files == ["B.txt", "a.txt", "b/a.txt", "b/inner/z.txt", "c.txt.gz"].map { root + "/" + $0 } + ["-"])
     }
 }

@@ -61,7 +61,7 @@ private func smallPlantedRun() throws -> (prep: String, config: TrainingConfigur
         #expect(summary.log.count == 40 * 3)
         #expect(summary.log.last!.meanLoss < summary.log.first!.meanLoss)
         let model = TemporaryFile.path()
-        try trainer.writeModel(to: model, summary: summary, force: false)
+        try trainer.writeModel(to: model, summary: summary)
         let index = NearestNeighbours(try Embeddings.loadModel(directory: model, choice: .sum))
         var hits = 0, total = 0
         for g in 0..<10 {
