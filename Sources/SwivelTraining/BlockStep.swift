@@ -21,12 +21,17 @@ public struct TrainingModel: Sendable {
     /// Gradient scale: the reference's `1 / sqrt(rows * columns)` of a full block, with the largest real
     /// shard sizes (so a `--shard-size` larger than the vocabulary does not shrink the gradients).
     public let gradientScale: Float
+    /// With a value, each block's ``RareCorner`` for this `pmi*` cutoff (nats) is left out of the dense
+    /// products (``TrainingConfiguration/unobservedCutoff``); nil computes every cell, as the paper does.
+    public let unobservedCutoff: Float?
 
     /// Creates the context. Marginals of zero (features never seen) are floored at 1 so that logs stay finite.
     public init(rowEmbeddings: ParameterMatrix, columnEmbeddings: ParameterMatrix,
                 rowOptimizer: OptimizerState, columnOptimizer: OptimizerState,
                 rowSums: [Double], columnSums: [Double], total: Double, contextSmoothing: Double = 1,
-                rowShards: Int, columnShards: Int, largestRowShard: Int, largestColumnShard: Int) {
+                rowShards: Int, columnShards: Int, largestRowShard: Int, largestColumnShard: Int,
+                unobservedCutoff: Float? = nil) {
+        self.unobservedCutoff = unobservedCutoff
         self.rowEmbeddings = rowEmbeddings
         self.columnEmbeddings = columnEmbeddings
         self.rowOptimizer = rowOptimizer
@@ -52,6 +57,8 @@ public final class StepWorkspace: @unchecked Sendable {
     let rowTerm: UnsafeMutablePointer<Float>         // shardSize
     let columnTerm: UnsafeMutablePointer<Float>      // shardSize
     let observedGradient: UnsafeMutablePointer<Float> // shardSize: one row's observed cells
+    /// Indices (into the block's CSR arrays) of the observed cells of a block's rare corner; reused.
+    var cornerCells: [Int32] = []
     let shardSize: Int
     let dimension: Int
 
@@ -131,12 +138,21 @@ public enum BlockStep {
         let columnBase = model.columnEmbeddings.storage + block.columnShard * d
         let lda = model.rowShards * d, ldb = model.columnShards * d
 
+        for l in 0..<rows { workspace.rowTerm[l] = model.rowTerms[l * model.rowShards + block.rowShard] }
+        for l in 0..<columns { workspace.columnTerm[l] = model.columnTerms[l * model.columnShards + block.columnShard] }
+        if let cutoff = model.unobservedCutoff {
+            let corner = RareCorner(rowTerm: workspace.rowTerm, rowCount: rows, columnTerm: workspace.columnTerm,
+                                    columnCount: columns, cutoff: cutoff)
+            if !corner.isEmpty(rowCount: rows, columnCount: columns) {
+                return computeGradients(block, model: model, workspace: workspace, lossRowStride: lossRowStride,
+                                        leavingOut: corner)
+            }
+        }
+
         // predictions (rows x columns) = R C^T
         BLAS.sgemm(transposeB: .transposed, m: rows, n: columns, k: d,
                    a: rowBase, lda: lda, b: columnBase, ldb: ldb, c: workspace.cells, ldc: columns)
 
-        for l in 0..<rows { workspace.rowTerm[l] = model.rowTerms[l * model.rowShards + block.rowShard] }
-        for l in 0..<columns { workspace.columnTerm[l] = model.columnTerms[l * model.columnShards + block.columnShard] }
         let loss = SwivelLoss.apply(cells: workspace.cells, block: block, rowTerm: workspace.rowTerm,
                                     columnTerm: workspace.columnTerm, gradientScale: model.gradientScale,
                                     observedGradient: workspace.observedGradient, lossRowStride: lossRowStride)
@@ -147,6 +163,78 @@ public enum BlockStep {
         BLAS.sgemm(transposeA: .transposed, m: columns, n: d, k: rows, a: workspace.cells, lda: columns,
                    b: rowBase, ldb: lda, c: workspace.columnGradients, ldc: d)
 
+        return loss
+    }
+
+    /// ``computeGradients(_:model:workspace:lossRowStride:)`` without the unobserved cells of `corner` (rows
+    /// `a..<n` x columns `b..<m`): the products are cut into the rectangles outside it, and its observed cells
+    /// are trained one dot product each. Expects `workspace.rowTerm` and `columnTerm` filled for the block.
+    static func computeGradients(_ block: TrainingBlock, model: TrainingModel, workspace: StepWorkspace,
+                                 lossRowStride: Int, leavingOut corner: RareCorner) -> Double {
+        let d = model.rowEmbeddings.dimension
+        let rows = block.rowCount, columns = block.columnCount
+        let a = corner.firstRow, b = corner.firstColumn
+        let rowBase = model.rowEmbeddings.storage + block.rowShard * d
+        let columnBase = model.columnEmbeddings.storage + block.columnShard * d
+        let lda = model.rowShards * d, ldb = model.columnShards * d
+        let cells = workspace.cells
+
+        // predictions: rows 0..<a x every column, rows a..<n x columns 0..<b (row stride `columns` throughout).
+        BLAS.sgemm(transposeB: .transposed, m: a, n: columns, k: d,
+                   a: rowBase, lda: lda, b: columnBase, ldb: ldb, c: cells, ldc: columns)
+        BLAS.sgemm(transposeB: .transposed, m: rows - a, n: b, k: d,
+                   a: rowBase + a * lda, lda: lda, b: columnBase, ldb: ldb, c: cells + a * columns, ldc: columns)
+
+        workspace.cornerCells.removeAll(keepingCapacity: true)
+        var loss = withUnsafeMutablePointer(to: &workspace.cornerCells) { cornerCells in
+            SwivelLoss.apply(cells: cells, block: block, rowTerm: workspace.rowTerm, columnTerm: workspace.columnTerm,
+                             gradientScale: model.gradientScale, observedGradient: workspace.observedGradient,
+                             lossRowStride: lossRowStride, corner: corner, cornerCells: cornerCells)
+        }
+
+        // dR = G C and dC = G^T R over the rectangles outside the corner.
+        let dR = workspace.rowGradients, dC = workspace.columnGradients
+        BLAS.sgemm(m: a, n: d, k: columns, a: cells, lda: columns, b: columnBase, ldb: ldb, c: dR, ldc: d)
+        if b > 0 {
+            BLAS.sgemm(m: rows - a, n: d, k: b, a: cells + a * columns, lda: columns, b: columnBase, ldb: ldb,
+                       c: dR + a * d, ldc: d)
+            BLAS.sgemm(transposeA: .transposed, m: b, n: d, k: rows, a: cells, lda: columns,
+                       b: rowBase, ldb: lda, c: dC, ldc: d)
+        } else {
+            dR.advanced(by: a * d).update(repeating: 0, count: (rows - a) * d)
+        }
+        if a > 0 {
+            BLAS.sgemm(transposeA: .transposed, m: columns - b, n: d, k: a, a: cells + b, lda: columns,
+                       b: rowBase, ldb: lda, c: dC + b * d, ldc: d)
+        } else {
+            dC.advanced(by: b * d).update(repeating: 0, count: (columns - b) * d)
+        }
+
+        // The corner's observed cells: prediction, loss and gradient one cell at a time (exact), in CSR order.
+        var cornerLoss = 0.0
+        block.rowStart.withUnsafeBufferPointer { rowStart in
+            block.columnIndex.withUnsafeBufferPointer { columnIndex in
+                var i = a
+                for k32 in workspace.cornerCells {
+                    let k = Int(k32)
+                    while Int(rowStart[i + 1]) <= k { i += 1 }
+                    let j = Int(columnIndex[k])
+                    let r = rowBase + i * lda, c = columnBase + j * ldb
+                    var p: Float = 0
+                    for t in 0..<d { p += r[t] * c[t] }
+                    let e = p - (block.logCount[k] + workspace.rowTerm[i] - workspace.columnTerm[j])
+                    let f = block.confidence[k]
+                    cornerLoss += Double(0.5 * f * e * e)
+                    let g = model.gradientScale * f * e
+                    let gr = dR + i * d, gc = dC + j * d
+                    for t in 0..<d {
+                        gr[t] += g * c[t]
+                        gc[t] += g * r[t]
+                    }
+                }
+            }
+        }
+        loss += cornerLoss
         return loss
     }
 }

@@ -65,10 +65,14 @@ public enum SwivelLoss {
     ///   - lossRowStride: 1 for the exact loss; k > 1 for the loss of every k-th row, scaled up (at most
     ///     `block.rowCount`, so that a small block still samples a row).
     /// - Returns: the sum of the loss over the block's cells (or its estimate), in Double.
+    ///   - corner: with an approximate step, the ``RareCorner`` whose cells are not in `cells`: its unobserved
+    ///     cells are left out, and the index `k` of each of its observed cells is appended to `cornerCells`
+    ///     (row by row) for the caller to train by dot products. Nil: every cell, the exact loss.
     public static func apply(cells: UnsafeMutablePointer<Float>, block: TrainingBlock,
                              rowTerm: UnsafePointer<Float>, columnTerm: UnsafePointer<Float>,
                              gradientScale: Float, observedGradient: UnsafeMutablePointer<Float>,
-                             lossRowStride: Int = 1) -> Double {
+                             lossRowStride: Int = 1, corner: RareCorner? = nil,
+                             cornerCells: UnsafeMutablePointer<[Int32]>? = nil) -> Double {
         precondition(lossRowStride >= 1)
         // Blocks with fewer rows than the stride still sample one row.
         let lossRowStride = max(1, min(lossRowStride, block.rowCount))
@@ -89,7 +93,18 @@ public enum SwivelLoss {
                             let row = cells + i * columns
                             let rt = rowTerm[i]
                             let withLoss = sampled(i)
-                            let first = Int(rowStart[i]), end = Int(rowStart[i + 1])
+                            let first = Int(rowStart[i])
+                            var end = Int(rowStart[i + 1])
+                            // Columns of this row that are in `cells`: all of them, or those left of the corner.
+                            var limit = columns
+                            if let corner, i >= corner.firstRow {
+                                limit = corner.firstColumn
+                                // Observed cells in the corner (column indices increase along the row).
+                                var k = end
+                                while k > first && Int(columnIndex[k - 1]) >= limit { k -= 1 }
+                                for c in k..<end { cornerCells!.pointee.append(Int32(c)) }
+                                end = k
+                            }
                             // 1. The row's observed cells, before step 2 overwrites their predictions. Step 2
                             //    adds the unobserved loss for these cells too, so subtract it here.
                             var rowLoss: Float = 0
@@ -106,10 +121,10 @@ public enum SwivelLoss {
                             if withLoss {
                                 sampledRows += 1
                                 loss += Double(rowLoss)
-                                loss += Double(unobservedRow(row, columns: columns, rowTerm: rt, columnTerm: columnTerm,
+                                loss += Double(unobservedRow(row, columns: limit, rowTerm: rt, columnTerm: columnTerm,
                                                              gradientScale: gradientScale, withLoss: true))
                             } else {
-                                _ = unobservedRow(row, columns: columns, rowTerm: rt, columnTerm: columnTerm,
+                                _ = unobservedRow(row, columns: limit, rowTerm: rt, columnTerm: columnTerm,
                                                   gradientScale: gradientScale, withLoss: false)
                             }
                             // 3. The observed gradients over the unobserved ones.

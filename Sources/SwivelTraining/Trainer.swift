@@ -161,7 +161,8 @@ public final class Trainer {
             rowSums: rowSums, columnSums: columnSums, total: manifest.total,
             contextSmoothing: Double(config.contextSmoothing),
             rowShards: manifest.rowShards, columnShards: manifest.columnShards,
-            largestRowShard: manifest.rowLayout.size(of: 0), largestColumnShard: manifest.columnLayout.size(of: 0))
+            largestRowShard: manifest.rowLayout.size(of: 0), largestColumnShard: manifest.columnLayout.size(of: 0),
+            unobservedCutoff: config.unobservedCutoff)
     }
 
     /// Refuses a run whose parameters (embeddings, optimizer state, ensemble sums, a checkpoint's snapshot of

@@ -56,6 +56,10 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// benchmark corpus (docs/benchmarks.md, "Ensembles"): Google analogy 41.5% -> 49.0% (seeds 1-3), WS353 and
     /// its splits within the seeds' spread, for three times the training time.
     public var ensemble = 3
+    /// With a value `t` (nats), each block leaves out the unobserved cells of its rare x rare corner where
+    /// `pmi* = log N - log R_i - log C_j >= t` (``RareCorner``): their gradient is at most `sigmoid(p - t)`,
+    /// and the saving grows with the vocabulary. Nil: every cell, the paper's exact computation.
+    public var unobservedCutoff: Float?
 
     /// Creates the default configuration.
     public init() {}
@@ -73,11 +77,12 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case dimension, epochs, optimizer, learningRate, adagradInitialAccumulator, momentum, rmspropDecay,
-             confidenceBase, confidenceScale, confidenceExponent, contextSmoothing, strata, threads, seed, ensemble
+             confidenceBase, confidenceScale, confidenceExponent, contextSmoothing, strata, threads, seed, ensemble,
+             unobservedCutoff
     }
 
     /// Decodes a configuration; settings added after a checkpoint or model was written take the value that
-    /// reproduces the old behaviour (`contextSmoothing` 1, `strata` 1, `ensemble` 1).
+    /// reproduces the old behaviour (`contextSmoothing` 1, `strata` 1, `ensemble` 1, no `unobservedCutoff`).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         dimension = try c.decode(Int.self, forKey: .dimension)
@@ -95,6 +100,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         threads = try c.decode(Int.self, forKey: .threads)
         seed = try c.decode(UInt64.self, forKey: .seed)
         ensemble = try c.decodeIfPresent(Int.self, forKey: .ensemble) ?? 1
+        unobservedCutoff = try c.decodeIfPresent(Float.self, forKey: .unobservedCutoff)
     }
 
     /// The settings that differ between `self` and `other`, as "name X given, the checkpoint has Y", skipping
@@ -117,6 +123,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
             ("threads", \.threads, { String($0.threads) }),
             ("seed", \.seed, { String($0.seed) }),
             ("ensemble", \.ensemble, { String($0.ensemble) }),
+            ("unobserved-cutoff", \.unobservedCutoff, { $0.unobservedCutoff.map { String($0) } ?? "none (exact)" }),
         ]
         return fields.compactMap { name, path, text in
             guard !ignoring.contains(path), text(self) != text(other) else { return nil }
@@ -141,6 +148,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         }
         if !confidenceExponent.isFinite { try fail("--confidence-exponent must be finite") }
         if !(contextSmoothing > 0 && contextSmoothing <= 1) { try fail("--context-smoothing must be in (0, 1] (got \(contextSmoothing))") }
+        if let unobservedCutoff, !(unobservedCutoff.isFinite) {
+            try fail("--unobserved-cutoff must be a finite number of nats (got \(unobservedCutoff))")
+        }
         if !(momentum >= 0 && momentum < 1) { try fail("--momentum must be in [0, 1) (got \(momentum))") }
     }
 }
