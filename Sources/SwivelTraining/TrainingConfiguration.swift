@@ -155,6 +155,9 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case outputExists(path: String)
     /// Training stopped on request after writing a checkpoint (in `epoch` of ensemble member `member`, from 0).
     case interrupted(epoch: Int, wave: Int, of: Int, member: Int = 0, members: Int = 1)
+    /// A resumed run was given fewer `epochs` than ensemble member `member` (from 0, of `members`) has
+    /// `trained`, or, when the checkpoint is `insideEpoch`, fewer than `trained + 1`.
+    case fewerEpochsThanTrained(modelDirectory: String, epochs: Int, trained: Int, insideEpoch: Bool, member: Int, members: Int)
 
     public var description: String {
         switch self {
@@ -166,6 +169,11 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case let .interrupted(epoch, wave, waves, member, members):
             let of = members > 1 ? " of ensemble member \(member + 1)/\(members)" : ""
             return "interrupted in epoch \(epoch)\(of) after wave \(wave) of \(waves); a checkpoint holds all finished work"
+        case let .fewerEpochsThanTrained(directory, epochs, trained, insideEpoch, member, members):
+            let who = members > 1 ? "member \(member + 1) of \(members)" : "this run"
+            let fewest = insideEpoch ? trained + 1 : trained
+            let done = insideEpoch ? "has trained or started (it stopped inside epoch \(fewest))" : "has already trained"
+            return "\(directory): --epochs \(epochs) is fewer than the \(fewest) epochs \(who) \(done); give --epochs \(fewest) or more"
         }
     }
 }

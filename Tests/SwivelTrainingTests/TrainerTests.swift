@@ -162,6 +162,41 @@ private func smallPlantedRun() throws -> (prep: String, config: TrainingConfigur
         #expect(resumed.model.rowEmbeddings.values == trainer.model.rowEmbeddings.values)
     }
 
+    @Test func resumingWithFewerEpochsThanTheMemberHasTrainedIsRefused() throws {
+        var (prep, config) = try smallPlantedRun()
+        config.epochs = 6
+        // Stopped after the first wave of epoch 5 (each epoch polls once per wave), and at the end of epoch 4.
+        let schedule = BlockSchedule(rowShards: 3, columnShards: 3, waveSize: 2)
+        let checksOfFourEpochs = (1...4).reduce(0) { $0 + schedule.waves(epoch: $1, seed: config.seed).count }
+        for (stopAfter, insideEpoch) in [(checksOfFourEpochs, true), (checksOfFourEpochs - 1, false)] {
+            let model = TemporaryFile.path()
+            try Trainer.prepareModelDirectory(model, force: false)
+            let calls = Locked(0)
+            #expect(throws: TrainingError.self) {
+                try Trainer(prepDirectory: prep, config: config).train(
+                    checkpoints: CheckpointPolicy(directory: model, intervalSeconds: .infinity,
+                                                  shouldStop: { calls.withValue { $0 += 1; return $0 > stopAfter } }))
+            }
+            let stopped = try Trainer.resuming(modelDirectory: model)
+            #expect(stopped.position.epochsDone == 4 && (stopped.position.wavesDone > 0) == insideEpoch)
+            // Fewer epochs than trained would write the trained state under a smaller epoch count (and a negative
+            // rate); inside epoch 5, ending at 4 would keep part of epoch 5.
+            let fewest = insideEpoch ? 5 : 4
+            for epochs in [1, fewest - 1] {
+                let error = #expect(throws: TrainingError.self) {
+                    try Trainer.resuming(modelDirectory: model) { $0.epochs = epochs }
+                }
+                let expected = insideEpoch
+                    ? "\(model): --epochs \(epochs) is fewer than the 5 epochs this run has trained or started (it stopped inside epoch 5); give --epochs 5 or more"
+                    : "\(model): --epochs \(epochs) is fewer than the 4 epochs this run has already trained; give --epochs 4 or more"
+                #expect(error?.description == expected)
+            }
+            let resumed = try Trainer.resuming(modelDirectory: model) { $0.epochs = fewest }
+            let summary = try resumed.train()
+            #expect(summary.epochs == fewest && summary.log.count == fewest && summary.cellsPerSecond >= 0)
+        }
+    }
+
     @Test func stratifiedTrainingDoesNotDependOnTheThreadCount() throws {
         var (prep, config) = try smallPlantedRun()
         config.strata = 3
@@ -346,9 +381,13 @@ private func smallPlantedRun() throws -> (prep: String, config: TrainingConfigur
             if boundary {
                 #expect(try Trainer.resuming(modelDirectory: model) { $0.epochs = 5 }.config.epochs == 5)
                 // Fewer epochs than the first member has trained would leave the members unequal.
-                #expect(throws: CheckpointError.self) { try Trainer.resuming(modelDirectory: model) { $0.epochs = 2 } }
+                let error = #expect(throws: TrainingError.self) { try Trainer.resuming(modelDirectory: model) { $0.epochs = 2 } }
+                #expect(error?.description.hasSuffix("--epochs 2 is fewer than the 3 epochs member 1 of 3 has already trained; give --epochs 3 or more") == true)
             } else {
                 #expect(throws: CheckpointError.self) { try Trainer.resuming(modelDirectory: model) { $0.epochs = 5 } }
+                #expect(throws: CheckpointError.self) { try Trainer.resuming(modelDirectory: model) { $0.epochs = 1 } }
+                // Cutting the ensemble below (or to) the members already done is refused like any other change.
+                #expect(throws: CheckpointError.self) { try Trainer.resuming(modelDirectory: model) { $0.ensemble = 1 } }
             }
         }
     }
