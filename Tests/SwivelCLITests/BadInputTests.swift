@@ -90,6 +90,35 @@ private func smallPrep(shardSize: Int = 8) throws -> (corpus: String, prep: Stri
         }
     }
 
+    @Test func nonFiniteBenchmarkScoresAndUndefinedCorrelations() throws {
+        let (_, prep) = try smallPrep()
+        let model = TemporaryFile.path()
+        let t = try TemporaryFile.run(swivel, ["train", prep, "--output", model, "--dim", "4", "--epochs", "2",
+                                               "--ensemble", "1", "--quiet"])
+        #expect(t.status == 0, "\(t.stderr)")
+        let nan = try TemporaryFile.write("a\tb\t9\nking queen nan\n")
+        try expectOneLineError(["eval", model, "--similarity", nan], "\(nan):2: score 'nan' is not a finite number")
+        // One set with a single covered pair (no correlation), one good set: the good one is still scored.
+        let undefined = try TemporaryFile.write("a\tb\t9\na\tnowhere\t3\n")
+        let good = try TemporaryFile.write("a\tb\t9\na\tc\t7\nd\te\t3\nf\tg\t1\n")
+        let json = try TemporaryFile.run(swivel, ["eval", model, "--similarity", undefined, good, "--json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let sets = report?["similarity"] as? [[String: Any]] ?? []
+        #expect(sets.count == 2, "\(json.stdout)")
+        if sets.count == 2 {
+            #expect(sets[0]["spearman"] is NSNull && sets[0]["pearson"] is NSNull
+                    && sets[0]["undefinedReason"] as? String == "1 pair covered; needs 2", "\(sets[0])")
+            #expect(sets[1]["spearman"] is Double && sets[1]["pearson"] is Double && sets[1]["undefinedReason"] == nil
+                    && sets[1]["covered"] as? Int == 4, "\(sets[1])")
+        }
+        let text = try TemporaryFile.run(swivel, ["eval", model, "--similarity", undefined, good])
+        let lines = text.stdout.split(separator: "\n")
+        #expect(text.status == 0 && lines.count == 2, "\(text.stdout)\(text.stderr)")
+        #expect(lines.first?.hasPrefix("\(undefined): spearman undefined (1 pair covered; needs 2)") == true, "\(text.stdout)")
+        #expect(lines.last?.hasPrefix("\(good): spearman ") == true && lines.last?.contains("undefined") == false, "\(text.stdout)")
+    }
+
     @Test func shardSizeLargerThanTheVocabulary() throws {
         let (_, prep) = try smallPrep(shardSize: 100_000)
         let manifest = try String(contentsOfFile: prep + "/manifest.json", encoding: .utf8)

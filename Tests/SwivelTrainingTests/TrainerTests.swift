@@ -404,3 +404,27 @@ private func smallPlantedRun() throws -> (prep: String, config: TrainingConfigur
         #expect(old.ensemble == 1)
     }
 }
+
+@Suite struct TrainingEvaluationTests {
+    @Test func undefinedScoresAreLoggedAsUndefinedAndPlottedAsGaps() throws {
+        let (prep, config) = try smallPlantedRun()
+        let trainer = try Trainer(prepDirectory: prep, config: config)
+        let model = TemporaryFile.path()
+        try Trainer.prepareModelDirectory(model, force: false)
+        let logPath = model + "/" + ModelDirectory.evaluationLog
+        let undefined = try TemporaryFile.write("g0w0\tg0w1\t9\ng0w0\tnowhere\t3\n")
+        let good = try TemporaryFile.write("g0w0\tg0w1\t9\ng0w0\tg1w1\t1\ng2w0\tg2w3\t8\ng2w0\tg4w1\t2\n")
+        let evaluation = try #require(try TrainingEvaluation(similarity: [undefined, good], analogy: [], logPath: logPath))
+        let lines = evaluation.run(trainer: trainer, label: "epoch 1", x: 1)
+        #expect(lines.first == "epoch 1: \(undefined) spearman undefined (1 pair covered; needs 2) (1/2 pairs)", "\(lines)")
+        let rows = try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n").map { $0.split(separator: "\t") }
+        #expect(rows.count == 3 && rows[1].last == "undefined" && Double(rows[2].last ?? "")?.isFinite == true, "\(rows)")
+
+        // The plot skips undefined scores, and the "nan" that logs once held.
+        try trainer.writeModel(to: model, summary: try trainer.train(), force: true)
+        try (String(contentsOfFile: logPath, encoding: .utf8) + "2\t\(undefined)\tspearman\tnan\n2\t\(good)\tspearman\t0.5\n")
+            .write(toFile: logPath, atomically: true, encoding: .utf8)
+        let svg = try TrainingCurves.svg(modelDirectory: model)
+        #expect(svg.contains("Evaluation during training") && !svg.contains("nan") && !svg.contains("NaN"))
+    }
+}
