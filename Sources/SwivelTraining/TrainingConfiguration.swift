@@ -130,6 +130,10 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         if dimension < 1 || dimension > 100_000 { try fail("--dim must be between 1 and 100000 (got \(dimension))") }
         if epochs < 0 { try fail("--epochs must be 0 or more (got \(epochs))") }
         if !(learningRate > 0) || !learningRate.isFinite { try fail("--learning-rate must be a positive number (got \(learningRate))") }
+        // AdaGrad divides by the square root of the accumulator: at 0, a zero gradient would give 0/0.
+        if !(adagradInitialAccumulator > 0) || !adagradInitialAccumulator.isFinite {
+            try fail("--initial-accumulator must be a positive number (got \(adagradInitialAccumulator))")
+        }
         if threads < 1 { try fail("--threads must be at least 1 (got \(threads))") }
         if strata < 1 { try fail("--strata must be at least 1 (got \(strata))") }
         if ensemble < 1 || ensemble > 64 { try fail("--ensemble must be between 1 and 64 (got \(ensemble))") }

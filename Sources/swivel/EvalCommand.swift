@@ -28,7 +28,7 @@ extension Swivel {
         @Option(parsing: .upToNextOption, help: "Analogy files.")
         var analogy: [String] = []
 
-        @Option(help: "Search answers among this many most frequent words (0: all).")
+        @Option(parsing: .unconditional, help: "Search answers among this many most frequent words (0: all).")
         var restrict: Int = 30000
 
         @Option(name: [.customLong("vectors"), .customLong("use")], help: "With a model directory: row, col, or sum (as export --vectors).")
@@ -44,7 +44,7 @@ extension Swivel {
 
         func validate() throws {
             if similarity.isEmpty && analogy.isEmpty { throw ValidationError("give at least one --similarity or --analogy file") }
-            if restrict < 0 { throw ValidationError("--restrict must be 0 or more (got \(restrict))") }
+            if restrict < 0 { throw ValidationError("--restrict must be at least 0 (got \(restrict))") }
         }
 
         struct Report: Codable {

@@ -197,6 +197,16 @@ private func smallPlantedRun() throws -> (prep: String, config: TrainingConfigur
         }
     }
 
+    @Test func configurationRefusesAnInitialAccumulatorThatIsNotPositive() throws {
+        // AdaGrad's step divides by the accumulator's square root: 0 and a zero gradient give 0/0.
+        for value: Float in [0, -5, .nan] {
+            var config = TrainingConfiguration()
+            config.adagradInitialAccumulator = value
+            let error = #expect(throws: TrainingError.self) { try config.validate() }
+            #expect(error?.description == "--initial-accumulator must be a positive number (got \(value))")
+        }
+    }
+
     @Test func stratifiedTrainingDoesNotDependOnTheThreadCount() throws {
         var (prep, config) = try smallPlantedRun()
         config.strata = 3
