@@ -55,9 +55,11 @@ r = json.load(open(sys.argv[1]))
 s = {x["file"].split("/")[-1]: x for x in r["similarity"]}
 a = list(r["analogy"].values())[0][0]
 w = s["ws353.tsv"]
-print("\t".join([sys.argv[2], sys.argv[3]] + [f"{s[k]['spearman']:.4f}" for k in ("ws353.tsv", "ws353-sim.tsv", "ws353-rel.tsv")]
-                + [f"{w['rare']['spearman']:.4f}", f"{w['frequent']['spearman']:.4f}"]
-                + [f"{a['add']['accuracyCovered']:.4f}", f"{a['add']['accuracyAll']:.4f}", f"{s['ws353.tsv']['covered']}"]))
+# An undefined correlation is null in swivel's JSON (its undefinedReason says why): "undefined" in the table.
+num = lambda v: "undefined" if v is None else f"{v:.4f}"
+print("\t".join([sys.argv[2], sys.argv[3]] + [num(s[k]['spearman']) for k in ("ws353.tsv", "ws353-sim.tsv", "ws353-rel.tsv")]
+                + [num(w['rare']['spearman']), num(w['frequent']['spearman'])]
+                + [num(a['add']['accuracyCovered']), num(a['add']['accuracyAll']), f"{s['ws353.tsv']['covered']}"]))
 PY
 done
 column -t -s $'\t' "$table"

@@ -31,7 +31,8 @@ public enum ModelDirectory {
     public static let modelInfo = "model.json"
     /// Per-epoch loss and timing (TSV).
     public static let trainingLog = "training_log.tsv"
-    /// Scores of evaluations run during training (TSV: epoch, file, metric, value).
+    /// Scores of evaluations run during training (TSV: epoch, file, metric, value; the value `undefined` when the
+    /// score is, e.g. a correlation over fewer than two covered pairs).
     public static let evaluationLog = "eval_log.tsv"
 }
 

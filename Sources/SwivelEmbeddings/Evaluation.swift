@@ -5,15 +5,55 @@ import SwivelLinearAlgebra
 public enum EvaluationError: Error, CustomStringConvertible, Equatable {
     /// A line does not have the expected fields.
     case malformed(path: String, line: Int, reason: String)
+    /// A similarity score parses as a number but is NaN or infinite (it would skew the ranks without a word).
+    case nonFiniteScore(path: String, line: Int, score: String)
+    /// The file holds no pair or question to score (`expected` describes the lines it should hold).
+    case empty(path: String, expected: String)
 
     public var description: String {
         switch self {
         case let .malformed(path, line, reason): return "\(path):\(line): \(reason)"
+        case let .nonFiniteScore(path, line, score): return "\(path):\(line): score '\(score)' is not a finite number"
+        case let .empty(path, expected): return "\(path): \(expected)"
         }
     }
 }
 
+/// Why the correlation of a similarity set (or half) is undefined; Spearman's and Pearson's are undefined
+/// together, since a series is constant exactly when its ranks are.
+public enum UndefinedCorrelation: Error, CustomStringConvertible, Equatable, Sendable {
+    /// Fewer than two pairs have both words in the vectors.
+    case tooFewPairs(covered: Int)
+    /// Every covered pair has the same human score.
+    case constantHumanScores
+    /// Every covered pair has the same model similarity (e.g. vectors that are all equal or all zero).
+    case constantModelSimilarities
+    /// A human score or model similarity is NaN or infinite (e.g. vectors holding infinities).
+    case nonFiniteValue
+
+    public var description: String {
+        switch self {
+        case let .tooFewPairs(covered): return "\(covered) pair\(covered == 1 ? "" : "s") covered; needs 2"
+        case .constantHumanScores: return "every covered pair has the same human score"
+        case .constantModelSimilarities: return "every covered pair has the same model similarity"
+        case .nonFiniteValue: return "a human score or model similarity is not a finite number"
+        }
+    }
+
+    /// The reason whose ``description`` is `text` (as read back from JSON), or nil. Only these can occur:
+    /// ``Statistics/pearson(_:_:)`` reports too few pairs for 0 or 1 pair.
+    init?(description text: String) {
+        let all: [UndefinedCorrelation] = [.tooFewPairs(covered: 0), .tooFewPairs(covered: 1), .constantHumanScores,
+                                           .constantModelSimilarities, .nonFiniteValue]
+        guard let reason = all.first(where: { $0.description == text }) else { return nil }
+        self = reason
+    }
+}
+
 /// Result of a word-similarity benchmark.
+///
+/// In JSON, an undefined `spearman` and `pearson` are `null` and `undefinedReason` says why; a defined result
+/// has no `undefinedReason`.
 public struct SimilarityResult: Codable, Equatable, Sendable {
     /// The benchmark file.
     public var file: String
@@ -21,14 +61,69 @@ public struct SimilarityResult: Codable, Equatable, Sendable {
     public var pairs: Int
     /// Pairs with both words in the vocabulary (the ones scored).
     public var covered: Int
-    /// Spearman's rank correlation (ties get their average rank) between human scores and cosine similarity.
-    public var spearman: Double
-    /// Pearson's correlation.
-    public var pearson: Double
+    /// Spearman's rank correlation (ties get their average rank) between human scores and cosine similarity;
+    /// nil when undefined (see ``undefinedReason``).
+    public var spearman: Double?
+    /// Pearson's correlation; nil when undefined.
+    public var pearson: Double?
+    /// Why ``spearman`` and ``pearson`` are undefined (nil when they are defined).
+    public var undefinedReason: UndefinedCorrelation?
     /// The half of the pairs with the rarer words (when word frequencies were given).
     public var rare: SimilarityHalf?
     /// The half with the more frequent words.
     public var frequent: SimilarityHalf?
+
+    enum CodingKeys: String, CodingKey { case file, pairs, covered, spearman, pearson, undefinedReason, rare, frequent }
+
+    /// Encodes the result, an undefined correlation as `null` with its reason.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(file, forKey: .file)
+        try c.encode(pairs, forKey: .pairs)
+        try c.encode(covered, forKey: .covered)
+        try c.encode(spearman, forKey: .spearman)
+        try c.encode(pearson, forKey: .pearson)
+        try c.encodeIfPresent(undefinedReason?.description, forKey: .undefinedReason)
+        try c.encodeIfPresent(rare, forKey: .rare)
+        try c.encodeIfPresent(frequent, forKey: .frequent)
+    }
+
+    /// Decodes a result written by ``encode(to:)``.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        file = try c.decode(String.self, forKey: .file)
+        pairs = try c.decode(Int.self, forKey: .pairs)
+        covered = try c.decode(Int.self, forKey: .covered)
+        spearman = try c.decodeIfPresent(Double.self, forKey: .spearman)
+        pearson = try c.decodeIfPresent(Double.self, forKey: .pearson)
+        undefinedReason = try UndefinedCorrelation.decode(from: c, forKey: .undefinedReason)
+        rare = try c.decodeIfPresent(SimilarityHalf.self, forKey: .rare)
+        frequent = try c.decodeIfPresent(SimilarityHalf.self, forKey: .frequent)
+    }
+
+    /// A result of `covered` of `pairs` pairs, with correlations or the reason they are undefined.
+    public init(file: String, pairs: Int, covered: Int, spearman: Double?, pearson: Double?,
+                undefinedReason: UndefinedCorrelation? = nil, rare: SimilarityHalf? = nil, frequent: SimilarityHalf? = nil) {
+        self.file = file
+        self.pairs = pairs
+        self.covered = covered
+        self.spearman = spearman
+        self.pearson = pearson
+        self.undefinedReason = undefinedReason
+        self.rare = rare
+        self.frequent = frequent
+    }
+}
+
+extension UndefinedCorrelation {
+    /// The reason stored under `key` as its description, or nil when absent; an unknown text is a decoding error.
+    static func decode<Key: CodingKey>(from container: KeyedDecodingContainer<Key>, forKey key: Key) throws -> UndefinedCorrelation? {
+        guard let text = try container.decodeIfPresent(String.self, forKey: key) else { return nil }
+        guard let reason = UndefinedCorrelation(description: text) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "unknown reason '\(text)'")
+        }
+        return reason
+    }
 }
 
 /// Spearman's correlation on one half of a similarity benchmark split by word frequency.
@@ -37,12 +132,64 @@ public struct SimilarityHalf: Codable, Equatable, Sendable {
     public var pairs: Int
     /// Of those, pairs with both words in the vectors.
     public var covered: Int
-    /// Spearman's correlation on the covered pairs.
-    public var spearman: Double
+    /// Spearman's correlation on the covered pairs; nil when undefined (see ``undefinedReason``).
+    public var spearman: Double?
+    /// Why ``spearman`` is undefined (nil when it is defined).
+    public var undefinedReason: UndefinedCorrelation?
     /// Smallest and largest corpus count of the rarer word of a pair in this half.
     public var minCount: Int64
     /// Largest such count.
     public var maxCount: Int64
+
+    enum CodingKeys: String, CodingKey { case pairs, covered, spearman, undefinedReason, minCount, maxCount }
+
+    /// A half of `covered` of `pairs` pairs, with its correlation or the reason it is undefined.
+    public init(pairs: Int, covered: Int, spearman: Double?, undefinedReason: UndefinedCorrelation? = nil,
+                minCount: Int64, maxCount: Int64) {
+        self.pairs = pairs
+        self.covered = covered
+        self.spearman = spearman
+        self.undefinedReason = undefinedReason
+        self.minCount = minCount
+        self.maxCount = maxCount
+    }
+
+    /// Encodes the half, an undefined correlation as `null` with its reason.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(pairs, forKey: .pairs)
+        try c.encode(covered, forKey: .covered)
+        try c.encode(spearman, forKey: .spearman)
+        try c.encodeIfPresent(undefinedReason?.description, forKey: .undefinedReason)
+        try c.encode(minCount, forKey: .minCount)
+        try c.encode(maxCount, forKey: .maxCount)
+    }
+
+    /// Decodes a half written by ``encode(to:)``.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        pairs = try c.decode(Int.self, forKey: .pairs)
+        covered = try c.decode(Int.self, forKey: .covered)
+        spearman = try c.decodeIfPresent(Double.self, forKey: .spearman)
+        undefinedReason = try UndefinedCorrelation.decode(from: c, forKey: .undefinedReason)
+        minCount = try c.decode(Int64.self, forKey: .minCount)
+        maxCount = try c.decode(Int64.self, forKey: .maxCount)
+    }
+}
+
+/// The lines of a benchmark file to read, numbered from 1: split at LF or CRLF, each split into fields at tabs
+/// and spaces; blank lines (blanks only) and lines starting with `#` are left out.
+private func benchmarkLines(_ path: String) throws -> [(number: Int, text: Substring, fields: [Substring])] {
+    var lines: [(Int, Substring, [Substring])] = []
+    // "\r\n" is one Character in Swift: splitting at "\n" alone would read a CRLF file as one line.
+    let text = try FileReader.readText(path)
+    for (n, line) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
+        if line.hasPrefix("#") { continue }
+        let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " || $0 == "\r" })
+        if fields.isEmpty { continue }
+        lines.append((n + 1, line, fields))
+    }
+    return lines
 }
 
 /// A word-similarity benchmark: `word1<TAB>word2<TAB>score` lines (WordSim-353 style).
@@ -52,18 +199,22 @@ public struct SimilarityBenchmark: Sendable {
     /// The pairs and their human scores.
     public let pairs: [(String, String, Double)]
 
-    /// Reads a benchmark; blank lines and lines starting with `#` are skipped.
+    /// Reads a benchmark; blank lines and lines starting with `#` are skipped. A score must be a finite number;
+    /// a file without pairs is an error.
     public init(path: String) throws {
         self.path = path
         var pairs: [(String, String, Double)] = []
-        for (n, line) in try FileReader.readText(path).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " || $0 == "\r" })
-            guard fields.count == 3, let score = Double(fields[2]) else {
-                throw EvaluationError.malformed(path: path, line: n + 1, reason: "expected word1<TAB>word2<TAB>score")
+        for (n, _, fields) in try benchmarkLines(path) {
+            guard fields.count == 3 else {
+                throw EvaluationError.malformed(path: path, line: n, reason: "expected word1<TAB>word2<TAB>score, found \(fields.count) field\(fields.count == 1 ? "" : "s")")
             }
+            guard let score = Double(fields[2]) else {
+                throw EvaluationError.malformed(path: path, line: n, reason: "score '\(fields[2])' is not a number")
+            }
+            guard score.isFinite else { throw EvaluationError.nonFiniteScore(path: path, line: n, score: String(fields[2])) }
             pairs.append((String(fields[0]), String(fields[1]), score))
         }
+        guard !pairs.isEmpty else { throw EvaluationError.empty(path: path, expected: "no pairs (expected word1<TAB>word2<TAB>score lines)") }
         self.pairs = pairs
     }
 
@@ -75,9 +226,9 @@ public struct SimilarityBenchmark: Sendable {
     /// vectors, so that several tools are compared on the same pairs.
     public func evaluate(_ embeddings: Embeddings, frequencies: [String: Int64]? = nil) -> SimilarityResult {
         let (human, model) = scores(embeddings, pairs: pairs)
-        var result = SimilarityResult(file: path, pairs: pairs.count, covered: human.count,
-                                      spearman: Statistics.pearson(Statistics.ranks(human), Statistics.ranks(model)),
-                                      pearson: Statistics.pearson(human, model))
+        let whole = Self.correlations(human, model)
+        var result = SimilarityResult(file: path, pairs: pairs.count, covered: human.count, spearman: whole.spearman,
+                                      pearson: whole.pearson, undefinedReason: whole.undefined)
         if let frequencies {
             let counted = pairs.compactMap { pair -> ((String, String, Double), Int64)? in
                 guard let a = frequencies[pair.0], let b = frequencies[pair.1] else { return nil }
@@ -87,14 +238,26 @@ public struct SimilarityBenchmark: Sendable {
             let half = ordered.count / 2
             func score(_ part: ArraySlice<((String, String, Double), Int64)>) -> SimilarityHalf {
                 let (h, m) = scores(embeddings, pairs: part.map(\.0))
-                return SimilarityHalf(pairs: part.count, covered: h.count,
-                                      spearman: Statistics.pearson(Statistics.ranks(h), Statistics.ranks(m)),
+                let correlations = Self.correlations(h, m)
+                return SimilarityHalf(pairs: part.count, covered: h.count, spearman: correlations.spearman,
+                                      undefinedReason: correlations.undefined,
                                       minCount: part.first?.1 ?? 0, maxCount: part.last?.1 ?? 0)
             }
             result.rare = score(ordered[..<half])
             result.frequent = score(ordered[half...])
         }
         return result
+    }
+
+    /// Spearman's and Pearson's correlations of `human` scores and `model` similarities, or (both nil) why
+    /// they are undefined.
+    private static func correlations(_ human: [Double], _ model: [Double])
+        -> (spearman: Double?, pearson: Double?, undefined: UndefinedCorrelation?) {
+        do throws(UndefinedCorrelation) {
+            return (try Statistics.spearman(human, model), try Statistics.pearson(human, model), nil)
+        } catch {
+            return (nil, nil, error)
+        }
     }
 
     /// Human scores and cosine similarities of the pairs whose words are both in `embeddings`.
@@ -132,16 +295,37 @@ public enum Statistics {
         return ranks
     }
 
-    /// Pearson's correlation coefficient (NaN when fewer than two values or a constant series).
-    public static func pearson(_ x: [Double], _ y: [Double]) -> Double {
+    /// Pearson's correlation coefficient of human scores `x` and model similarities `y` (as many of each).
+    ///
+    /// - Throws: why it is undefined: fewer than two pairs, a non-finite value, or a constant series (checked
+    ///   as equal values, not as a zero variance that rounding of the mean can miss).
+    public static func pearson(_ x: [Double], _ y: [Double]) throws(UndefinedCorrelation) -> Double {
+        precondition(x.count == y.count, "one model similarity per human score")
+        guard x.count >= 2 else { throw .tooFewPairs(covered: x.count) }
+        guard x.allSatisfy(\.isFinite), y.allSatisfy(\.isFinite) else { throw .nonFiniteValue }
+        guard x.contains(where: { $0 != x[0] }) else { throw .constantHumanScores }
+        guard y.contains(where: { $0 != y[0] }) else { throw .constantModelSimilarities }
         let n = Double(x.count)
-        guard x.count >= 2 else { return .nan }
         let mx = x.reduce(0, +) / n, my = y.reduce(0, +) / n
         var sxy = 0.0, sxx = 0.0, syy = 0.0
         for (a, b) in zip(x, y) {
             sxy += (a - mx) * (b - my); sxx += (a - mx) * (a - mx); syy += (b - my) * (b - my)
         }
-        return sxy / (sxx * syy).squareRoot()
+        // Values that differ by less than about 1e-154 can still square to 0.
+        guard sxx > 0 else { throw .constantHumanScores }
+        guard syy > 0 else { throw .constantModelSimilarities }
+        // The product of the sums can underflow or overflow where the product of their square roots would not.
+        let product = sxx * syy
+        return sxy / (product.isNormal ? product.squareRoot() : sxx.squareRoot() * syy.squareRoot())
+    }
+
+    /// Spearman's rank correlation of human scores `x` and model similarities `y`: Pearson's on their
+    /// ``ranks(_:)``, undefined when Pearson's is (a series is constant exactly when its ranks are).
+    public static func spearman(_ x: [Double], _ y: [Double]) throws(UndefinedCorrelation) -> Double {
+        guard x.count >= 2 else { throw .tooFewPairs(covered: x.count) }
+        // Ranks of NaN are arbitrary numbers: check the values, not their ranks.
+        guard x.allSatisfy(\.isFinite), y.allSatisfy(\.isFinite) else { throw .nonFiniteValue }
+        return try pearson(ranks(x), ranks(y))
     }
 }
 
@@ -180,23 +364,29 @@ public struct AnalogyBenchmark: Sendable {
     /// Section names ("" when the file has none).
     public let sections: [String]
 
-    /// Reads a benchmark (tab- or space-separated; blank and `#` lines skipped).
+    /// Reads a benchmark (tab- or space-separated; blank and `#` lines skipped). A section line needs a name;
+    /// a file without questions is an error.
     public init(path: String) throws {
         self.path = path
         var questions: [[String]] = [], sectionOf: [Int] = [], sections: [String] = []
-        for (n, line) in try FileReader.readText(path).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            if line.isEmpty || line.hasPrefix("#") { continue }
+        for (n, line, fields) in try benchmarkLines(path) {
             if line.hasPrefix(":") {
-                sections.append(line.dropFirst().trimmingBlanks())
+                let name = line.dropFirst().trimmingBlanks()
+                guard !name.isEmpty else {
+                    throw EvaluationError.malformed(path: path, line: n, reason: "a section line needs a name (': name')")
+                }
+                sections.append(name)
                 continue
             }
-            let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " || $0 == "\r" }).map(String.init)
             guard fields.count == 4 else {
-                throw EvaluationError.malformed(path: path, line: n + 1, reason: "expected a<TAB>b<TAB>c<TAB>d")
+                throw EvaluationError.malformed(path: path, line: n, reason: "expected a<TAB>b<TAB>c<TAB>d, found \(fields.count) field\(fields.count == 1 ? "" : "s")")
             }
             if sections.isEmpty { sections.append("") }
-            questions.append(fields)
+            questions.append(fields.map(String.init))
             sectionOf.append(sections.count - 1)
+        }
+        guard !questions.isEmpty else {
+            throw EvaluationError.empty(path: path, expected: "no questions (expected a<TAB>b<TAB>c<TAB>d lines)")
         }
         self.questions = questions
         self.sectionOf = sectionOf

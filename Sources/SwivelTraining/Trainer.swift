@@ -200,7 +200,10 @@ public final class Trainer {
     ///
     /// - Parameter adjust: applies the settings given for the resumed run to the checkpoint's configuration.
     ///   Only `epochs` (a new total, to train longer) and `threads` (at an epoch boundary only: the waves of an
-    ///   epoch depend on it) may change; any other difference is refused, naming each.
+    ///   epoch depend on it) may change; any other difference is refused, naming each
+    ///   (``CheckpointError/incompatible(differences:)``). `epochs` may not end before the epochs the current
+    ///   member has trained or started (``TrainingError/fewerEpochsThanTrained(modelDirectory:epochs:trained:insideEpoch:member:members:)``),
+    ///   and may change only while the first member of an ensemble trains.
     /// - Parameter blocksInMemory: as for a new trainer (nil: keep the decoded blocks when they fit).
     public static func resuming(modelDirectory: String, blocksInMemory: Bool? = nil,
                                 adjust: (inout TrainingConfiguration) -> Void = { _ in }) throws -> Trainer {
@@ -212,13 +215,19 @@ public final class Trainer {
         if config.threads != stored.threads && description.position.wavesDone != 0 {
             differences.append("--threads \(config.threads) given, the checkpoint was written mid-epoch with \(stored.threads) (resume with the same threads, or from an epoch boundary)")
         }
-        if config.ensemble > 1 && config.epochs < description.position.epochsDone {
-            differences.append("--epochs \(config.epochs) given, but the ensemble's first member has trained \(description.position.epochsDone) (every member trains the same epochs)")
-        }
         if config.epochs != stored.epochs && description.position.membersDone > 0 {
             differences.append("--epochs \(config.epochs) given, but \(description.position.membersDone) of the ensemble's \(stored.ensemble) members finished with \(stored.epochs) epochs (an ensemble trains longer only while its first member trains; start a new run with more --epochs)")
         }
         guard differences.isEmpty else { throw CheckpointError.incompatible(differences: differences) }
+        // Fewer epochs than trained would write the trained state as a model of fewer epochs; ending inside the
+        // epoch the checkpoint stopped in would keep part of it. (Checked for every ensemble size: a run of one
+        // member is where this once slipped through.)
+        let position = description.position
+        if config.epochs < position.epochsDone + (position.wavesDone > 0 ? 1 : 0) {
+            throw TrainingError.fewerEpochsThanTrained(modelDirectory: modelDirectory, epochs: config.epochs,
+                                                       trained: position.epochsDone, insideEpoch: position.wavesDone > 0,
+                                                       member: position.membersDone, members: stored.ensemble)
+        }
         let trainer = try Trainer(prepDirectory: description.prepDirectory, config: config, randomInitialization: false,
                                   blocksInMemory: blocksInMemory)
         guard trainer.shardSetIdentity == description.shardSetIdentity else {

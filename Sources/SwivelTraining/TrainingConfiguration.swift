@@ -137,6 +137,10 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         if dimension < 1 || dimension > 100_000 { try fail("--dim must be between 1 and 100000 (got \(dimension))") }
         if epochs < 0 { try fail("--epochs must be 0 or more (got \(epochs))") }
         if !(learningRate > 0) || !learningRate.isFinite { try fail("--learning-rate must be a positive number (got \(learningRate))") }
+        // AdaGrad divides by the square root of the accumulator: at 0, a zero gradient would give 0/0.
+        if !(adagradInitialAccumulator > 0) || !adagradInitialAccumulator.isFinite {
+            try fail("--initial-accumulator must be a positive number (got \(adagradInitialAccumulator))")
+        }
         if threads < 1 { try fail("--threads must be at least 1 (got \(threads))") }
         if strata < 1 { try fail("--strata must be at least 1 (got \(strata))") }
         if ensemble < 1 || ensemble > 64 { try fail("--ensemble must be between 1 and 64 (got \(ensemble))") }
@@ -165,6 +169,9 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case outputExists(path: String)
     /// Training stopped on request after writing a checkpoint (in `epoch` of ensemble member `member`, from 0).
     case interrupted(epoch: Int, wave: Int, of: Int, member: Int = 0, members: Int = 1)
+    /// A resumed run was given fewer `epochs` than ensemble member `member` (from 0, of `members`) has
+    /// `trained`, or, when the checkpoint is `insideEpoch`, fewer than `trained + 1`.
+    case fewerEpochsThanTrained(modelDirectory: String, epochs: Int, trained: Int, insideEpoch: Bool, member: Int, members: Int)
 
     public var description: String {
         switch self {
@@ -176,6 +183,11 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case let .interrupted(epoch, wave, waves, member, members):
             let of = members > 1 ? " of ensemble member \(member + 1)/\(members)" : ""
             return "interrupted in epoch \(epoch)\(of) after wave \(wave) of \(waves); a checkpoint holds all finished work"
+        case let .fewerEpochsThanTrained(directory, epochs, trained, insideEpoch, member, members):
+            let who = members > 1 ? "member \(member + 1) of \(members)" : "this run"
+            let fewest = insideEpoch ? trained + 1 : trained
+            let done = insideEpoch ? "has trained or started (it stopped inside epoch \(fewest))" : "has already trained"
+            return "\(directory): --epochs \(epochs) is fewer than the \(fewest) epochs \(who) \(done); give --epochs \(fewest) or more"
         }
     }
 }

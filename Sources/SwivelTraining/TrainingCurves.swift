@@ -5,7 +5,8 @@ import SwivelIO
 /// Reads a model's training and evaluation logs into line charts.
 public enum TrainingCurves {
     /// An SVG of the loss per epoch (one curve per ensemble member) and, when `eval_log.tsv` exists, the logged
-    /// evaluation scores, read from `modelDirectory`; throws ``FileError`` naming a malformed log.
+    /// evaluation scores (undefined ones left out), read from `modelDirectory`; throws ``FileError`` naming a
+    /// malformed training log.
     public static func svg(modelDirectory: String) throws -> String {
         let logPath = modelDirectory + "/" + ModelDirectory.trainingLog
         // One curve per ensemble member (the 4th column; logs written before ensembles have 3 columns).
@@ -31,7 +32,9 @@ public enum TrainingCurves {
             var series: [String: [(x: Double, y: Double)]] = [:], order: [String] = []
             for line in try FileReader.readText(evalPath).split(separator: "\n").dropFirst() {
                 let f = line.split(separator: "\t")
-                guard f.count == 4, let epoch = Double(f[0]), let value = Double(f[3]) else { continue }
+                // An undefined score (logged as `undefined`; logs written before that held `nan`) is a gap in
+                // its curve; a line cut short by a crash during its write is skipped too.
+                guard f.count == 4, let epoch = Double(f[0]), let value = Double(f[3]), value.isFinite else { continue }
                 let name = "\((f[1] as NSString).lastPathComponent) \(f[2])"
                 if series[name] == nil { order.append(name) }
                 series[name, default: []].append((epoch, value))

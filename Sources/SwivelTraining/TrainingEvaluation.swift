@@ -9,6 +9,8 @@ public final class TrainingEvaluation {
     /// The analogy sets scored after each evaluated epoch (3CosAdd among the 30,000 most frequent words).
     public let analogy: [AnalogyBenchmark]
     private let log: FileHandle
+    /// The log's value of a score that is undefined (e.g. a correlation over fewer than two covered pairs).
+    public static let undefinedValue = "undefined"
 
     /// Reads the benchmark files (nil when there are none) and starts the log with a header.
     public init?(similarity: [String], analogy: [String], logPath: String) throws {
@@ -25,14 +27,16 @@ public final class TrainingEvaluation {
 
     /// Evaluates the current sum vectors; returns one line per benchmark for the terminal, each starting with
     /// `label`, and logs the scores at epoch `x` (epochs counted across ensemble members) under metric names
-    /// starting with `metricPrefix`.
+    /// starting with `metricPrefix`; an undefined score is logged as ``undefinedValue``, its reason only printed.
     public func run(trainer: Trainer, label: String, x: Int, metricPrefix: String = "") -> [String] {
         guard let embeddings = try? trainer.embeddings(.sum) else { return [] }
         var lines: [String] = [], rows = ""
         for benchmark in similarity {
             let r = benchmark.evaluate(embeddings)
-            lines.append(String(format: "%@: %@ spearman %.4f (%d/%d pairs)", label, r.file as NSString, r.spearman, r.covered, r.pairs))
-            rows += "\(x)\t\(r.file)\t\(metricPrefix)spearman\t\(r.spearman)\n"
+            let score = r.spearman.map { String(format: "%.4f", $0) }
+                ?? "undefined (\(r.undefinedReason.map(String.init(describing:)) ?? "no reason given"))"
+            lines.append("\(label): \(r.file) spearman \(score) (\(r.covered)/\(r.pairs) pairs)")
+            rows += "\(x)\t\(r.file)\t\(metricPrefix)spearman\t\(r.spearman.map { String($0) } ?? Self.undefinedValue)\n"
         }
         for benchmark in analogy {
             let all = benchmark.evaluate(embeddings, restrict: 30000)[0]

@@ -19,27 +19,30 @@ extension Swivel {
                   swivel bench --block 2048 --dim 100
                 """)
 
-        @Option(help: "Block size b (features per shard).")
+        @Option(parsing: .unconditional, help: "Block size b (features per shard).")
         var block: Int = 4096
 
-        @Option(help: "Embedding dimension d.")
+        @Option(parsing: .unconditional, help: "Embedding dimension d.")
         var dim: Int = 300
 
-        @Option(help: "Workers (default: all cores).")
+        @Option(parsing: .unconditional, help: "Workers (default: all cores).")
         var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-        @Option(help: "Share of observed cells in the synthetic blocks.")
+        @Option(parsing: .unconditional, help: "Share of observed cells in the synthetic blocks.")
         var density: Double = 0.03
 
-        @Option(help: "Repetitions per measurement.")
+        @Option(parsing: .unconditional, help: "Repetitions per measurement.")
         var repeats: Int = 5
 
         @OptionGroup var kernel: BLASKernelOptions
 
         func validate() throws {
-            if block < 8 || dim < 1 || threads < 1 || repeats < 1 || !(density >= 0 && density <= 1) {
-                throw ValidationError("--block >= 8, --dim >= 1, --threads >= 1, --repeats >= 1 and --density in [0, 1]")
+            for (name, value, least) in [("--block", block, 8), ("--dim", dim, 1), ("--threads", threads, 1), ("--repeats", repeats, 1)]
+            where value < least {
+                throw ValidationError("\(name) must be at least \(least) (got \(value))")
             }
+            if !(density >= 0) { throw ValidationError("--density must be at least 0 (got \(density))") }
+            if density > 1 { throw ValidationError("--density must be at most 1 (got \(density))") }
         }
 
         func run() throws {

@@ -10,7 +10,8 @@ extension Swivel {
             abstract: "Score vectors on word-similarity and analogy benchmarks.",
             discussion: """
                 Similarity files: word1<TAB>word2<TAB>score; Spearman (ties by average rank) and Pearson over the \
-                pairs with both words known. Analogy files: a<TAB>b<TAB>c<TAB>d, optional ': section' lines; \
+                pairs with both words known, "undefined" with the reason (JSON: null and undefinedReason) when fewer \
+                than 2 pairs are known or the human scores or the similarities are all equal. Analogy files: a<TAB>b<TAB>c<TAB>d, optional ': section' lines; \
                 3CosAdd and 3CosMul among the --restrict most frequent words, excluding a, b and c.
 
                 Examples:
@@ -27,7 +28,7 @@ extension Swivel {
         @Option(parsing: .upToNextOption, help: "Analogy files.")
         var analogy: [String] = []
 
-        @Option(help: "Search answers among this many most frequent words (0: all).")
+        @Option(parsing: .unconditional, help: "Search answers among this many most frequent words (0: all).")
         var restrict: Int = 30000
 
         @Option(name: [.customLong("vectors"), .customLong("use")], help: "With a model directory: row, col, or sum (as export --vectors).")
@@ -43,7 +44,7 @@ extension Swivel {
 
         func validate() throws {
             if similarity.isEmpty && analogy.isEmpty { throw ValidationError("give at least one --similarity or --analogy file") }
-            if restrict < 0 { throw ValidationError("--restrict must be 0 or more (got \(restrict))") }
+            if restrict < 0 { throw ValidationError("--restrict must be at least 0 (got \(restrict))") }
         }
 
         struct Report: Codable {
@@ -72,13 +73,15 @@ extension Swivel {
                 print(String(decoding: try encoder.encode(report), as: UTF8.self))
                 return
             }
+            /// A correlation with 4 decimals, or "undefined" with its reason (when given).
+            func score(_ value: Double?, _ reason: UndefinedCorrelation?) -> String {
+                value.map { String(format: "%.4f", $0) } ?? "undefined" + (reason.map { " (\($0))" } ?? "")
+            }
             for r in report.similarity {
-                print(String(format: "%@: spearman %.4f  pearson %.4f  covered %d/%d (%d missing)",
-                             r.file as NSString, r.spearman, r.pearson, r.covered, r.pairs, r.pairs - r.covered))
+                print("\(r.file): spearman \(score(r.spearman, r.undefinedReason))  pearson \(score(r.pearson, nil))  covered \(r.covered)/\(r.pairs) (\(r.pairs - r.covered) missing)")
                 for (name, half) in [("rare", r.rare), ("frequent", r.frequent)] {
                     guard let half else { continue }
-                    print(String(format: "  %@ half (rarer word seen %lld-%lld times): spearman %.4f  covered %d/%d",
-                                 name as NSString, half.minCount, half.maxCount, half.spearman, half.covered, half.pairs))
+                    print("  \(name) half (rarer word seen \(half.minCount)-\(half.maxCount) times): spearman \(score(half.spearman, half.undefinedReason))  covered \(half.covered)/\(half.pairs)")
                 }
             }
             for path in analogy {

@@ -23,7 +23,7 @@ extension Swivel {
         @Argument(help: "One query: a word, or an analogy or sum written out (quote it or pass its words).")
         var words: [String] = []
 
-        @Option(help: "Neighbours per word.")
+        @Option(parsing: .unconditional, help: "Neighbours per word.")
         var k: Int = 10
 
         @Option(name: [.customLong("vectors"), .customLong("use")], help: "With a model directory: row, col, or sum (as export --vectors).")

@@ -28,7 +28,7 @@ extension Swivel {
         @Option(help: "Comma-separated words to plot.")
         var words: String?
 
-        @Option(help: "Plot the N most frequent words (the first N of the file).")
+        @Option(parsing: .unconditional, help: "Plot the N most frequent words (the first N of the file).")
         var top: Int = 100
 
         @Option(name: [.customLong("vectors"), .customLong("use")], help: "With a model directory: row, col, sum or concat (as export --vectors).")

@@ -47,25 +47,25 @@ extension Swivel {
         @Option(name: .shortAndLong, help: "Directory to write the shards, vocabulary and manifest to.")
         var output: String
 
-        @Option(help: "Drop tokens seen fewer times (default 5; 1 for --counts and --glove-cooccurrence, where it applies to each feature's total count).")
+        @Option(parsing: .unconditional, help: "Drop tokens seen fewer times (default 5; 1 for --counts and --glove-cooccurrence, where it applies to each feature's total count).")
         var minCount: Int64?
 
-        @Option(help: "Keep at most this many of the most frequent tokens.")
+        @Option(parsing: .unconditional, help: "Keep at most this many of the most frequent tokens.")
         var maxVocab: Int?
 
         @Option(help: "Use this vocabulary (one token per line, optional <TAB>count) instead of building one.")
         var vocab: String?
 
-        @Option(help: "Count pairs up to this many tokens apart (a pair d tokens apart adds 1/d).")
+        @Option(parsing: .unconditional, help: "Count pairs up to this many tokens apart (a pair d tokens apart adds 1/d).")
         var window: Int = 15
 
-        @Option(help: "Subsample frequent words as word2vec does: keep an occurrence with probability sqrt(t/f) + t/f (f: the word's share of the corpus), e.g. 1e-4. (default: off)")
+        @Option(parsing: .unconditional, help: "Subsample frequent words as word2vec does: keep an occurrence with probability sqrt(t/f) + t/f (f: the word's share of the corpus), e.g. 1e-4. (default: off)")
         var subsample: Double?
 
-        @Option(help: "Seed of --subsample.")
+        @Option(parsing: .unconditional, help: "Seed of --subsample.")
         var seed: UInt64 = 1
 
-        @Option(help: "Features per shard (the block size of training).")
+        @Option(parsing: .unconditional, help: "Features per shard (the block size of training).")
         var shardSize: Int = 4096
 
         @Flag(help: "Lower-case every token.")
@@ -77,16 +77,16 @@ extension Swivel {
         @Flag(help: "Split punctuation and symbols off words (apostrophes and hyphens inside words stay).")
         var splitPunctuation = false
 
-        @Option(help: "Drop tokens longer than this many bytes.")
+        @Option(parsing: .unconditional, help: "Drop tokens longer than this many bytes.")
         var maxTokenLength: Int?
 
-        @Option(help: "Memory for counting, in GiB (default: half the available memory); the rest spills to disk.")
+        @Option(parsing: .unconditional, help: "Memory for counting, in GiB (default: half the available memory); the rest spills to disk.")
         var memory: Double?
 
         @Option(help: "Directory for temporary files (default: the output directory).")
         var tempDir: String?
 
-        @Option(help: "Worker threads (default: all cores).")
+        @Option(parsing: .unconditional, help: "Worker threads (default: all cores).")
         var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
         @Flag(help: "Replace the contents of a non-empty output directory.")
@@ -113,9 +113,10 @@ extension Swivel {
             if let maxTokenLength, maxTokenLength < 1 {
                 throw ValidationError("--max-token-length must be at least 1 (got \(maxTokenLength))")
             }
-            if let memory, !(memory >= 0.0625 && memory <= 1_000_000) {
-                throw ValidationError("--memory must be between 0.0625 and 1000000 GiB (got \(memory))")
-            }
+            if let memory, !(memory >= 0.0625) { throw ValidationError("--memory must be at least 0.0625 GiB (got \(memory))") }
+            if let memory, memory > 1_000_000 { throw ValidationError("--memory must be at most 1000000 GiB (got \(memory))") }
+            if let subsample, !(subsample > 0) { throw ValidationError("--subsample must be positive (got \(subsample))") }
+            if let subsample, subsample >= 1 { throw ValidationError("--subsample must be less than 1 (got \(subsample))") }
             if window > 1000 { throw ValidationError("--window must be at most 1000 (got \(window))") }
             if counts != nil || gloveCooccurrence != nil {
                 let corpusOnly = [("--vocab", vocab != nil), ("--subsample", subsample != nil), ("--lowercase", lowercase),

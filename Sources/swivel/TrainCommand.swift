@@ -48,49 +48,49 @@ extension Swivel {
         @Option(help: "Continue the interrupted (or finished) run in this model directory from its checkpoint.")
         var resume: String?
 
-        @Option(help: "Embedding dimension. (default: \(TrainingConfiguration().dimension))")
+        @Option(parsing: .unconditional, help: "Embedding dimension. (default: \(TrainingConfiguration().dimension))")
         var dim: Int?
 
-        @Option(help: "Passes over every block (per ensemble member); with --resume, a new total trains longer (an ensemble: only while its first member trains). (default: \(TrainingConfiguration().epochs))")
+        @Option(parsing: .unconditional, help: "Passes over every block (per ensemble member); with --resume, a new total trains longer (an ensemble: only while its first member trains). (default: \(TrainingConfiguration().epochs))")
         var epochs: Int?
 
-        @Option(help: "Optimizer learning rate. (default: \(TrainingConfiguration().learningRate))")
+        @Option(parsing: .unconditional, help: "Optimizer learning rate. (default: \(TrainingConfiguration().learningRate))")
         var learningRate: Float?
 
         @Option(help: "Optimizer: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")). (default: \(TrainingConfiguration().optimizer.rawValue))")
         var optimizer: OptimizerKind?
 
-        @Option(help: "AdaGrad's initial accumulator. (default: \(TrainingConfiguration().adagradInitialAccumulator))")
+        @Option(parsing: .unconditional, help: "AdaGrad's initial accumulator. (default: \(TrainingConfiguration().adagradInitialAccumulator))")
         var initialAccumulator: Float?
 
-        @Option(help: "RMSProp momentum. (default: \(TrainingConfiguration().momentum))")
+        @Option(parsing: .unconditional, help: "RMSProp momentum. (default: \(TrainingConfiguration().momentum))")
         var momentum: Float?
 
-        @Option(help: "Confidence f(x) = base + scale * x^exponent: the base. (default: \(TrainingConfiguration().confidenceBase))")
+        @Option(parsing: .unconditional, help: "Confidence f(x) = base + scale * x^exponent: the base. (default: \(TrainingConfiguration().confidenceBase))")
         var confidenceBase: Float?
 
-        @Option(help: "Confidence scale. (default: \(TrainingConfiguration().confidenceScale))")
+        @Option(parsing: .unconditional, help: "Confidence scale. (default: \(TrainingConfiguration().confidenceScale))")
         var confidenceScale: Float?
 
-        @Option(help: "Confidence exponent. (default: \(TrainingConfiguration().confidenceExponent))")
+        @Option(parsing: .unconditional, help: "Confidence exponent. (default: \(TrainingConfiguration().confidenceExponent))")
         var confidenceExponent: Float?
 
-        @Option(help: "Strata of the block schedule: 1 for wrapped diagonals, p for the stratified schedule of distributed training (results then do not depend on --threads). (default: 1)")
+        @Option(parsing: .unconditional, help: "Strata of the block schedule: 1 for wrapped diagonals, p for the stratified schedule of distributed training (results then do not depend on --threads). (default: 1)")
         var strata: Int?
 
-        @Option(help: "Context distribution smoothing: column marginals raised to this power in the PMI. (default: \(TrainingConfiguration().contextSmoothing))")
+        @Option(parsing: .unconditional, help: "Context distribution smoothing: column marginals raised to this power in the PMI. (default: \(TrainingConfiguration().contextSmoothing))")
         var contextSmoothing: Float?
 
-        @Option(help: "Worker threads. (default: all cores)")
+        @Option(parsing: .unconditional, help: "Worker threads. (default: all cores)")
         var threads: Int?
 
-        @Option(help: "Seed of the initial vectors and the block order. (default: \(TrainingConfiguration().seed))")
+        @Option(parsing: .unconditional, help: "Seed of the initial vectors and the block order. (default: \(TrainingConfiguration().seed))")
         var seed: UInt64?
 
-        @Option(help: "Ensemble members: independent runs of --epochs each from different seeds, rotated onto each other and averaged into the model (better analogies; K times the training time). (default: \(TrainingConfiguration().ensemble))")
+        @Option(parsing: .unconditional, help: "Ensemble members: independent runs of --epochs each from different seeds, rotated onto each other and averaged into the model (better analogies; K times the training time). (default: \(TrainingConfiguration().ensemble))")
         var ensemble: Int?
 
-        @Option(help: "Minutes between checkpoints within an epoch (at the end of an epoch one is written once a minute, or this, has passed since the last).")
+        @Option(parsing: .unconditional, help: "Minutes between checkpoints within an epoch (at the end of an epoch one is written once a minute, or this, has passed since the last).")
         var checkpointMinutes: Double = 10
 
         @Option(parsing: .upToNextOption, help: "Word-similarity files to score every --eval-every epochs.")
@@ -99,7 +99,7 @@ extension Swivel {
         @Option(parsing: .upToNextOption, help: "Analogy files to score every --eval-every epochs (3CosAdd among 30000 words).")
         var evalAnalogy: [String] = []
 
-        @Option(help: "Evaluate every K epochs (and after the last).")
+        @Option(parsing: .unconditional, help: "Evaluate every K epochs (and after the last).")
         var evalEvery: Int = 1
 
         @Flag(help: "Replace an existing model (or interrupted run) in the output directory.")
@@ -119,13 +119,22 @@ extension Swivel {
             if resume != nil && (prepDirectory != nil || output != nil) {
                 throw ValidationError("--resume takes no PREP_DIR or --output: the checkpoint knows its shards and settings")
             }
-            if let dim, dim < 1 { throw ValidationError("--dim must be at least 1 (got \(dim))") }
-            if let epochs, epochs < 0 { throw ValidationError("--epochs must be 0 or more (got \(epochs))") }
-            if let learningRate, !(learningRate > 0) { throw ValidationError("--learning-rate must be positive (got \(learningRate))") }
-            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1 (got \(threads))") }
-            if let ensemble, ensemble < 1 || ensemble > 64 { throw ValidationError("--ensemble must be between 1 and 64 (got \(ensemble))") }
-            if evalEvery < 1 { throw ValidationError("--eval-every must be at least 1 (got \(evalEvery))") }
+            // Lower bounds of every numeric option (upper bounds and combinations are checked by the library);
+            // `!(x >= bound)` also refuses NaN.
+            for (name, value, least) in [("--dim", dim, 1), ("--epochs", epochs, 0), ("--strata", strata, 1),
+                                         ("--threads", threads, 1), ("--ensemble", ensemble, 1), ("--eval-every", evalEvery, 1)] {
+                if let value, value < least { throw ValidationError("\(name) must be at least \(least) (got \(value))") }
+            }
+            for (name, value) in [("--momentum", momentum), ("--confidence-base", confidenceBase),
+                                  ("--confidence-scale", confidenceScale), ("--confidence-exponent", confidenceExponent)] {
+                if let value, !(value >= 0) { throw ValidationError("\(name) must be at least 0 (got \(value))") }
+            }
+            for (name, value) in [("--learning-rate", learningRate), ("--initial-accumulator", initialAccumulator),
+                                  ("--context-smoothing", contextSmoothing)] {
+                if let value, !(value > 0) { throw ValidationError("\(name) must be positive (got \(value))") }
+            }
             if !(checkpointMinutes > 0) { throw ValidationError("--checkpoint-minutes must be positive (got \(checkpointMinutes))") }
+            if let ensemble, ensemble > 64 { throw ValidationError("--ensemble must be at most 64 (got \(ensemble))") }
         }
 
         /// Applies the options given on the command line to `config` (those not given keep its values).

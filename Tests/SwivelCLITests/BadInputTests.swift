@@ -90,6 +90,107 @@ private func smallPrep(shardSize: Int = 8) throws -> (corpus: String, prep: Stri
         }
     }
 
+    @Test func nonFiniteBenchmarkScoresAndUndefinedCorrelations() throws {
+        let (_, prep) = try smallPrep()
+        let model = TemporaryFile.path()
+        let t = try TemporaryFile.run(swivel, ["train", prep, "--output", model, "--dim", "4", "--epochs", "2",
+                                               "--ensemble", "1", "--quiet"])
+        #expect(t.status == 0, "\(t.stderr)")
+        let nan = try TemporaryFile.write("a\tb\t9\nking queen nan\n")
+        try expectOneLineError(["eval", model, "--similarity", nan], "\(nan):2: score 'nan' is not a finite number")
+        // One set with a single covered pair (no correlation), one good set: the good one is still scored.
+        let undefined = try TemporaryFile.write("a\tb\t9\na\tnowhere\t3\n")
+        let good = try TemporaryFile.write("a\tb\t9\na\tc\t7\nd\te\t3\nf\tg\t1\n")
+        let json = try TemporaryFile.run(swivel, ["eval", model, "--similarity", undefined, good, "--json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let sets = report?["similarity"] as? [[String: Any]] ?? []
+        #expect(sets.count == 2, "\(json.stdout)")
+        if sets.count == 2 {
+            #expect(sets[0]["spearman"] is NSNull && sets[0]["pearson"] is NSNull
+                    && sets[0]["undefinedReason"] as? String == "1 pair covered; needs 2", "\(sets[0])")
+            #expect(sets[1]["spearman"] is Double && sets[1]["pearson"] is Double && sets[1]["undefinedReason"] == nil
+                    && sets[1]["covered"] as? Int == 4, "\(sets[1])")
+        }
+        let text = try TemporaryFile.run(swivel, ["eval", model, "--similarity", undefined, good])
+        let lines = text.stdout.split(separator: "\n")
+        #expect(text.status == 0 && lines.count == 2, "\(text.stdout)\(text.stderr)")
+        #expect(lines.first?.hasPrefix("\(undefined): spearman undefined (1 pair covered; needs 2)") == true, "\(text.stdout)")
+        #expect(lines.last?.hasPrefix("\(good): spearman ") == true && lines.last?.contains("undefined") == false, "\(text.stdout)")
+    }
+
+    @Test func negativeNumbersReachValidation() throws {
+        // Every option that takes a value, by subcommand: a numeric one maps to the message -5 must give (a
+        // seed is unsigned, so the parser itself refuses it), any other to nil. A new option must be added here.
+        let invalidSeed = "The value '-5' is invalid for '--seed <seed>'"
+        let options: [(command: [String], options: [String: String?])] = [
+            (["prep", "x", "--output", "y"], [
+                "--output": nil, "--counts": nil, "--glove-cooccurrence": nil, "--glove-vocab": nil, "--vocab": nil,
+                "--normalize": nil, "--temp-dir": nil,
+                "--min-count": "--min-count must be at least 1 (got -5)",
+                "--max-vocab": "--max-vocab must be at least 1 (got -5)",
+                "--window": "--window must be at least 1 (got -5)",
+                "--subsample": "--subsample must be positive (got -5.0)",
+                "--seed": invalidSeed,
+                "--shard-size": "--shard-size must be at least 1 (got -5)",
+                "--max-token-length": "--max-token-length must be at least 1 (got -5)",
+                "--memory": "--memory must be at least 0.0625 GiB (got -5.0)",
+                "--threads": "--threads must be at least 1 (got -5)",
+            ]),
+            (["train", "x", "--output", "y"], [
+                "--output": nil, "--resume": nil, "--optimizer": nil, "--eval-similarity": nil, "--eval-analogy": nil,
+                "--dim": "--dim must be at least 1 (got -5)",
+                "--epochs": "--epochs must be at least 0 (got -5)",
+                "--learning-rate": "--learning-rate must be positive (got -5.0)",
+                "--initial-accumulator": "--initial-accumulator must be positive (got -5.0)",
+                "--momentum": "--momentum must be at least 0 (got -5.0)",
+                "--confidence-base": "--confidence-base must be at least 0 (got -5.0)",
+                "--confidence-scale": "--confidence-scale must be at least 0 (got -5.0)",
+                "--confidence-exponent": "--confidence-exponent must be at least 0 (got -5.0)",
+                "--strata": "--strata must be at least 1 (got -5)",
+                "--context-smoothing": "--context-smoothing must be positive (got -5.0)",
+                "--threads": "--threads must be at least 1 (got -5)",
+                "--seed": invalidSeed,
+                "--ensemble": "--ensemble must be at least 1 (got -5)",
+                "--checkpoint-minutes": "--checkpoint-minutes must be positive (got -5.0)",
+                "--eval-every": "--eval-every must be at least 1 (got -5)",
+            ]),
+            (["eval", "v", "--similarity", "s"], [
+                "--similarity": nil, "--analogy": nil, "--vectors": nil, "--frequencies": nil,
+                "--restrict": "--restrict must be at least 0 (got -5)",
+            ]),
+            (["nearest", "v", "w"], ["--vectors": nil, "--k": "--k must be at least 1 (got -5)"]),
+            (["plot", "v", "--output", "o.svg"], [
+                "--output": nil, "--words": nil, "--vectors": nil, "--training-log": nil,
+                "--top": "--top must be at least 2 (got -5)",
+            ]),
+            (["bench"], [
+                "--block": "--block must be at least 8 (got -5)",
+                "--dim": "--dim must be at least 1 (got -5)",
+                "--threads": "--threads must be at least 1 (got -5)",
+                "--density": "--density must be at least 0 (got -5.0)",
+                "--repeats": "--repeats must be at least 1 (got -5)",
+            ]),
+            (["export", "m", "--output", "o"], ["--output": nil, "--format": nil, "--vectors": nil]),
+        ]
+        for (command, table) in options {
+            // The help lists every option that takes a value as "--name <value>" (or "-o, --name <value>").
+            let help = try TemporaryFile.run(swivel, [command[0], "--help"]).stdout
+            let listed = Set(help.split(separator: "\n").compactMap { line -> String? in
+                let words = line.split(separator: " ")
+                guard let at = words.firstIndex(where: { $0.hasPrefix("<") }), at > 0 else { return nil }
+                return words[0..<at].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: ",")) }
+                    .first { $0.hasPrefix("--") }
+            })
+            #expect(listed == Set(table.keys), "\(command[0]): options in help \(listed.sorted()), in the table \(table.keys.sorted())")
+            for case let (option, message?) in table {
+                let r = try TemporaryFile.run(swivel, command + [option, "-5"])
+                #expect(r.status == 64 && r.stderr.contains(message) && !r.stderr.contains("Missing value"),
+                        "\(command[0]) \(option) -5: exit \(r.status): \(r.stderr)")
+            }
+        }
+    }
+
     @Test func shardSizeLargerThanTheVocabulary() throws {
         let (_, prep) = try smallPrep(shardSize: 100_000)
         let manifest = try String(contentsOfFile: prep + "/manifest.json", encoding: .utf8)

@@ -113,4 +113,25 @@ private func bytes(_ path: String) throws -> Data { try Data(contentsOf: URL(fil
         let missing = try TemporaryFile.run(swivel, ["train", "--resume", TemporaryFile.path()])
         #expect(missing.status == 1 && missing.stderr.contains("no checkpoint to resume from"))
     }
+
+    @Test func resumeRefusesFewerEpochsThanTrainedAndAnEnsembleCutBelowItsMembers() throws {
+        let prep = try makePrep()
+        let model = TemporaryFile.path()
+        let r = try TemporaryFile.run(swivel, ["train", prep, "--output", model, "--dim", "8", "--epochs", "4",
+                                               "--ensemble", "1", "--quiet"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let info = try bytes(model + "/model.json")
+        let fewer = try TemporaryFile.run(swivel, ["train", "--resume", model, "--epochs", "1", "--quiet"])
+        #expect(fewer.status == 1, "\(fewer.stdout)\(fewer.stderr)")
+        #expect(fewer.stderr == "swivel: error: \(model): --epochs 1 is fewer than the 4 epochs this run has already trained; give --epochs 4 or more\n",
+                "\(fewer.stderr)")
+        #expect(try bytes(model + "/model.json") == info, "the refused run rewrote model.json")
+        // A finished ensemble's checkpoint holds its last member before averaging: fewer members are refused too.
+        let ensemble = TemporaryFile.path()
+        let e = try TemporaryFile.run(swivel, ["train", prep, "--output", ensemble, "--dim", "8", "--epochs", "1",
+                                               "--ensemble", "3", "--quiet"])
+        #expect(e.status == 0, "\(e.stderr)")
+        let cut = try TemporaryFile.run(swivel, ["train", "--resume", ensemble, "--ensemble", "2", "--quiet"])
+        #expect(cut.status == 1 && cut.stderr.contains("--ensemble 2 given, the checkpoint has 3"), "\(cut.stderr)")
+    }
 }

@@ -162,6 +162,51 @@ private func smallPlantedRun() throws -> (prep: String, config: TrainingConfigur
         #expect(resumed.model.rowEmbeddings.values == trainer.model.rowEmbeddings.values)
     }
 
+    @Test func resumingWithFewerEpochsThanTheMemberHasTrainedIsRefused() throws {
+        var (prep, config) = try smallPlantedRun()
+        config.epochs = 6
+        // Stopped after the first wave of epoch 5 (each epoch polls once per wave), and at the end of epoch 4.
+        let schedule = BlockSchedule(rowShards: 3, columnShards: 3, waveSize: 2)
+        let checksOfFourEpochs = (1...4).reduce(0) { $0 + schedule.waves(epoch: $1, seed: config.seed).count }
+        for (stopAfter, insideEpoch) in [(checksOfFourEpochs, true), (checksOfFourEpochs - 1, false)] {
+            let model = TemporaryFile.path()
+            try Trainer.prepareModelDirectory(model, force: false)
+            let calls = Locked(0)
+            #expect(throws: TrainingError.self) {
+                try Trainer(prepDirectory: prep, config: config).train(
+                    checkpoints: CheckpointPolicy(directory: model, intervalSeconds: .infinity,
+                                                  shouldStop: { calls.withValue { $0 += 1; return $0 > stopAfter } }))
+            }
+            let stopped = try Trainer.resuming(modelDirectory: model)
+            #expect(stopped.position.epochsDone == 4 && (stopped.position.wavesDone > 0) == insideEpoch)
+            // Fewer epochs than trained would write the trained state under a smaller epoch count (and a negative
+            // rate); inside epoch 5, ending at 4 would keep part of epoch 5.
+            let fewest = insideEpoch ? 5 : 4
+            for epochs in [1, fewest - 1] {
+                let error = #expect(throws: TrainingError.self) {
+                    try Trainer.resuming(modelDirectory: model) { $0.epochs = epochs }
+                }
+                let expected = insideEpoch
+                    ? "\(model): --epochs \(epochs) is fewer than the 5 epochs this run has trained or started (it stopped inside epoch 5); give --epochs 5 or more"
+                    : "\(model): --epochs \(epochs) is fewer than the 4 epochs this run has already trained; give --epochs 4 or more"
+                #expect(error?.description == expected)
+            }
+            let resumed = try Trainer.resuming(modelDirectory: model) { $0.epochs = fewest }
+            let summary = try resumed.train()
+            #expect(summary.epochs == fewest && summary.log.count == fewest && summary.cellsPerSecond >= 0)
+        }
+    }
+
+    @Test func configurationRefusesAnInitialAccumulatorThatIsNotPositive() throws {
+        // AdaGrad's step divides by the accumulator's square root: 0 and a zero gradient give 0/0.
+        for value: Float in [0, -5, .nan] {
+            var config = TrainingConfiguration()
+            config.adagradInitialAccumulator = value
+            let error = #expect(throws: TrainingError.self) { try config.validate() }
+            #expect(error?.description == "--initial-accumulator must be a positive number (got \(value))")
+        }
+    }
+
     @Test func stratifiedTrainingDoesNotDependOnTheThreadCount() throws {
         var (prep, config) = try smallPlantedRun()
         config.strata = 3
@@ -346,9 +391,13 @@ private func smallPlantedRun() throws -> (prep: String, config: TrainingConfigur
             if boundary {
                 #expect(try Trainer.resuming(modelDirectory: model) { $0.epochs = 5 }.config.epochs == 5)
                 // Fewer epochs than the first member has trained would leave the members unequal.
-                #expect(throws: CheckpointError.self) { try Trainer.resuming(modelDirectory: model) { $0.epochs = 2 } }
+                let error = #expect(throws: TrainingError.self) { try Trainer.resuming(modelDirectory: model) { $0.epochs = 2 } }
+                #expect(error?.description.hasSuffix("--epochs 2 is fewer than the 3 epochs member 1 of 3 has already trained; give --epochs 3 or more") == true)
             } else {
                 #expect(throws: CheckpointError.self) { try Trainer.resuming(modelDirectory: model) { $0.epochs = 5 } }
+                #expect(throws: CheckpointError.self) { try Trainer.resuming(modelDirectory: model) { $0.epochs = 1 } }
+                // Cutting the ensemble below (or to) the members already done is refused like any other change.
+                #expect(throws: CheckpointError.self) { try Trainer.resuming(modelDirectory: model) { $0.ensemble = 1 } }
             }
         }
     }
@@ -363,5 +412,29 @@ private func smallPlantedRun() throws -> (prep: String, config: TrainingConfigur
         encoded.removeValue(forKey: "ensemble")
         let old = try JSONDecoder().decode(TrainingConfiguration.self, from: JSONSerialization.data(withJSONObject: encoded))
         #expect(old.ensemble == 1)
+    }
+}
+
+@Suite struct TrainingEvaluationTests {
+    @Test func undefinedScoresAreLoggedAsUndefinedAndPlottedAsGaps() throws {
+        let (prep, config) = try smallPlantedRun()
+        let trainer = try Trainer(prepDirectory: prep, config: config)
+        let model = TemporaryFile.path()
+        try Trainer.prepareModelDirectory(model, force: false)
+        let logPath = model + "/" + ModelDirectory.evaluationLog
+        let undefined = try TemporaryFile.write("g0w0\tg0w1\t9\ng0w0\tnowhere\t3\n")
+        let good = try TemporaryFile.write("g0w0\tg0w1\t9\ng0w0\tg1w1\t1\ng2w0\tg2w3\t8\ng2w0\tg4w1\t2\n")
+        let evaluation = try #require(try TrainingEvaluation(similarity: [undefined, good], analogy: [], logPath: logPath))
+        let lines = evaluation.run(trainer: trainer, label: "epoch 1", x: 1)
+        #expect(lines.first == "epoch 1: \(undefined) spearman undefined (1 pair covered; needs 2) (1/2 pairs)", "\(lines)")
+        let rows = try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n").map { $0.split(separator: "\t") }
+        #expect(rows.count == 3 && rows[1].last == "undefined" && Double(rows[2].last ?? "")?.isFinite == true, "\(rows)")
+
+        // The plot skips undefined scores, and the "nan" that logs once held.
+        try trainer.writeModel(to: model, summary: try trainer.train())
+        try (String(contentsOfFile: logPath, encoding: .utf8) + "2\t\(undefined)\tspearman\tnan\n2\t\(good)\tspearman\t0.5\n")
+            .write(toFile: logPath, atomically: true, encoding: .utf8)
+        let svg = try TrainingCurves.svg(modelDirectory: model)
+        #expect(svg.contains("Evaluation during training") && !svg.contains("nan") && !svg.contains("NaN"))
     }
 }
