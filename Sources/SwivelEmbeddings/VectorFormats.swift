@@ -49,6 +49,8 @@ public enum ExportFormat: String, CaseIterable, Sendable {
             try writer.commit()
         case .projector:
             guard path != "-" else { throw EmbeddingError.badFormat(path: path, reason: "projector writes a directory (vectors.tsv and metadata.tsv); give its path") }
+            let lock = try OutputLock(output: path)
+            defer { lock.release() }
             let staged = try StagedDirectory(destination: path)
             try Self.writeText(embeddings, tokens: tokens, to: staged.staging + "/vectors.tsv", header: false,
                                separator: 0x09, includeWords: false)

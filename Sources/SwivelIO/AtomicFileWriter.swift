@@ -8,8 +8,9 @@ import Darwin
 ///
 /// A path names a regular file (or nothing yet): the file is replaced atomically. A symbolic link is followed:
 /// the file it points to is replaced and the link stays a link. An existing FIFO or character device (a pipe,
-/// `/dev/null`, a terminal, `/dev/stdout`) is opened and written through, never replaced. `-` is standard
-/// output. Directories, block devices, sockets and links to nothing are refused with a message.
+/// `/dev/null`, a terminal) and a link to an open descriptor (`/dev/stdout`, `/dev/fd/N`) are opened and
+/// written through, never replaced. `-` is standard output. Directories, block devices, sockets and links to
+/// nothing are refused with a message.
 public enum OutputDestination: Equatable, Sendable {
     /// Standard output (the path `-`).
     case standardOutput
@@ -30,6 +31,13 @@ public enum OutputDestination: Equatable, Sendable {
         var info = link
         var target = path
         if (link.st_mode & S_IFMT) == S_IFLNK {
+            // `/dev/stdout`, `/dev/fd/N` and the like name an open descriptor: write through it, whatever it is
+            // (a file opened with `>>` must be appended to, not replaced).
+            var linkText = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let length = readlink(path, &linkText, linkText.count - 1)
+            if length > 0, String(decoding: linkText[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self).hasPrefix("/proc/") {
+                return .writeThrough(path: path)
+            }
             guard stat(path, &info) == 0 else {
                 throw FileError.cannotOpen(path: path, reason: errno == ELOOP
                     ? "is a loop of symbolic links" : "is a symbolic link to a missing file; remove the link or point it at a file")
@@ -85,7 +93,10 @@ public final class AtomicFileWriter {
             descriptor = STDOUT_FILENO
         case let .writeThrough(device):
             temporaryPath = nil
-            let fd = open(device, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+            // A regular file behind a descriptor link (`> file`, `>> file`) is appended to, after what is there.
+            var info = stat()
+            let append = stat(device, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG ? O_APPEND : 0
+            let fd = open(device, O_WRONLY | O_NONBLOCK | O_CLOEXEC | append)
             guard fd >= 0 else {
                 throw FileError.cannotOpen(path: path, reason: errno == ENXIO ? "is a FIFO that nothing reads" : systemErrorMessage())
             }

@@ -8,6 +8,15 @@ import Darwin
 public enum FileReader {
     /// Reads the whole file at `path` into memory.
     public static func readAll(_ path: String) throws -> [UInt8] {
+        var result = [UInt8]()
+        try readChunks(path, sizeHint: { result.reserveCapacity($0) }) { result.append(contentsOf: $0) }
+        return result
+    }
+
+    /// Reads the file at `path` from start to end in chunks of at most 1 MiB, handing each to `body`;
+    /// `sizeHint` first receives the file's size on disk. Refuses a directory.
+    public static func readChunks(_ path: String, sizeHint: (Int) -> Void = { _ in },
+                                  _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileError.cannotOpen(path: path, reason: systemErrorMessage()) }
         defer { close(fd) }
@@ -16,8 +25,7 @@ public enum FileReader {
         if (info.st_mode & S_IFMT) == S_IFDIR {
             throw FileError.cannotOpen(path: path, reason: "is a directory")
         }
-        var result = [UInt8]()
-        result.reserveCapacity(Int(info.st_size))
+        sizeHint(Int(info.st_size))
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
@@ -26,9 +34,8 @@ public enum FileReader {
                 throw FileError.ioFailed(path: path, reason: "read failed: \(systemErrorMessage())")
             }
             if n == 0 { break }
-            result.append(contentsOf: chunk[0..<n])
+            try chunk.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
         }
-        return result
     }
 
     /// Reads the whole file at `path` as UTF-8 text.

@@ -17,8 +17,8 @@ public enum OutputError: Error, CustomStringConvertible, Equatable {
             return "\(displayPath(path)): in use by another swivel run\(process.map { " (process \($0))" } ?? ""); "
                 + "wait for it to finish, or choose another output"
         case let .foreignFiles(path, names):
-            return "\(displayPath(path)): holds files swivel did not write (\(names.joined(separator: ", "))); "
-                + "--force replaces only swivel's own outputs: move them, or choose another output"
+            return "\(displayPath(path)): holds entries swivel did not write and cannot keep in a new output "
+                + "(\(names.joined(separator: ", ")): directories or special files); move them, or choose another output"
         }
     }
 }
@@ -133,16 +133,41 @@ public final class StagedDirectory {
 
     /// The staging path of `destination` (the same for every process, so MPI ranks can share it).
     public static func stagingPath(for destination: String) -> String {
-        OutputSibling.path(of: destination, suffix: "swivel-new")
+        OutputSibling.path(of: resolved(destination), suffix: "swivel-new")
     }
 
-    /// Removes leftovers of killed runs and creates an empty staging directory.
-    public init(destination: String) throws {
-        self.destination = destination
-        staging = Self.stagingPath(for: destination)
-        old = OutputSibling.path(of: destination, suffix: "swivel-old")
-        FileTree.remove(staging)
+    /// `destination`, or the directory it links to when it is a symbolic link to one: the new output is staged
+    /// beside the real directory (on its file system) and replaces it, and the link stays a link.
+    static func resolved(_ destination: String) -> String {
+        var info = stat()
+        guard lstat(destination, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK, FileReader.isDirectory(destination),
+              let real = realpath(destination, nil) else { return destination }
+        defer { free(real) }
+        return String(cString: real)
+    }
+
+    /// Puts back an old output that a killed swap left parked at `.NAME.swivel-old` (on a file system without
+    /// `RENAME_EXCHANGE`, between its two renames), and removes a parked one that was already replaced.
+    public static func recover(_ destination: String) {
+        let destination = resolved(destination)
+        let old = OutputSibling.path(of: destination, suffix: "swivel-old")
+        guard FileReader.exists(old) else { return }
+        if !FileReader.exists(destination) && rename(old, destination) == 0 { return }
         FileTree.remove(old)
+    }
+
+    /// Checks the destination (absent, or a directory, or a link to one), puts back an output parked by a killed
+    /// swap, removes a killed run's staging directory and creates an empty one. The caller holds the output's
+    /// ``OutputLock``.
+    public init(destination: String) throws {
+        if FileReader.exists(destination) && !FileReader.isDirectory(destination) {
+            throw FileError.cannotOpen(path: destination, reason: "exists and is not a directory")
+        }
+        self.destination = Self.resolved(destination)
+        staging = Self.stagingPath(for: destination)
+        old = OutputSibling.path(of: self.destination, suffix: "swivel-old")
+        Self.recover(self.destination)
+        FileTree.remove(staging)
         try FileReader.createDirectory(staging)
     }
 
@@ -173,7 +198,9 @@ public final class StagedDirectory {
         var info = stat()
         if FileReader.isDirectory(destination) {
             let fresh = Set(try FileReader.listDirectory(staging))
-            for name in try FileReader.listDirectory(destination) where !fresh.contains(name) {
+            // swivel's own temporary files (`.NAME.tmp-PID`) are never carried.
+            for name in try FileReader.listDirectory(destination)
+            where !fresh.contains(name) && !(name.hasPrefix(".") && FileTree.temporaryMarker(in: name) != nil) {
                 let from = destination + "/" + name, to = staging + "/" + name
                 guard lstat(from, &info) == 0 else { continue }
                 switch info.st_mode & S_IFMT {

@@ -268,67 +268,61 @@ public enum ShardFile {
     /// CRC, and that the file is exactly the header and the compressed payload it announces (`fileSize` bytes).
     /// A trainer checks every shard this way before its first epoch, so that a damaged file is found at once.
     public static func header(_ bytes: [UInt8], fileSize: Int, path: String) throws -> Header {
-        guard bytes.count >= headerSize else {
-            if bytes.count >= 8 && !bytes.prefix(8).elementsEqual(magic) { throw ShardError.badMagic(path: path) }
-            throw ShardError.truncated(path: path, expected: headerSize, found: bytes.count)
+        try bytes.withUnsafeBytes { try storedHeader($0, fileSize: fileSize, path: path).placement }
+    }
+
+    /// Every field of a shard file's header, as stored.
+    struct StoredHeader {
+        var version: UInt32
+        var placement: Header
+        var rawSize: UInt64
+        var compressedSize: UInt64
+        var payloadCRC: UInt32
+    }
+
+    /// Reads and checks the header at the start of `raw` (magic, version, header CRC, and a file of exactly
+    /// `fileSize` bytes holding the header and the compressed payload it announces).
+    static func storedHeader(_ raw: UnsafeRawBufferPointer, fileSize: Int, path: String) throws -> StoredHeader {
+        guard raw.count >= headerSize else {
+            if raw.count >= 8 && !raw.prefix(8).elementsEqual(magic) { throw ShardError.badMagic(path: path) }
+            throw ShardError.truncated(path: path, expected: headerSize, found: raw.count)
         }
-        guard bytes.prefix(8).elementsEqual(magic) else { throw ShardError.badMagic(path: path) }
-        return try bytes.withUnsafeBytes { raw in
-            var reader = ByteReader(raw, offset: 8)
-            let version = try reader.read(UInt32.self)
-            guard (1...formatVersion).contains(version) else { throw ShardError.unsupportedVersion(path: path, version: version) }
-            let rowShard = Int(try reader.read(UInt32.self))
-            let columnShard = Int(try reader.read(UInt32.self))
-            let rows = Int(try reader.read(UInt32.self))
-            let columns = Int(try reader.read(UInt32.self))
-            let nonzeros = try reader.read(UInt64.self)
-            _ = try reader.read(UInt64.self)
-            let compressedSize = try reader.read(UInt64.self)
-            _ = try reader.read(UInt32.self)
-            let headerCRC = try reader.read(UInt32.self)
-            guard Zlib.crc32(UnsafeRawBufferPointer(rebasing: raw[0..<56])) == headerCRC else {
-                throw ShardError.checksumMismatch(path: path, part: "header")
-            }
-            guard compressedSize == UInt64(max(fileSize - headerSize, 0)) else {
-                let expected = compressedSize > UInt64(Int.max - headerSize) ? Int.max : headerSize + Int(compressedSize)
-                if expected > fileSize { throw ShardError.truncated(path: path, expected: expected, found: fileSize) }
-                throw ShardError.inconsistent(path: path, reason: "\(fileSize - expected) unexpected bytes after the payload")
-            }
-            return Header(rowShard: rowShard, columnShard: columnShard, rowCount: rows, columnCount: columns, nonzeros: nonzeros)
+        guard raw.prefix(8).elementsEqual(magic) else { throw ShardError.badMagic(path: path) }
+        var reader = ByteReader(raw, offset: 8)
+        let version = try reader.read(UInt32.self)
+        guard (1...formatVersion).contains(version) else { throw ShardError.unsupportedVersion(path: path, version: version) }
+        let rowShard = Int(try reader.read(UInt32.self))
+        let columnShard = Int(try reader.read(UInt32.self))
+        let rows = Int(try reader.read(UInt32.self))
+        let columns = Int(try reader.read(UInt32.self))
+        let nonzeros = try reader.read(UInt64.self)
+        let rawSize = try reader.read(UInt64.self)
+        let compressedSize = try reader.read(UInt64.self)
+        let payloadCRC = try reader.read(UInt32.self)
+        let headerCRC = try reader.read(UInt32.self)
+        guard Zlib.crc32(UnsafeRawBufferPointer(rebasing: raw[0..<56])) == headerCRC else {
+            throw ShardError.checksumMismatch(path: path, part: "header")
         }
+        guard compressedSize == UInt64(max(fileSize - headerSize, 0)) else {
+            // A damaged size may be near 2^64: the expected length saturates instead of overflowing.
+            let expected = compressedSize > UInt64(Int.max - headerSize) ? Int.max : headerSize + Int(compressedSize)
+            if expected > fileSize { throw ShardError.truncated(path: path, expected: expected, found: fileSize) }
+            throw ShardError.inconsistent(path: path, reason: "\(fileSize - expected) unexpected bytes after the payload")
+        }
+        return StoredHeader(version: version, placement: Header(rowShard: rowShard, columnShard: columnShard, rowCount: rows,
+                                                                columnCount: columns, nonzeros: nonzeros),
+                            rawSize: rawSize, compressedSize: compressedSize, payloadCRC: payloadCRC)
     }
 
     private static func decode(_ bytes: [UInt8], path: String, wantUnits: Bool) throws -> (block: ShardBlock, units: [UInt64]?, unitsPerCount: UInt64) {
         try bytes.withUnsafeBytes { raw in
-            guard raw.count >= headerSize else {
-                if raw.count >= 8 && !raw.prefix(8).elementsEqual(magic) { throw ShardError.badMagic(path: path) }
-                throw ShardError.truncated(path: path, expected: headerSize, found: raw.count)
-            }
-            guard raw.prefix(8).elementsEqual(magic) else { throw ShardError.badMagic(path: path) }
-            var reader = ByteReader(raw, offset: 8)
             do {
-                let version = try reader.read(UInt32.self)
-                guard (1...formatVersion).contains(version) else { throw ShardError.unsupportedVersion(path: path, version: version) }
-                let rowShard = Int(try reader.read(UInt32.self))
-                let columnShard = Int(try reader.read(UInt32.self))
-                let rows = Int(try reader.read(UInt32.self))
-                let columnCount = Int(try reader.read(UInt32.self))
-                let nonzeros = try reader.read(UInt64.self)
-                let rawSize = try reader.read(UInt64.self)
-                let compressedSize = try reader.read(UInt64.self)
-                let payloadCRC = try reader.read(UInt32.self)
-                let headerCRC = try reader.read(UInt32.self)
-                guard Zlib.crc32(UnsafeRawBufferPointer(rebasing: raw[0..<56])) == headerCRC else {
-                    throw ShardError.checksumMismatch(path: path, part: "header")
-                }
-                guard compressedSize <= UInt64(raw.count - headerSize) else {
-                    // A damaged size may be near 2^64: the expected length saturates instead of overflowing.
-                    let expected = compressedSize > UInt64(Int.max - headerSize) ? Int.max : headerSize + Int(compressedSize)
-                    throw ShardError.truncated(path: path, expected: expected, found: raw.count)
-                }
-                guard compressedSize == UInt64(raw.count - headerSize) else {
-                    throw ShardError.inconsistent(path: path, reason: "\(raw.count - headerSize - Int(compressedSize)) unexpected bytes after the payload")
-                }
+                let stored = try storedHeader(raw, fileSize: raw.count, path: path)
+                let version = stored.version
+                let rowShard = stored.placement.rowShard, columnShard = stored.placement.columnShard
+                let rows = stored.placement.rowCount, columnCount = stored.placement.columnCount
+                let nonzeros = stored.placement.nonzeros
+                let rawSize = stored.rawSize, compressedSize = stored.compressedSize, payloadCRC = stored.payloadCRC
                 let compressed = UnsafeRawBufferPointer(rebasing: raw[headerSize...])
                 guard Zlib.crc32(compressed) == payloadCRC else {
                     throw ShardError.checksumMismatch(path: path, part: "payload")

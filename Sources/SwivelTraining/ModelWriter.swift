@@ -70,6 +70,14 @@ extension Trainer {
         }
     }
 
+    /// Readies a model directory for a resumed run: removes temporary files of killed runs and refuses
+    /// entries the final swap could not carry over (directories), before any training.
+    public static func prepareResumedDirectory(_ directory: String) throws {
+        guard FileReader.isDirectory(directory) else { return }
+        FileTree.removeStaleTemporaries(in: directory)
+        try StagedDirectory.checkCarriable(directory, own: modelEntries)
+    }
+
     static func format(_ x: Double) -> String {
         String(format: "%.4f", x)
     }

@@ -12,12 +12,15 @@ public final class TrainingEvaluation {
     /// The log's value of a score that is undefined (e.g. a correlation over fewer than two covered pairs).
     public static let undefinedValue = "undefined"
 
-    /// Reads the benchmark files (nil when there are none) and starts the log with a header.
-    public init?(similarity: [String], analogy: [String], logPath: String) throws {
+    /// Reads the benchmark files (nil when there are none) and starts the log with a header, or, `resuming` a
+    /// run whose log exists, appends to it (the scores of the epochs before the interruption stay).
+    public init?(similarity: [String], analogy: [String], logPath: String, resuming: Bool = false) throws {
         if similarity.isEmpty && analogy.isEmpty { return nil }
         self.similarity = try similarity.map { try SimilarityBenchmark(path: $0) }
         self.analogy = try analogy.map { try AnalogyBenchmark(path: $0) }
-        guard FileManager.default.createFile(atPath: logPath, contents: Data("epoch\tfile\tmetric\tvalue\n".utf8)),
+        let header = Data("epoch\tfile\tmetric\tvalue\n".utf8)
+        let keep = resuming && FileReader.exists(logPath)
+        guard keep || FileCreation.gate({ FileManager.default.createFile(atPath: logPath, contents: header) }),
               let handle = FileHandle(forWritingAtPath: logPath) else {
             throw FileError.cannotOpen(path: logPath, reason: "cannot create the evaluation log")
         }

@@ -190,6 +190,7 @@ extension Swivel {
                     PrepPipeline.removeTemporaryDirectory(temporary)
                     if ownsOutput {
                         FileTree.remove(StagedDirectory.stagingPath(for: output))
+                        StagedDirectory.recover(output)
                         printError("swivel: prep interrupted; the partial prep was removed\(FileReader.exists(output) ? " (\(output) is as it was)" : "")")
                     }
                 } else if ownsOutput {
@@ -235,7 +236,7 @@ extension Swivel {
 #if MPI
 extension Swivel.PrepCommand {
     /// One rank of `mpirun -np p swivel prep CORPUS... --output DIR`: the ranks share the chunks of the
-    /// corpus and write the prep directory a single process would (``SwivelShards/Prep/runAsRank(_:ranks:progress:)``).
+    /// corpus and write the prep directory a single process would (``SwivelShards/PrepPipeline/runAsRank(_:ranks:progress:)``).
     /// Inputs and the output directory must be at the same paths on every rank (a shared file system).
     func runAsRank(_ config: PrepConfiguration) throws {
         let communicator = try MPICommunicator()

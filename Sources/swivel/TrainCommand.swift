@@ -90,6 +90,9 @@ extension Swivel {
         @Option(parsing: .unconditional, help: "Ensemble members: independent runs of --epochs each from different seeds, rotated onto each other and averaged into the model (better analogies; K times the training time). (default: \(TrainingConfiguration().ensemble))")
         var ensemble: Int?
 
+        @Option(parsing: .unconditional, help: "Leave out the unobserved cells of each block's rare x rare corner whose pmi* = log N - log R_i - log C_j is at least this many nats (their gradient is at most sigmoid(p - cutoff)): less arithmetic, growing with the vocabulary. 'exact' computes every cell, as the paper does. (default: \(TrainingConfiguration.suggestedUnobservedCutoff))")
+        var unobservedCutoff: CutoffOption?
+
         @Option(parsing: .unconditional, help: "Minutes between checkpoints within an epoch (at the end of an epoch one is written once a minute, or this, has passed since the last).")
         var checkpointMinutes: Double = 10
 
@@ -134,6 +137,9 @@ extension Swivel {
                 if let value, !(value > 0) { throw ValidationError("\(name) must be positive (got \(value))") }
             }
             if !(checkpointMinutes > 0) { throw ValidationError("--checkpoint-minutes must be positive (got \(checkpointMinutes))") }
+            if let unobservedCutoff, let nats = unobservedCutoff.nats, !(nats >= 0) {
+                throw ValidationError("--unobserved-cutoff must be at least 0 nats, or 'exact' (got \(nats))")
+            }
             if let ensemble, ensemble > 64 { throw ValidationError("--ensemble must be at most 64 (got \(ensemble))") }
         }
 
@@ -153,6 +159,7 @@ extension Swivel {
             if let threads { config.threads = threads }
             if let seed { config.seed = seed }
             if let ensemble { config.ensemble = ensemble }
+            if let unobservedCutoff { config.unobservedCutoff = unobservedCutoff.nats }
         }
 
         func run() throws {
@@ -187,6 +194,7 @@ extension Swivel {
             if let resume {
                 trainer = try Trainer.resuming(modelDirectory: resume, blocksInMemory: streamShards ? false : nil,
                                                adjust: apply)
+                try Trainer.prepareResumedDirectory(resume)
                 if !quiet {
                     let p = trainer.position, c = trainer.config
                     let member = c.ensemble > 1 ? "member \(p.membersDone + 1) of \(c.ensemble), " : ""
@@ -206,10 +214,12 @@ extension Swivel {
             if trainer.streamsBlocks && !quiet {
                 printError("train: reading each wave's shards while the wave before trains (\(streamShards ? "--stream-shards" : "the decoded shards would take more than half the available memory"))")
             }
+            if !quiet { printProjection(trainer) }
             let totalEpochs = trainer.config.epochs
             let members = trainer.config.ensemble
             let evaluation = try TrainingEvaluation(similarity: evalSimilarity, analogy: evalAnalogy,
-                                                    logPath: modelDirectory + "/" + ModelDirectory.evaluationLog)
+                                                    logPath: modelDirectory + "/" + ModelDirectory.evaluationLog,
+                                                    resuming: resume != nil)
             let policy = CheckpointPolicy(directory: modelDirectory, intervalSeconds: checkpointMinutes * 60,
                                           shouldStop: { stop.requested })
             let summary: TrainingSummary
@@ -252,6 +262,39 @@ extension Swivel {
                 throw ExitCode(1)
             }
         }
+    }
+}
+
+extension Swivel.TrainCommand {
+    /// Prints the projected training time before the first epoch and, past an hour, the options that would
+    /// shorten it, with how much each saves.
+    func printProjection(_ trainer: Trainer) {
+        let p = trainer.projection()
+        guard p.epochsLeft > 0 else { return }
+        let c = trainer.config
+        let left = p.cellsPerEpoch < p.matrixCells
+            ? String(format: ", %.0f%% of them outside the rare corners", 100 * p.cellsPerEpoch / p.matrixCells) : ""
+        printError(String(format: "train: projected %@ for %.0f epochs of %d x %d cells%@ at %.1fM cells/s (measured)",
+                          Self.duration(p.seconds), p.epochsLeft, trainer.manifest.rows, trainer.manifest.columns,
+                          left, p.cellsPerSecond / 1e6))
+        guard p.seconds > 3600 else { return }
+        var ways: [String] = []
+        if c.ensemble > 1 { ways.append("--ensemble 1 (\(Self.duration(p.seconds / Double(c.ensemble))))") }
+        if c.unobservedCutoff == nil {
+            let cut = trainer.computedCellsPerEpoch(cutoff: .some(TrainingConfiguration.suggestedUnobservedCutoff))
+            if cut < p.cellsPerEpoch {
+                ways.append(String(format: "--unobserved-cutoff %g (%@)", Double(TrainingConfiguration.suggestedUnobservedCutoff),
+                                   Self.duration(p.seconds * cut / p.cellsPerEpoch)))
+            }
+        }
+        ways.append("fewer --epochs, or a smaller --max-vocab in swivel prep (time grows as its square)")
+        printError("train: over an hour; to shorten it: " + ways.joined(separator: ", "))
+    }
+
+    /// Seconds as "42 s", "12.5 min" or "3.1 h".
+    static func duration(_ seconds: Double) -> String {
+        seconds < 90 ? String(format: "%.0f s", seconds)
+            : seconds < 5400 ? String(format: "%.1f min", seconds / 60) : String(format: "%.1f h", seconds / 3600)
     }
 }
 
@@ -309,6 +352,11 @@ extension Swivel.TrainCommand {
                              trainer.manifest.rows, trainer.manifest.columns, config.dimension, config.epochs, summary.seconds,
                              summary.cellsPerSecond / 1e6, summary.finalMeanLoss.map { String(format: "%.5f", $0) } ?? "n/a",
                              summary.blasCore, communicator.size))
+                if let growth = summary.lossGrowth() {
+                    printError(String(format: "swivel: warning: training diverged: the mean loss per cell ended at %.4g (lowest %.4g, epoch %d); the model was written, but lower --learning-rate (now %g) and train again",
+                                      growth.last, growth.best, growth.bestEpoch, Double(config.learningRate)))
+                    communicator.abort(code: 1)
+                }
             }
         } catch {
             // One rank failing would leave the others waiting in MPI calls: report and end them all.
@@ -321,6 +369,18 @@ extension Swivel.TrainCommand {
 #endif
 
 extension OptimizerKind: ExpressibleByArgument {}
+
+/// `--unobserved-cutoff`: a number of nats, or `exact` for every cell.
+struct CutoffOption: ExpressibleByArgument {
+    /// The cutoff, or nil for the exact computation.
+    let nats: Float?
+
+    init?(argument: String) {
+        if argument == "exact" { nats = nil; return }
+        guard let value = Float(argument) else { return nil }
+        nats = value
+    }
+}
 
 /// Errors of the command line itself.
 enum SwivelCLIError: Error, CustomStringConvertible {

@@ -154,6 +154,7 @@ private func smallPrep(shardSize: Int = 8) throws -> (corpus: String, prep: Stri
                 "--ensemble": "--ensemble must be at least 1 (got -5)",
                 "--checkpoint-minutes": "--checkpoint-minutes must be positive (got -5.0)",
                 "--eval-every": "--eval-every must be at least 1 (got -5)",
+                "--unobserved-cutoff": "--unobserved-cutoff must be at least 0 nats, or 'exact' (got -5.0)",
             ]),
             (["eval", "v", "--similarity", "s"], [
                 "--similarity": nil, "--analogy": nil, "--vectors": nil, "--frequencies": nil,
