@@ -255,10 +255,8 @@ extension Swivel {
                          trainer.manifest.rows, trainer.manifest.columns, c.dimension, epochText, summary.seconds,
                          summary.cellsPerSecond / 1e6, summary.finalMeanLoss.map { String(format: "%.5f", $0) } ?? "n/a",
                          summary.blasCore, summary.workers, summary.blasThreads))
-            if let growth = summary.lossGrowth() {
-                printError(String(format: "swivel: warning: training diverged: the mean loss per cell%@ ended at %.4g (lowest %.4g, epoch %d); the model was written, but lower --learning-rate (now %g) and train again",
-                                  members > 1 ? " of member \(growth.member + 1)" : "", growth.last, growth.best,
-                                  growth.bestEpoch, Double(c.learningRate)))
+            if let warning = Self.divergenceWarning(summary, config: c) {
+                printError(warning)
                 throw ExitCode(1)
             }
         }
@@ -289,6 +287,15 @@ extension Swivel.TrainCommand {
         }
         ways.append("fewer --epochs, or a smaller --max-vocab in swivel prep (time grows as its square)")
         printError("train: over an hour; to shorten it: " + ways.joined(separator: ", "))
+    }
+
+    /// The warning for a run whose finite loss exploded (``TrainingSummary/lossGrowth(factor:)``), or nil: one
+    /// message for the single process and for rank 0 under mpirun.
+    static func divergenceWarning(_ summary: TrainingSummary, config: TrainingConfiguration) -> String? {
+        guard let growth = summary.lossGrowth() else { return nil }
+        return String(format: "swivel: warning: training diverged: the mean loss per cell%@ ended at %.4g (lowest %.4g, epoch %d); the model was written, but lower --learning-rate (now %g) and train again",
+                      config.ensemble > 1 ? " of member \(growth.member + 1)" : "", growth.last, growth.best,
+                      growth.bestEpoch, Double(config.learningRate))
     }
 
     /// Seconds as "42 s", "12.5 min" or "3.1 h".
@@ -352,9 +359,8 @@ extension Swivel.TrainCommand {
                              trainer.manifest.rows, trainer.manifest.columns, config.dimension, config.epochs, summary.seconds,
                              summary.cellsPerSecond / 1e6, summary.finalMeanLoss.map { String(format: "%.5f", $0) } ?? "n/a",
                              summary.blasCore, communicator.size))
-                if let growth = summary.lossGrowth() {
-                    printError(String(format: "swivel: warning: training diverged: the mean loss per cell ended at %.4g (lowest %.4g, epoch %d); the model was written, but lower --learning-rate (now %g) and train again",
-                                      growth.last, growth.best, growth.bestEpoch, Double(config.learningRate)))
+                if let warning = Self.divergenceWarning(summary, config: config) {
+                    printError(warning)
                     communicator.abort(code: 1)
                 }
             }
