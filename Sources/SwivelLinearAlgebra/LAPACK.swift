@@ -74,3 +74,17 @@ public enum OrthogonalProcrustes {
         return q
     }
 }
+
+/// An orthonormal basis of the span of a tall matrix's columns, by Householder QR (LAPACK `sgeqrf`, `sorgqr`).
+public enum ColumnBasis {
+    /// Replaces the `rows x columns` row-major matrix at `a` (`rows >= columns`) by the `Q` of its thin QR
+    /// decomposition: orthonormal columns spanning the same space as the input's, in the same order.
+    public static func orthonormalize(_ a: UnsafeMutablePointer<Float>, rows: Int, columns: Int) throws {
+        precondition(rows >= columns && columns >= 1, "need a tall matrix")
+        var tau = [Float](repeating: 0, count: columns)
+        var info = LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, Int32(rows), Int32(columns), a, Int32(columns), &tau)
+        guard info == 0 else { throw LAPACKError.failed(routine: "sgeqrf", info: info) }
+        info = LAPACKE_sorgqr(LAPACK_ROW_MAJOR, Int32(rows), Int32(columns), Int32(columns), a, Int32(columns), &tau)
+        guard info == 0 else { throw LAPACKError.failed(routine: "sorgqr", info: info) }
+    }
+}

@@ -101,6 +101,8 @@ public final class Trainer {
     let ensembleAverage: EnsembleAverage?
     /// The background checkpoint writer.
     let writing = CheckpointWriting()
+    /// Seconds the last spectral start took (nil before one ran in this process).
+    public internal(set) var spectralStartSeconds: Double?
 
     /// Loads and validates the prep directory, decodes every shard (unless the shards are to be streamed), and
     /// initialises the embeddings from the seed with N(0, 1/sqrt(d)) entries, as the reference does.
@@ -163,6 +165,24 @@ public final class Trainer {
             rowShards: manifest.rowShards, columnShards: manifest.columnShards,
             largestRowShard: manifest.rowLayout.size(of: 0), largestColumnShard: manifest.columnLayout.size(of: 0),
             unobservedCutoff: config.unobservedCutoff)
+        if randomInitialization && config.initialization == .spectral { try startSpectrally(seed: config.seed) }
+    }
+
+    /// Replaces the model's vectors by the ``SpectralStart`` with probes drawn from `seed` (each ensemble member's
+    /// own), reading the blocks from memory or, when they stream, from the shards.
+    func startSpectrally(seed: UInt64) throws {
+        let start = monotonicSeconds()
+        defer { spectralStartSeconds = monotonicSeconds() - start }
+        BLAS.setThreads(config.threads)
+        let (blocks, manifest, directory, config) = (self.blocks, self.manifest, prepDirectory, self.config)
+        let streams = streamsBlocks
+        try SpectralStart.write(into: model.rowEmbeddings, model.columnEmbeddings, geometry: .init(model: model),
+                                seed: seed, threads: config.threads) { index in
+            // Streamed blocks, and those a rank of a distributed run does not keep, are read from their shards.
+            streams || blocks[index].rowStart.isEmpty
+                ? try Self.loadBlock(manifest.shards[index], manifest: manifest, directory: directory, config: config)
+                : blocks[index]
+        }
     }
 
     /// Refuses a run whose parameters (embeddings, optimizer state, ensemble sums, a checkpoint's snapshot of
@@ -171,7 +191,9 @@ public final class Trainer {
                               rowGroup: (Int, Int)?) throws {
         let vector = SystemResources.bytes(manifest.rows + manifest.columns, times: config.dimension * 4)
         // Embeddings, accumulators (and momentum), the checkpoint's copy of both, the ensemble's sums.
+        // A spectral start needs three V x k scratch matrices (k about d) while it is computed.
         let copies: Int64 = 2 + 2 + (config.optimizer == .rmsprop ? 2 : 0) + (config.ensemble > 1 ? 2 : 0)
+            + (config.initialization == .spectral ? 2 : 0)
         var total = SystemResources.saturating(vector, times: copies)
         // Per worker: a block of predictions and the gathered (and gradient) row and column vectors.
         let shard = max(manifest.rowLayout.size(of: 0), manifest.columnLayout.size(of: 0))
@@ -480,7 +502,11 @@ public final class Trainer {
             ensembleAverage.writeMean(members: config.ensemble, rows: model.rowEmbeddings, columns: model.columnEmbeddings)
             return true
         }
-        Self.drawInitialVectors(model.rowEmbeddings, model.columnEmbeddings, seed: config.memberSeed(member + 1))
+        if config.initialization == .spectral {
+            try startSpectrally(seed: config.memberSeed(member + 1))
+        } else {
+            Self.drawInitialVectors(model.rowEmbeddings, model.columnEmbeddings, seed: config.memberSeed(member + 1))
+        }
         model.rowOptimizer.reset()
         model.columnOptimizer.reset()
         position.epochsDone = 0

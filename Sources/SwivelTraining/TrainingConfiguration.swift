@@ -14,10 +14,13 @@ public enum OptimizerKind: String, CaseIterable, Codable, Sendable {
 public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// Embedding dimension `d`.
     public var dimension = 300
-    /// Passes over every block. 20, with a confidence base of 0, was chosen by measurement on the benchmark
-    /// corpus over seeds 1, 2 and 3 (docs/benchmarks.md, "Defaults"): Google analogy +1.6 / +2.5 / +2.4 points
-    /// against 15 epochs with base 0.1, WS353 and its splits within +-0.01, training a third longer.
-    public var epochs = 20
+    /// Passes over every block, per ensemble member. 2, from the spectral start: on the benchmark corpus at
+    /// V 32,768 (docs/benchmarks.md, "Spectral start"), 4 members of 2 epochs scored at least as well as the
+    /// earlier default (3 members of 20 epochs from random vectors) on WS353, its relatedness split, its rare half
+    /// and Google analogy, and within that default's spread between seeds on the similarity split, in a quarter of
+    /// the time; more epochs per member did not pay (3 x 4 below 4 x 2). From random vectors 20 was the measured
+    /// best (docs/benchmarks.md, "Defaults").
+    public var epochs = 2
     /// Optimizer.
     public var optimizer = OptimizerKind.adagrad
     /// Optimizer learning rate.
@@ -50,18 +53,23 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     public var threads = 2
     /// Seed of the initial vectors and the block order.
     public var seed: UInt64 = 1
-    /// Members of the ensemble: independent runs of `epochs` each, from different seeds (``memberSeed(_:)``),
+    /// Members of the ensemble: separate runs of `epochs` each, from different seeds (``memberSeed(_:)``),
     /// whose vectors are rotated onto each other (orthogonal Procrustes, rows and columns together) and averaged
-    /// into the model (see ``EnsembleAverage``); 1 trains a single run. 3 was chosen by measurement on the
-    /// benchmark corpus (docs/benchmarks.md, "Ensembles"): Google analogy 41.5% -> 49.0% (seeds 1-3), WS353 and
-    /// its splits within the seeds' spread, for three times the training time.
-    public var ensemble = 3
+    /// into the model (see ``EnsembleAverage``); 1 trains a single run. 4 was chosen by measurement with the
+    /// spectral start (see ``epochs``): Google analogy 48.8% with 3 members of 2 epochs, 50.5% with 4, 51.3%
+    /// with 5, against 41.9-43.7% for one; from random vectors 3 members raised it from 41.5% to 49.0%.
+    public var ensemble = 4
     /// With a value `t` (nats), each block leaves out the unobserved cells of its rare x rare corner where
     /// `pmi* = log N - log R_i - log C_j >= t` (``RareCorner``): their gradient is at most `sigmoid(p - t)`,
     /// and the saving grows with the vocabulary. Nil: every cell, the paper's exact computation. The default,
     /// 8, scored within the spread between seeds of the exact computation on every shared set at V 32,768 over
     /// 3 seeds, while 6 lost 2 analogy points (docs/benchmarks.md, "Rare corners").
     public var unobservedCutoff: Float? = TrainingConfiguration.suggestedUnobservedCutoff
+    /// How each run (each ensemble member) starts: the spectral start (``SpectralStart``, probes drawn from the
+    /// member's seed), or random vectors from the seed. The spectral start reaches in 1-3 epochs what random
+    /// vectors reach in 20, and its members still differ enough for the ensemble to pay (docs/benchmarks.md,
+    /// "Spectral start").
+    public var initialization = Initialization.spectral
     /// The default and suggested cutoff, in nats.
     public static let suggestedUnobservedCutoff: Float = 8
 
@@ -82,11 +90,12 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case dimension, epochs, optimizer, learningRate, adagradInitialAccumulator, momentum, rmspropDecay,
              confidenceBase, confidenceScale, confidenceExponent, contextSmoothing, strata, threads, seed, ensemble,
-             unobservedCutoff
+             unobservedCutoff, initialization
     }
 
     /// Decodes a configuration; settings added after a checkpoint or model was written take the value that
-    /// reproduces the old behaviour (`contextSmoothing` 1, `strata` 1, `ensemble` 1, no `unobservedCutoff`).
+    /// reproduces the old behaviour (`contextSmoothing` 1, `strata` 1, `ensemble` 1, no `unobservedCutoff`,
+    /// `initialization` random).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         dimension = try c.decode(Int.self, forKey: .dimension)
@@ -106,6 +115,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         ensemble = try c.decodeIfPresent(Int.self, forKey: .ensemble) ?? 1
         // Absent: written before the setting existed, by the exact computation.
         unobservedCutoff = try c.decodeIfPresent(Float.self, forKey: .unobservedCutoff)
+        initialization = try c.decodeIfPresent(Initialization.self, forKey: .initialization) ?? .random
     }
 
     /// The settings that differ between `self` and `other`, as "name X given, the checkpoint has Y", skipping
@@ -129,6 +139,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
             ("seed", \.seed, { String($0.seed) }),
             ("ensemble", \.ensemble, { String($0.ensemble) }),
             ("unobserved-cutoff", \.unobservedCutoff, { $0.unobservedCutoff.map { String($0) } ?? "none (exact)" }),
+            ("init", \.initialization, { $0.initialization.rawValue }),
         ]
         return fields.compactMap { name, path, text in
             guard !ignoring.contains(path), text(self) != text(other) else { return nil }

@@ -13,8 +13,12 @@ public struct TrainingProjection: Sendable {
     /// Cells per second of whole training steps measured on synthetic blocks of the run's size.
     public var cellsPerSecond: Double
 
-    /// Projected seconds of training.
-    public var seconds: Double { cellsPerEpoch * epochsLeft / max(cellsPerSecond, 1) }
+    /// Spectral starts left to compute (later ensemble members') and the measured seconds of one (0 when none
+    /// was measured in this process).
+    public var startsLeft = 0, secondsPerStart = 0.0
+
+    /// Projected seconds of training, starts included.
+    public var seconds: Double { cellsPerEpoch * epochsLeft / max(cellsPerSecond, 1) + Double(startsLeft) * secondsPerStart }
 }
 
 extension Trainer {
@@ -53,7 +57,13 @@ extension Trainer {
         BLAS.setThreads(workers == 1 ? config.threads : 1)
         let epochsDone = Double(position.membersDone * config.epochs + position.epochsDone)
         let total = Double(config.ensemble * config.epochs)
-        return TrainingProjection(cellsPerEpoch: computedCellsPerEpoch(), matrixCells: matrix,
-                                  epochsLeft: max(0, total - epochsDone), cellsPerSecond: rate.cellsPerSecond ?? 1)
+        var projection = TrainingProjection(cellsPerEpoch: computedCellsPerEpoch(), matrixCells: matrix,
+                                            epochsLeft: max(0, total - epochsDone), cellsPerSecond: rate.cellsPerSecond ?? 1)
+        if config.initialization == .spectral {
+            // The current member has its start; each later one computes its own.
+            projection.startsLeft = max(0, config.ensemble - position.membersDone - 1)
+            projection.secondsPerStart = spectralStartSeconds ?? 0
+        }
+        return projection
     }
 }

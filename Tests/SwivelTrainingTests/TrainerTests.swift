@@ -11,7 +11,7 @@ import Testing
 
 /// A prep directory over a corpus with planted structure: `groups` groups of `size` words; each line
 /// draws 12 words from one group, plus one word from a shared pool of "stop words".
-private func plantedPrep(groups: Int = 10, size: Int = 5, seed: UInt64 = 5) throws -> String {
+func plantedPrep(groups: Int = 10, size: Int = 5, seed: UInt64 = 5) throws -> String {
     var random = RandomSource(seed: seed)
     var text = ""
     for line in 0..<1500 {
@@ -31,7 +31,7 @@ private func plantedPrep(groups: Int = 10, size: Int = 5, seed: UInt64 = 5) thro
 }
 
 /// Row then column vectors after training `prep` with `config`.
-private func trainedVectors(_ prep: String, _ config: TrainingConfiguration) throws -> [Float] {
+func trainedVectors(_ prep: String, _ config: TrainingConfiguration) throws -> [Float] {
     let trainer = try Trainer(prepDirectory: prep, config: config)
     _ = try trainer.train()
     return trainer.model.rowEmbeddings.values + trainer.model.columnEmbeddings.values
@@ -39,7 +39,7 @@ private func trainedVectors(_ prep: String, _ config: TrainingConfiguration) thr
 
 /// The small planted prep (6 groups of 6 words + 3 stop words = 39 features, 3 x 3 shards of 16) and a short
 /// run on it: dim 8, 3 epochs, 2 threads, one member.
-private func smallPlantedRun() throws -> (prep: String, config: TrainingConfiguration) {
+func smallPlantedRun() throws -> (prep: String, config: TrainingConfiguration) {
     var config = TrainingConfiguration()
     config.dimension = 8
     config.epochs = 3
@@ -346,9 +346,11 @@ private func smallPlantedRun() throws -> (prep: String, config: TrainingConfigur
         }
     }
 
-    @Test func anInterruptedEnsembleResumesToTheSameVectors() throws {
+    @Test(arguments: [Initialization.random, .spectral])
+    func anInterruptedEnsembleResumesToTheSameVectors(start: Initialization) throws {
         var (prep, config) = try smallPlantedRun()
         config.ensemble = 3
+        config.initialization = start
         let uninterrupted = try Trainer(prepDirectory: prep, config: config)
         _ = try uninterrupted.train()
         // A stop is asked for after each wave but an epoch's last, and at each epoch end.

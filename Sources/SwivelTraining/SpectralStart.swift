@@ -1,0 +1,184 @@
+import Dispatch
+import SwivelConcurrency
+import SwivelLinearAlgebra
+
+/// How a run's (or an ensemble member's) vectors start.
+public enum Initialization: String, CaseIterable, Codable, Sendable {
+    /// N(0, 1/sqrt(d)) entries drawn from the seed, as the reference does.
+    case random
+    /// The rank-d truncated SVD of the positive PMI matrix of the observed cells (``SpectralStart``).
+    case spectral
+}
+
+/// A deterministic starting point for training: the best rank-`d` approximation of the positive PMI matrix
+/// `M_ij = max(0, pmi_ij)` of the observed cells (unobserved cells count as 0), split evenly between rows and
+/// columns: rows `U S^1/2`, columns `V S^1/2`, so that `rows x columns^T` is that approximation (Levy, Goldberg and
+/// Dagan 2015 score such SVD vectors on their own).
+///
+/// Why: runs from random vectors land in solutions that differ by most of their norm, which is why an ensemble of
+/// runs scores better than any one of them; a start that already holds the matrix's principal directions is the
+/// same for every seed.
+///
+/// Computed by randomized SVD (Halko, Martinsson and Tropp 2011, algorithm 4.4) with `k = d` rounded up past
+/// `d + 10` to a multiple of 16 probe vectors and two power iterations: each pass is a sparse product over the
+/// shards, `O(nnz k)`, and the small factorizations (QR of `V x k`, eigen-decomposition of `k x k`) go to LAPACK.
+/// Six passes in all. Memory: four `V x k` float matrices besides the model. Deterministic for a seed: each
+/// output row is summed by one worker in a fixed order, whatever the thread count.
+public enum SpectralStart {
+    /// Power iterations (each two passes over the shards).
+    public static let powerIterations = 2
+
+    /// The PMI terms and shard strides the products need; see ``TrainingModel`` for `rowTerms`/`columnTerms`.
+    public struct Geometry: Sendable {
+        /// Rows and columns of the matrix.
+        public let rows: Int, columns: Int
+        /// Row and column shard counts: block `(r, c)`'s local row `i` is global row `r + i * rowShards`.
+        public let rowShards: Int, columnShards: Int
+        /// `log N - log R_i`, one per row.
+        public let rowTerms: [Float]
+        /// `alpha log C_j`, one per column.
+        public let columnTerms: [Float]
+
+        /// Creates the geometry of `model`'s matrix.
+        public init(model: TrainingModel) {
+            rows = model.rowEmbeddings.rows
+            columns = model.columnEmbeddings.rows
+            rowShards = model.rowShards
+            columnShards = model.columnShards
+            rowTerms = model.rowTerms
+            columnTerms = model.columnTerms
+        }
+    }
+
+    /// Writes the spectral start into `rows` (`rows x d`) and `columns` (`columns x d`).
+    ///
+    /// - Parameters:
+    ///   - block: block `(r, c)` at index `r * columnShards + c`, decoded (called once per block and pass).
+    ///   - seed: seed of the random probes; dimensions beyond the matrix's rank get N(0, 1/sqrt(d)) entries from it.
+    ///   - threads: workers for the sparse products.
+    public static func write(into rowVectors: ParameterMatrix, _ columnVectors: ParameterMatrix, geometry g: Geometry,
+                             seed: UInt64, threads: Int, block: @escaping @Sendable (Int) throws -> TrainingBlock) throws {
+        let d = rowVectors.dimension
+        precondition(rowVectors.rows == g.rows && columnVectors.rows == g.columns && columnVectors.dimension == d)
+        var random = RandomSource(seed: seed ^ 0x5350_4543_5452_414C)   // "SPECTRAL": probes apart from the vectors
+        let k = min((d + 10 + 15) / 16 * 16, g.rows, g.columns)
+        let probes = Buffer(count: g.columns * k), rowBasis = Buffer(count: g.rows * k)
+        let columnBasis = Buffer(count: g.columns * k)
+        for i in 0..<(g.columns * k) { probes.base[i] = Float(random.nextGaussian()) }
+        let product = SparseProduct(geometry: g, k: k, threads: threads, block: block)
+        try product.multiply(probes.base, into: rowBasis.base, transposed: false)
+        try ColumnBasis.orthonormalize(rowBasis.base, rows: g.rows, columns: k)
+        for _ in 0..<powerIterations {
+            try product.multiply(rowBasis.base, into: columnBasis.base, transposed: true)
+            try ColumnBasis.orthonormalize(columnBasis.base, rows: g.columns, columns: k)
+            try product.multiply(columnBasis.base, into: rowBasis.base, transposed: false)
+            try ColumnBasis.orthonormalize(rowBasis.base, rows: g.rows, columns: k)
+        }
+        // B^T = M^T Q (columns x k); B B^T = E diag(s^2) E^T gives M ~ (Q E) diag(s) (B^T E / s)^T.
+        let bt = probes   // reused: columns x k
+        try product.multiply(rowBasis.base, into: bt.base, transposed: true)
+        var gram = Matrix(rows: k, columns: k)
+        gram.values.withUnsafeMutableBufferPointer { c in
+            BLAS.sgemm(transposeA: .transposed, m: k, n: k, k: g.columns, a: bt.base, lda: k, b: bt.base, ldb: k,
+                       c: c.baseAddress!, ldc: k)
+        }
+        let rank = min(d, k)
+        let (values, vectors) = try SymmetricEigen.largest(rank, of: gram)   // vectors: rank x k, row i = e_i
+        // Row i of `vectors` scaled: rows get Q e_i s_i^1/2, columns B^T e_i s_i^-1/2.
+        var rowMap = Matrix(rows: k, columns: d), columnMap = Matrix(rows: k, columns: d)
+        for i in 0..<rank where values[i] > 0 {
+            let s = Double(values[i]).squareRoot()
+            let (up, down) = (Float(s.squareRoot()), Float(1 / s.squareRoot()))
+            for t in 0..<k {
+                rowMap[t, i] = vectors[i, t] * up
+                columnMap[t, i] = vectors[i, t] * down
+            }
+        }
+        rowMap.values.withUnsafeBufferPointer { m in
+            BLAS.sgemm(m: g.rows, n: d, k: k, a: rowBasis.base, lda: k, b: m.baseAddress!, ldb: d,
+                       c: rowVectors.storage, ldc: d)
+        }
+        columnMap.values.withUnsafeBufferPointer { m in
+            BLAS.sgemm(m: g.columns, n: d, k: k, a: bt.base, lda: k, b: m.baseAddress!, ldb: d,
+                       c: columnVectors.storage, ldc: d)
+        }
+        // Dimensions the matrix cannot fill (rank below d) start random, or they would never move.
+        let sigma = 1 / Double(d).squareRoot()
+        for i in 0..<d where i >= rank || values[i] <= 0 {
+            for r in 0..<g.rows { rowVectors.storage[r * d + i] = Float(random.nextGaussian() * sigma) }
+            for c in 0..<g.columns { columnVectors.storage[c * d + i] = Float(random.nextGaussian() * sigma) }
+        }
+    }
+
+    /// Scratch of `count` floats, freed with the owner.
+    final class Buffer {
+        let base: UnsafeMutablePointer<Float>
+        init(count: Int) {
+            base = .allocate(capacity: max(1, count))
+            base.initialize(repeating: 0, count: max(1, count))
+        }
+        deinit { base.deallocate() }
+    }
+}
+
+/// `Y = M X` or `Y = M^T X` for the positive PMI matrix `M` of the observed cells, with `X` and `Y` row-major
+/// with `k` columns (`k` a multiple of 16 or not; the inner loop is SIMD over 16 lanes plus a tail).
+///
+/// Each output shard (a row shard for `M X`, a column shard for `M^T X`) is one work item, summed over the other
+/// side's shards in order: the result does not depend on the thread count.
+struct SparseProduct: Sendable {
+    let geometry: SpectralStart.Geometry
+    let k: Int
+    let threads: Int
+    let block: @Sendable (Int) throws -> TrainingBlock
+
+    /// Writes `M X` (`transposed` false; `x` is `columns x k`, `y` `rows x k`) or `M^T X` into `y`.
+    func multiply(_ x: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>, transposed: Bool) throws {
+        let g = geometry, k = self.k
+        let outputShards = transposed ? g.columnShards : g.rowShards
+        let innerShards = transposed ? g.rowShards : g.columnShards
+        y.update(repeating: 0, count: (transposed ? g.columns : g.rows) * k)
+        let (xAddress, yAddress) = (UInt(bitPattern: x), UInt(bitPattern: y))
+        let workers = max(1, min(threads, outputShards))
+        let failures = ConcurrentSlots<Error?>(repeating: nil, count: workers)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let x = UnsafeMutablePointer<Float>(bitPattern: xAddress)!
+            let y = UnsafeMutablePointer<Float>(bitPattern: yAddress)!
+            var shard = worker
+            while shard < outputShards {
+                for inner in 0..<innerShards {
+                    let (r, c) = transposed ? (inner, shard) : (shard, inner)
+                    let b: TrainingBlock
+                    do { b = try block(r * g.columnShards + c) } catch { failures[worker] = error; return }
+                    for i in 0..<b.rowCount {
+                        let gi = r + i * g.rowShards
+                        let rowTerm = g.rowTerms[gi]
+                        for p in Int(b.rowStart[i])..<Int(b.rowStart[i + 1]) {
+                            let gj = c + Int(b.columnIndex[p]) * g.columnShards
+                            let m = b.logCount[p] + rowTerm - g.columnTerms[gj]
+                            guard m > 0 else { continue }
+                            let (source, target) = transposed ? (gi, gj) : (gj, gi)
+                            Self.addScaled(m, x + source * k, to: y + target * k, count: k)
+                        }
+                    }
+                }
+                shard += workers
+            }
+        }
+        if let error = failures.values.compactMap({ $0 }).first { throw error }
+    }
+
+    /// `y += a x` over `count` floats.
+    @inline(__always)
+    static func addScaled(_ a: Float, _ x: UnsafeMutablePointer<Float>, to y: UnsafeMutablePointer<Float>, count: Int) {
+        var t = 0
+        let scale = SIMD16<Float>(repeating: a)
+        while t + 16 <= count {
+            let xs = UnsafeRawPointer(x + t).loadUnaligned(as: SIMD16<Float>.self)
+            let ys = UnsafeRawPointer(y + t).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(y + t).storeBytes(of: ys + scale * xs, as: SIMD16<Float>.self)
+            t += 16
+        }
+        while t < count { y[t] += a * x[t]; t += 1 }
+    }
+}
