@@ -122,15 +122,60 @@ public enum SpectralStart {
 }
 
 /// `Y = M X` or `Y = M^T X` for the positive PMI matrix `M` of the observed cells, with `X` and `Y` row-major
-/// with `k` columns (`k` a multiple of 16 or not; the inner loop is SIMD over 16 lanes plus a tail).
+/// with `k` columns.
+///
+/// Most of a block's nonzeros are sparse, one `k`-wide multiply-add each (SIMD over 16 lanes); but rows and columns
+/// of a block are in frequency order, so its top-left corner (frequent x frequent) is dense, and there an SGEMM of
+/// the corner, zeros included, is cheaper. Each block's corner is the square of side `s` (a power of two from
+/// `minimumCorner` up to 2048) that saves the most: the nonzeros it holds, less `s^2 / denseCellsPerNonzero`.
 ///
 /// Each output shard (a row shard for `M X`, a column shard for `M^T X`) is one work item, summed over the other
-/// side's shards in order: the result does not depend on the thread count.
+/// side's shards in order with single-threaded BLAS: the result does not depend on the thread count.
 struct SparseProduct: Sendable {
     let geometry: SpectralStart.Geometry
     let k: Int
     let threads: Int
+    /// Smallest dense corner tried (blocks smaller than it are sparse throughout).
+    var minimumCorner = 256
     let block: @Sendable (Int) throws -> TrainingBlock
+
+    /// Largest dense corner side (a 16 MiB buffer per worker).
+    static let maximumCorner = 2048
+    /// Dense corner cells that cost as much as one sparse nonzero: SGEMM's rate over the sparse loop's, both
+    /// measured at `k` 320 (about 270 and 14 GFLOP/s on the 2-core benchmark machine), rounded down.
+    static let denseCellsPerNonzero = 16
+
+    init(geometry: SpectralStart.Geometry, k: Int, threads: Int, minimumCorner: Int = 256,
+         block: @escaping @Sendable (Int) throws -> TrainingBlock) {
+        self.geometry = geometry
+        self.k = k
+        self.threads = threads
+        self.minimumCorner = minimumCorner
+        self.block = block
+    }
+
+    /// The side of `b`'s dense corner, or 0 when none saves time.
+    func denseCorner(_ b: TrainingBlock) -> Int {
+        var best = 0, bestSaving = 0
+        var side = minimumCorner
+        while side <= min(Self.maximumCorner, b.rowCount, b.columnCount) {
+            var inside = 0
+            for i in 0..<side {
+                // Columns are strictly increasing within a row: count those below `side` by binary search.
+                var low = Int(b.rowStart[i]), high = Int(b.rowStart[i + 1])
+                let first = low
+                while low < high {
+                    let mid = (low + high) / 2
+                    if Int(b.columnIndex[mid]) < side { low = mid + 1 } else { high = mid }
+                }
+                inside += low - first
+            }
+            let saving = inside - side * side / Self.denseCellsPerNonzero
+            if saving > bestSaving { (best, bestSaving) = (side, saving) }
+            side *= 2
+        }
+        return best
+    }
 
     /// Writes `M X` (`transposed` false; `x` is `columns x k`, `y` `rows x k`) or `M^T X` into `y`.
     func multiply(_ x: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>, transposed: Bool) throws {
@@ -141,21 +186,34 @@ struct SparseProduct: Sendable {
         let (xAddress, yAddress) = (UInt(bitPattern: x), UInt(bitPattern: y))
         let workers = max(1, min(threads, outputShards))
         let failures = ConcurrentSlots<Error?>(repeating: nil, count: workers)
+        BLAS.setThreads(1)
+        defer { BLAS.setThreads(threads) }
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             let x = UnsafeMutablePointer<Float>(bitPattern: xAddress)!
             let y = UnsafeMutablePointer<Float>(bitPattern: yAddress)!
+            var dense: UnsafeMutablePointer<Float>? = nil
+            defer { dense?.deallocate() }
             var shard = worker
             while shard < outputShards {
                 for inner in 0..<innerShards {
                     let (r, c) = transposed ? (inner, shard) : (shard, inner)
                     let b: TrainingBlock
                     do { b = try block(r * g.columnShards + c) } catch { failures[worker] = error; return }
+                    let corner = denseCorner(b)
+                    if corner > 0 {
+                        if dense == nil { dense = .allocate(capacity: Self.maximumCorner * Self.maximumCorner) }
+                        addDenseCorner(b, side: corner, buffer: dense!, x: x, y: y, transposed: transposed)
+                    }
                     for i in 0..<b.rowCount {
                         let gi = r + i * g.rowShards
                         let rowTerm = g.rowTerms[gi]
-                        for p in Int(b.rowStart[i])..<Int(b.rowStart[i + 1]) {
+                        var p = Int(b.rowStart[i])
+                        let end = Int(b.rowStart[i + 1])
+                        if i < corner { while p < end && Int(b.columnIndex[p]) < corner { p += 1 } }
+                        while p < end {
                             let gj = c + Int(b.columnIndex[p]) * g.columnShards
                             let m = b.logCount[p] + rowTerm - g.columnTerms[gj]
+                            p += 1
                             guard m > 0 else { continue }
                             let (source, target) = transposed ? (gi, gj) : (gj, gi)
                             Self.addScaled(m, x + source * k, to: y + target * k, count: k)
@@ -166,6 +224,31 @@ struct SparseProduct: Sendable {
             }
         }
         if let error = failures.values.compactMap({ $0 }).first { throw error }
+    }
+
+    /// Adds the product of `b`'s `side x side` corner (dense, in `buffer`) with `x` to `y` by one SGEMM.
+    private func addDenseCorner(_ b: TrainingBlock, side: Int, buffer: UnsafeMutablePointer<Float>,
+                                x: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>, transposed: Bool) {
+        let g = geometry, k = self.k
+        let (r, c) = (b.rowShard, b.columnShard)
+        buffer.update(repeating: 0, count: side * side)
+        for i in 0..<side {
+            let rowTerm = g.rowTerms[r + i * g.rowShards]
+            for p in Int(b.rowStart[i])..<Int(b.rowStart[i + 1]) {
+                let j = Int(b.columnIndex[p])
+                if j >= side { break }
+                buffer[i * side + j] = max(0, b.logCount[p] + rowTerm - g.columnTerms[c + j * g.columnShards])
+            }
+        }
+        // Block row i is global row r + i * rowShards: rows of X and Y a stride of shards apart.
+        let (rowStride, columnStride) = (g.rowShards * k, g.columnShards * k)
+        if transposed {
+            BLAS.sgemm(transposeA: .transposed, m: side, n: k, k: side, a: buffer, lda: side,
+                       b: x + r * k, ldb: rowStride, beta: 1, c: y + c * k, ldc: columnStride)
+        } else {
+            BLAS.sgemm(m: side, n: k, k: side, a: buffer, lda: side,
+                       b: x + c * k, ldb: columnStride, beta: 1, c: y + r * k, ldc: rowStride)
+        }
     }
 
     /// `y += a x` over `count` floats.

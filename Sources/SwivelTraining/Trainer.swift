@@ -172,7 +172,11 @@ public final class Trainer {
     /// own), reading the blocks from memory or, when they stream, from the shards.
     func startSpectrally(seed: UInt64) throws {
         let start = monotonicSeconds()
-        defer { spectralStartSeconds = monotonicSeconds() - start }
+        defer {
+            spectralStartSeconds = monotonicSeconds() - start
+            // Back to the training steps' setting (see train): BLAS single-threaded inside each of several workers.
+            BLAS.setThreads(workers == 1 ? config.threads : 1)
+        }
         BLAS.setThreads(config.threads)
         let (blocks, manifest, directory, config) = (self.blocks, self.manifest, prepDirectory, self.config)
         let streams = streamsBlocks

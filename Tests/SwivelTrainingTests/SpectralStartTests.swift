@@ -44,24 +44,31 @@ private func frobenius(_ values: [Double]) -> Double { values.reduce(0) { $0 + $
         for i in 0..<(max(rows, columns) * k) { x.base[i] = Float(random.nextGaussian()) }
         for transposed in [false, true] {
             let outRows = transposed ? columns : rows
-            var results: [[Float]] = []
-            for threads in [1, 2, 3] {
-                let product = SparseProduct(geometry: .init(model: t.model), k: k, threads: threads) { t.blocks[$0] }
-                let y = SpectralStart.Buffer(count: outRows * k)
-                try product.multiply(x.base, into: y.base, transposed: transposed)
-                results.append(Array(UnsafeBufferPointer(start: y.base, count: outRows * k)))
-            }
-            #expect(results[0] == results[1] && results[1] == results[2], "the thread count changed the sums")
-            for out in 0..<outRows {
-                for c in 0..<k {
-                    var expected = 0.0
-                    for inner in 0..<(transposed ? rows : columns) {
-                        let cell = transposed ? m[inner * columns + out] : m[out * columns + inner]
-                        expected += cell * Double(x.base[inner * k + c])
+            // Dense corners from side 2 up (the planted blocks are dense at their top left), and none at all.
+            for minimumCorner in [2, 1 << 20] {
+                var results: [[Float]] = []
+                for threads in [1, 2, 3] {
+                    let product = SparseProduct(geometry: .init(model: t.model), k: k, threads: threads,
+                                                minimumCorner: minimumCorner) { t.blocks[$0] }
+                    let y = SpectralStart.Buffer(count: outRows * k)
+                    try product.multiply(x.base, into: y.base, transposed: transposed)
+                    results.append(Array(UnsafeBufferPointer(start: y.base, count: outRows * k)))
+                }
+                #expect(results[0] == results[1] && results[1] == results[2], "the thread count changed the sums")
+                for out in 0..<outRows {
+                    for c in 0..<k {
+                        var expected = 0.0
+                        for inner in 0..<(transposed ? rows : columns) {
+                            let cell = transposed ? m[inner * columns + out] : m[out * columns + inner]
+                            expected += cell * Double(x.base[inner * k + c])
+                        }
+                        #expect(abs(Double(results[0][out * k + c]) - expected) <= 1e-4 * max(1, abs(expected)))
                     }
-                    #expect(abs(Double(results[0][out * k + c]) - expected) <= 1e-4 * max(1, abs(expected)))
                 }
             }
+            let corners = t.blocks.map { SparseProduct(geometry: .init(model: t.model), k: k, threads: 1,
+                                                        minimumCorner: 2) { _ in fatalError() }.denseCorner($0) }
+            #expect(corners.contains { $0 >= 4 }, "no block took a dense corner: \(corners)")
         }
     }
 
