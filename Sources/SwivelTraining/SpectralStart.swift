@@ -130,7 +130,7 @@ public enum SpectralStart {
 /// `minimumCorner` up to 2048) that saves the most: the nonzeros it holds, less `s^2 / denseCellsPerNonzero`.
 ///
 /// Each output shard (a row shard for `M X`, a column shard for `M^T X`) is one work item, summed over the other
-/// side's shards in order with single-threaded BLAS: the result does not depend on the thread count.
+/// side's shards in order (the caller runs BLAS single-threaded): the result does not depend on the thread count.
 struct SparseProduct: Sendable {
     let geometry: SpectralStart.Geometry
     let k: Int
@@ -186,8 +186,6 @@ struct SparseProduct: Sendable {
         let (xAddress, yAddress) = (UInt(bitPattern: x), UInt(bitPattern: y))
         let workers = max(1, min(threads, outputShards))
         let failures = ConcurrentSlots<Error?>(repeating: nil, count: workers)
-        BLAS.setThreads(1)
-        defer { BLAS.setThreads(threads) }
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             let x = UnsafeMutablePointer<Float>(bitPattern: xAddress)!
             let y = UnsafeMutablePointer<Float>(bitPattern: yAddress)!

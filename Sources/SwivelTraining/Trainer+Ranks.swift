@@ -28,6 +28,7 @@ extension Trainer {
         }
         let p = communicator.size, k = communicator.rank
         precondition(config.strata == p, "the strata must equal the number of ranks")
+        try computeStartIfPending()
         BLAS.setThreads(1)
         let schedule = BlockSchedule(rowShards: manifest.rowShards, columnShards: manifest.columnShards, waveSize: 1,
                                      strata: p)

@@ -101,6 +101,8 @@ public final class Trainer {
     let ensembleAverage: EnsembleAverage?
     /// The background checkpoint writer.
     let writing = CheckpointWriting()
+    /// Whether the first member's spectral start is still to be computed (see ``computeStartIfPending()``).
+    var startPending = false
     /// Seconds the last spectral start took (nil before one ran in this process).
     public internal(set) var spectralStartSeconds: Double?
 
@@ -165,7 +167,15 @@ public final class Trainer {
             rowShards: manifest.rowShards, columnShards: manifest.columnShards,
             largestRowShard: manifest.rowLayout.size(of: 0), largestColumnShard: manifest.columnLayout.size(of: 0),
             unobservedCutoff: config.unobservedCutoff)
-        if randomInitialization && config.initialization == .spectral { try startSpectrally(seed: config.seed) }
+        startPending = randomInitialization && config.initialization == .spectral
+    }
+
+    /// Computes the first member's spectral start if this new run has one still to compute (``train`` and
+    /// ``trainAsRank`` call it first; a caller may call it earlier to report its time apart).
+    public func computeStartIfPending() throws {
+        guard startPending else { return }
+        startPending = false
+        try startSpectrally(seed: config.seed)
     }
 
     /// Replaces the model's vectors by the ``SpectralStart`` with probes drawn from `seed` (each ensemble member's
@@ -177,7 +187,9 @@ public final class Trainer {
             // Back to the training steps' setting (see train): BLAS single-threaded inside each of several workers.
             BLAS.setThreads(workers == 1 ? config.threads : 1)
         }
-        BLAS.setThreads(config.threads)
+        // Single-threaded BLAS and LAPACK: the sparse passes' corner SGEMMs run on several workers at once, and a
+        // multi-threaded QR or eigen-decomposition may round differently for another thread count.
+        BLAS.setThreads(1)
         let (blocks, manifest, directory, config) = (self.blocks, self.manifest, prepDirectory, self.config)
         let streams = streamsBlocks
         try SpectralStart.write(into: model.rowEmbeddings, model.columnEmbeddings, geometry: .init(model: model),
@@ -366,6 +378,7 @@ public final class Trainer {
         guard streamsBlocks || blocks.allSatisfy({ $0.rowStart.count == $0.rowCount + 1 }) else {
             throw TrainingError.invalidOption("this trainer decoded one row group only; train it as a rank (trainAsRank)")
         }
+        try computeStartIfPending()
         // The checkpoint copy (16 or, in an ensemble, 24 V d bytes) is reused within this run, not kept after it (a write still in
         // flight holds its own reference).
         defer { writing.stateCopy = nil }

@@ -215,13 +215,16 @@ extension Swivel {
                 var config = TrainingConfiguration()
                 config.threads = ProcessInfo.processInfo.activeProcessorCount
                 apply(to: &config)
-                if config.initialization == .spectral && !quiet {
-                    printError("train: spectral start: randomized SVD of the positive PMI matrix (\(2 + 2 * SpectralStart.powerIterations) passes over the shards)")
-                }
                 trainer = try Trainer(prepDirectory: prepDirectory!, config: config,
                                       blocksInMemory: streamShards ? false : nil)
-                if let seconds = trainer.spectralStartSeconds, !quiet {
-                    printError(String(format: "train: spectral start in %.1f s", seconds))
+                if config.initialization == .spectral {
+                    if !quiet {
+                        printError("train: spectral start: randomized SVD of the positive PMI matrix (\(2 + 2 * SpectralStart.powerIterations) passes over the shards)")
+                    }
+                    try trainer.computeStartIfPending()
+                    if let seconds = trainer.spectralStartSeconds, !quiet {
+                        printError(String(format: "train: spectral start in %.1f s", seconds))
+                    }
                 }
             }
             if trainer.streamsBlocks && !quiet {

@@ -155,6 +155,7 @@ private func smallPrep(shardSize: Int = 8) throws -> (corpus: String, prep: Stri
                 "--checkpoint-minutes": "--checkpoint-minutes must be positive (got -5.0)",
                 "--eval-every": "--eval-every must be at least 1 (got -5)",
                 "--unobserved-cutoff": "--unobserved-cutoff must be at least 0 nats, or 'exact' (got -5.0)",
+                "--init": nil,
             ]),
             (["eval", "v", "--similarity", "s"], [
                 "--similarity": nil, "--analogy": nil, "--vectors": nil, "--frequencies": nil,

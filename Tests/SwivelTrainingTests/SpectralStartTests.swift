@@ -38,6 +38,7 @@ private func frobenius(_ values: [Double]) -> Double { values.reduce(0) { $0 + $
     @Test func sparseProductsEqualDenseOnesForAnyThreadCount() throws {
         let t = try trainer()
         let m = densePositivePMI(t)
+        let blocks = t.blocks
         let (rows, columns, k) = (t.manifest.rows, t.manifest.columns, 5)
         var random = RandomSource(seed: 3)
         let x = SpectralStart.Buffer(count: max(rows, columns) * k)
@@ -49,7 +50,7 @@ private func frobenius(_ values: [Double]) -> Double { values.reduce(0) { $0 + $
                 var results: [[Float]] = []
                 for threads in [1, 2, 3] {
                     let product = SparseProduct(geometry: .init(model: t.model), k: k, threads: threads,
-                                                minimumCorner: minimumCorner) { t.blocks[$0] }
+                                                minimumCorner: minimumCorner) { blocks[$0] }
                     let y = SpectralStart.Buffer(count: outRows * k)
                     try product.multiply(x.base, into: y.base, transposed: transposed)
                     results.append(Array(UnsafeBufferPointer(start: y.base, count: outRows * k)))
@@ -66,7 +67,7 @@ private func frobenius(_ values: [Double]) -> Double { values.reduce(0) { $0 + $
                     }
                 }
             }
-            let corners = t.blocks.map { SparseProduct(geometry: .init(model: t.model), k: k, threads: 1,
+            let corners = blocks.map { SparseProduct(geometry: .init(model: t.model), k: k, threads: 1,
                                                         minimumCorner: 2) { _ in fatalError() }.denseCorner($0) }
             #expect(corners.contains { $0 >= 4 }, "no block took a dense corner: \(corners)")
         }
@@ -119,11 +120,27 @@ private func frobenius(_ values: [Double]) -> Double { values.reduce(0) { $0 + $
         let t = try trainer(dimension: 60)   // 53 features: at most 53 spectral dimensions
         try t.startSpectrally(seed: 7)
         let r = t.model.rowEmbeddings.values
-        #expect(r.allSatisfy(\.isFinite))
+        let finite = r.allSatisfy { $0.isFinite }
+        #expect(finite)
         for dimension in [0, 52, 53, 59] {
             let column = (0..<53).map { r[$0 * 60 + dimension] }
             #expect(column.contains { $0 != 0 }, "dimension \(dimension) left at zero")
         }
+    }
+
+    @Test func theProjectionCountsTheLaterMembersStarts() throws {
+        var (prep, config) = try smallPlantedRun()
+        config.ensemble = 3
+        config.initialization = .spectral
+        let spectral = try Trainer(prepDirectory: prep, config: config)
+        #expect(spectral.spectralStartSeconds == nil)
+        try spectral.computeStartIfPending()
+        let p = spectral.projection(repeats: 1)
+        #expect(p.startsLeft == 2 && p.secondsPerStart > 0 && p.secondsPerStart == spectral.spectralStartSeconds)
+        #expect(p.seconds >= 2 * p.secondsPerStart)
+        config.initialization = .random
+        let random = try Trainer(prepDirectory: prep, config: config)
+        #expect(random.spectralStartSeconds == nil && random.projection(repeats: 1).startsLeft == 0)
     }
 
     @Test func spectralRunsAreDeterministicAndStreamingChangesNothing() throws {
@@ -137,10 +154,10 @@ private func frobenius(_ values: [Double]) -> Double { values.reduce(0) { $0 + $
         config.seed += 1
         #expect(try trainedVectors(prep, config) != a)
         // A checkpoint or model from before the setting decodes as a random start.
-        var json = String(decoding: try JSONEncoder().encode(TrainingConfiguration()), as: UTF8.self)
-        json = json.replacingOccurrences(of: #","initialization":"random""#, with: "")
-            .replacingOccurrences(of: #""initialization":"random","#, with: "")
-        #expect(!json.contains("initialization"))
+        var object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(TrainingConfiguration())) as! [String: Any]
+        #expect(object["initialization"] as? String == "spectral")
+        object["initialization"] = nil
+        let json = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
         #expect(try JSONDecoder().decode(TrainingConfiguration.self, from: Data(json.utf8)).initialization == .random)
     }
 }
