@@ -7,7 +7,8 @@
 # its rare and frequent halves by the corpus count of each pair's rarer word, Google analogy 3CosAdd among the
 # 30,000 most frequent words); with BASE (the vocabulary file of a smaller run), the similarity scores are also
 # given on the pairs whose words are all in BASE ("_base" columns), for comparing runs of different vocabularies.
-# Usage: Scripts/bench-full-vocab.sh [MIN=5] [OUT=bench-out/full-vocab] [REFERENCE=""] [BASE=""] [SEEDS="1"]
+# With WORD2VEC=0 word2vec is left out (to compare with the word2vec time of an earlier run).
+# Usage: Scripts/bench-full-vocab.sh [MIN=5] [OUT=bench-out/full-vocab] [REFERENCE=""] [BASE=""] [SEEDS="1"] [WORD2VEC=1]
 # Needs ../shared (skips without it); installs gensim (pip) when missing. Prints the BLAS kernel in use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,7 @@ out=${2:-bench-out/full-vocab}
 reference=${3:-}
 base=${4:-}
 seeds=${5:-1}
+word2vec=${6:-1}
 mkdir -p "$out"
 python3 -c "import gensim" 2>/dev/null || pip install -q gensim
 swift build -c release >/dev/null
@@ -69,6 +71,7 @@ for seed in $seeds; do
   t_train=$(logged_seconds "$out/train-$seed.log" "$bin" train "$out/prep" --output "$out/swivel-$seed" --seed "$seed" --force --quiet)
   score "swivel-seed$seed" "$out/swivel-$seed" "$(awk -v a="$t_prep" -v b="$t_train" 'BEGIN {print a + b}')"
 done
+if [ "$word2vec" = 1 ]; then
 t_w2v=$(seconds python3 - "$out/main.txt" "$out/word2vec.txt" "$min" <<'PY'
 import sys
 from gensim.models import Word2Vec
@@ -79,6 +82,7 @@ model.wv.save_word2vec_format(sys.argv[2])
 PY
 )
 score word2vec "$out/word2vec.txt" "$t_w2v"
+fi
 if [ -n "$reference" ]; then
   for seed in ${seeds%% *}; do   # the first seed only: the reference is the long run
     # shellcheck disable=SC2086
