@@ -10,20 +10,22 @@ public enum Initialization: String, CaseIterable, Codable, Sendable {
     case spectral
 }
 
-/// A deterministic starting point for training: the best rank-`d` approximation of the positive PMI matrix
-/// `M_ij = max(0, pmi_ij)` of the observed cells (unobserved cells count as 0), split evenly between rows and
-/// columns: rows `U S^1/2`, columns `V S^1/2`, so that `rows x columns^T` is that approximation (Levy, Goldberg and
-/// Dagan 2015 score such SVD vectors on their own).
+/// A starting point for training: the best rank-`d` approximation of the positive PMI matrix `M_ij = max(0, pmi_ij)`
+/// of the observed cells (unobserved cells count as 0), split evenly between rows and columns: rows `U S^1/2`,
+/// columns `V S^1/2`, so that `rows x columns^T` is that approximation (Levy, Goldberg and Dagan 2015 score such SVD
+/// vectors on their own).
 ///
-/// Why: runs from random vectors land in solutions that differ by most of their norm, which is why an ensemble of
-/// runs scores better than any one of them; a start that already holds the matrix's principal directions is the
-/// same for every seed.
+/// Why: from random vectors a run needs about 20 epochs; from here, which already holds the matrix's principal
+/// directions, 1-3 epochs reach the same scores. The random probes of the randomized SVD (drawn from the seed) make
+/// the starts of two seeds differ in their trailing directions, enough for an ensemble's members to end in
+/// different solutions whose mean scores better than any of them (docs/benchmarks.md, "Spectral start").
 ///
-/// Computed by randomized SVD (Halko, Martinsson and Tropp 2011, algorithm 4.4) with `k = d` rounded up past
-/// `d + 10` to a multiple of 16 probe vectors and two power iterations: each pass is a sparse product over the
-/// shards, `O(nnz k)`, and the small factorizations (QR of `V x k`, eigen-decomposition of `k x k`) go to LAPACK.
-/// Six passes in all. Memory: four `V x k` float matrices besides the model. Deterministic for a seed: each
-/// output row is summed by one worker in a fixed order, whatever the thread count.
+/// Computed by randomized SVD (Halko, Martinsson and Tropp 2011, algorithm 4.4) with `k` probe vectors (`d + 10`
+/// rounded up to a multiple of 16, at most the matrix's sides) and two power iterations: six sparse passes over
+/// the shards (``SparseProduct``, `O(nnz k)` each), QR factorizations of `V x k` matrices and the
+/// eigen-decomposition of a `k x k` one by LAPACK. Memory: three `V x k` float matrices besides the model.
+/// Deterministic for a seed whatever the thread count, when BLAS runs single-threaded (as ``Trainer`` runs it):
+/// each output row of a pass is summed by one worker in a fixed order.
 public enum SpectralStart {
     /// Power iterations (each two passes over the shards).
     public static let powerIterations = 2

@@ -107,7 +107,8 @@ public final class Trainer {
     public internal(set) var spectralStartSeconds: Double?
 
     /// Loads and validates the prep directory, decodes every shard (unless the shards are to be streamed), and
-    /// initialises the embeddings from the seed with N(0, 1/sqrt(d)) entries, as the reference does.
+    /// initialises the embeddings from the seed with N(0, 1/sqrt(d)) entries, as the reference does; with
+    /// `--init spectral` the ``SpectralStart`` replaces them when training begins (``computeStartIfPending()``).
     ///
     /// - Parameter blocksInMemory: keep every decoded block in memory (true), read them wave by wave (false), or
     ///   (nil) keep them when they take at most half the memory available now (12 bytes a nonzero).
