@@ -64,24 +64,25 @@ public enum SpectralStart {
         precondition(rowVectors.rows == g.rows && columnVectors.rows == g.columns && columnVectors.dimension == d)
         var random = RandomSource(seed: seed ^ 0x5350_4543_5452_414C)   // "SPECTRAL": probes apart from the vectors
         let k = min((d + 10 + 15) / 16 * 16, g.rows, g.columns)
-        let probes = Buffer(count: g.columns * k), rowBasis = Buffer(count: g.rows * k)
-        let columnBasis = Buffer(count: g.columns * k)
-        for i in 0..<(g.columns * k) { probes.base[i] = Float(random.nextGaussian()) }
+        // Scratch: probes (later B^T), then the row and column bases, each `rows or columns x k`.
+        let probes = ParameterMatrix(rows: g.columns, dimension: k)
+        let rowBasis = ParameterMatrix(rows: g.rows, dimension: k), columnBasis = ParameterMatrix(rows: g.columns, dimension: k)
+        for i in 0..<(g.columns * k) { probes.storage[i] = Float(random.nextGaussian()) }
         let product = SparseProduct(geometry: g, k: k, threads: threads, block: block)
-        try product.multiply(probes.base, into: rowBasis.base, transposed: false)
-        try ColumnBasis.orthonormalize(rowBasis.base, rows: g.rows, columns: k)
+        try product.multiply(probes.storage, into: rowBasis.storage, transposed: false)
+        try ColumnBasis.orthonormalize(rowBasis.storage, rows: g.rows, columns: k)
         for _ in 0..<powerIterations {
-            try product.multiply(rowBasis.base, into: columnBasis.base, transposed: true)
-            try ColumnBasis.orthonormalize(columnBasis.base, rows: g.columns, columns: k)
-            try product.multiply(columnBasis.base, into: rowBasis.base, transposed: false)
-            try ColumnBasis.orthonormalize(rowBasis.base, rows: g.rows, columns: k)
+            try product.multiply(rowBasis.storage, into: columnBasis.storage, transposed: true)
+            try ColumnBasis.orthonormalize(columnBasis.storage, rows: g.columns, columns: k)
+            try product.multiply(columnBasis.storage, into: rowBasis.storage, transposed: false)
+            try ColumnBasis.orthonormalize(rowBasis.storage, rows: g.rows, columns: k)
         }
         // B^T = M^T Q (columns x k); B B^T = E diag(s^2) E^T gives M ~ (Q E) diag(s) (B^T E / s)^T.
         let bt = probes   // reused: columns x k
-        try product.multiply(rowBasis.base, into: bt.base, transposed: true)
+        try product.multiply(rowBasis.storage, into: bt.storage, transposed: true)
         var gram = Matrix(rows: k, columns: k)
         gram.values.withUnsafeMutableBufferPointer { c in
-            BLAS.sgemm(transposeA: .transposed, m: k, n: k, k: g.columns, a: bt.base, lda: k, b: bt.base, ldb: k,
+            BLAS.sgemm(transposeA: .transposed, m: k, n: k, k: g.columns, a: bt.storage, lda: k, b: bt.storage, ldb: k,
                        c: c.baseAddress!, ldc: k)
         }
         let rank = min(d, k)
@@ -97,11 +98,11 @@ public enum SpectralStart {
             }
         }
         rowMap.values.withUnsafeBufferPointer { m in
-            BLAS.sgemm(m: g.rows, n: d, k: k, a: rowBasis.base, lda: k, b: m.baseAddress!, ldb: d,
+            BLAS.sgemm(m: g.rows, n: d, k: k, a: rowBasis.storage, lda: k, b: m.baseAddress!, ldb: d,
                        c: rowVectors.storage, ldc: d)
         }
         columnMap.values.withUnsafeBufferPointer { m in
-            BLAS.sgemm(m: g.columns, n: d, k: k, a: bt.base, lda: k, b: m.baseAddress!, ldb: d,
+            BLAS.sgemm(m: g.columns, n: d, k: k, a: bt.storage, lda: k, b: m.baseAddress!, ldb: d,
                        c: columnVectors.storage, ldc: d)
         }
         // Dimensions the matrix cannot fill (rank below d) start random, or they would never move.
@@ -110,16 +111,6 @@ public enum SpectralStart {
             for r in 0..<g.rows { rowVectors.storage[r * d + i] = Float(random.nextGaussian() * sigma) }
             for c in 0..<g.columns { columnVectors.storage[c * d + i] = Float(random.nextGaussian() * sigma) }
         }
-    }
-
-    /// Scratch of `count` floats, freed with the owner.
-    final class Buffer {
-        let base: UnsafeMutablePointer<Float>
-        init(count: Int) {
-            base = .allocate(capacity: max(1, count))
-            base.initialize(repeating: 0, count: max(1, count))
-        }
-        deinit { base.deallocate() }
     }
 }
 

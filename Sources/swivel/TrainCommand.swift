@@ -35,8 +35,8 @@ extension Swivel {
                 uninterrupted one with the same seed and threads.
 
                 By default each run starts from the spectral start (--init spectral): the rank-d SVD of the positive \
-                PMI matrix, by randomized SVD with probes drawn from the run's seed; it reaches in 2 epochs what \
-                random vectors reach in 20. The model is an ensemble of 4 such runs (--ensemble) from different \
+                PMI matrix, by randomized SVD with probes drawn from the run's seed; it reaches in 1-3 epochs \
+                what random vectors reach in 20. The model is an ensemble of 4 such runs (--ensemble) from different \
                 seeds, each of --epochs epochs, rotated onto each other and averaged: much better analogies than one \
                 run, for four times the training time. An ensemble can train longer (--resume with more --epochs) \
                 only while its first member trains.

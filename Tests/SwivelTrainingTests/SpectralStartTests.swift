@@ -41,8 +41,8 @@ private func frobenius(_ values: [Double]) -> Double { values.reduce(0) { $0 + $
         let blocks = t.blocks
         let (rows, columns, k) = (t.manifest.rows, t.manifest.columns, 5)
         var random = RandomSource(seed: 3)
-        let x = SpectralStart.Buffer(count: max(rows, columns) * k)
-        for i in 0..<(max(rows, columns) * k) { x.base[i] = Float(random.nextGaussian()) }
+        let x = ParameterMatrix(rows: max(rows, columns), dimension: k)
+        for i in 0..<(max(rows, columns) * k) { x.storage[i] = Float(random.nextGaussian()) }
         for transposed in [false, true] {
             let outRows = transposed ? columns : rows
             // Dense corners from side 2 up (the planted blocks are dense at their top left), and none at all.
@@ -51,9 +51,9 @@ private func frobenius(_ values: [Double]) -> Double { values.reduce(0) { $0 + $
                 for threads in [1, 2, 3] {
                     let product = SparseProduct(geometry: .init(model: t.model), k: k, threads: threads,
                                                 minimumCorner: minimumCorner) { blocks[$0] }
-                    let y = SpectralStart.Buffer(count: outRows * k)
-                    try product.multiply(x.base, into: y.base, transposed: transposed)
-                    results.append(Array(UnsafeBufferPointer(start: y.base, count: outRows * k)))
+                    let y = ParameterMatrix(rows: outRows, dimension: k)
+                    try product.multiply(x.storage, into: y.storage, transposed: transposed)
+                    results.append(Array(UnsafeBufferPointer(start: y.storage, count: outRows * k)))
                 }
                 #expect(results[0] == results[1] && results[1] == results[2], "the thread count changed the sums")
                 for out in 0..<outRows {
@@ -61,7 +61,7 @@ private func frobenius(_ values: [Double]) -> Double { values.reduce(0) { $0 + $
                         var expected = 0.0
                         for inner in 0..<(transposed ? rows : columns) {
                             let cell = transposed ? m[inner * columns + out] : m[out * columns + inner]
-                            expected += cell * Double(x.base[inner * k + c])
+                            expected += cell * Double(x.storage[inner * k + c])
                         }
                         #expect(abs(Double(results[0][out * k + c]) - expected) <= 1e-4 * max(1, abs(expected)))
                     }
@@ -137,7 +137,6 @@ private func frobenius(_ values: [Double]) -> Double { values.reduce(0) { $0 + $
         try spectral.computeStartIfPending()
         let p = spectral.projection(repeats: 1)
         #expect(p.startsLeft == 2 && p.secondsPerStart > 0 && p.secondsPerStart == spectral.spectralStartSeconds)
-        #expect(p.seconds >= 2 * p.secondsPerStart)
         config.initialization = .random
         let random = try Trainer(prepDirectory: prep, config: config)
         #expect(random.spectralStartSeconds == nil && random.projection(repeats: 1).startsLeft == 0)
