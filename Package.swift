@@ -74,7 +74,7 @@ let package = Package(
                 dependencies: ["SwivelIO", "SwivelConcurrency", "SwivelText", "SwivelShards", "SwivelLinearAlgebra",
                                "SwivelEmbeddings"],
                 swiftSettings: trainingSettings),
-        .target(name: "SwivelEmbeddings", dependencies: ["SwivelIO", "SwivelLinearAlgebra"],
+        .target(name: "SwivelEmbeddings", dependencies: ["SwivelIO", "SwivelLinearAlgebra", "SwivelText"],
                 swiftSettings: numericSettings),
         .target(name: "SwivelMPI", dependencies: ["CMPI", "SwivelIO", "SwivelConcurrency"]),
 
@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "SwivelTrainingTests",
                     dependencies: ["SwivelTraining", "SwivelShards", "SwivelLinearAlgebra", "SwivelEmbeddings", "SwivelIO", "SwivelConcurrency",
                                    "SwivelText", "SwivelTestSupport"]),
-        .testTarget(name: "SwivelEmbeddingsTests", dependencies: ["SwivelEmbeddings", "SwivelTestSupport"]),
+        .testTarget(name: "SwivelEmbeddingsTests", dependencies: ["SwivelEmbeddings", "SwivelText", "SwivelLinearAlgebra", "SwivelTestSupport"]),
         .testTarget(name: "SwivelCLITests", dependencies: ["swivel", "SwivelIO", "SwivelTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -34,6 +34,10 @@ public enum ModelDirectory {
     /// Scores of evaluations run during training (TSV: epoch, file, metric, value; the value `undefined` when the
     /// score is, e.g. a correlation over fewer than two covered pairs).
     public static let evaluationLog = "eval_log.tsv"
+    /// A subword model's n-gram buckets (text, see ``SubwordVectors/write(to:)``).
+    public static let subwordBuckets = "subword_buckets.txt"
+    /// A subword model's n-gram vectors, ``EmbeddingMatrixFile`` format.
+    public static let subwordVectors = "subword_vectors.bin"
 }
 
 /// Word vectors with their words: what every consumer of a trained model needs, nothing about training.
@@ -44,6 +48,8 @@ public struct Embeddings: Sendable {
     public var tokens: [String]
     /// One row per word.
     public var vectors: Matrix
+    /// A subword model's n-gram vectors, which give vectors to words outside ``tokens`` (nil for other vectors).
+    public var subwords: SubwordVectors?
     private var index: [String: Int]
 
     /// Creates embeddings; `tokens.count` must equal `vectors.rows`.
@@ -109,7 +115,17 @@ public struct Embeddings: Sendable {
         guard tokens.count == matrix.rows else {
             throw EmbeddingError.mismatch(path: directory, reason: "\(tokens.count) words but \(matrix.rows) vectors")
         }
-        return Embeddings(tokens: tokens, vectors: matrix)
+        var embeddings = Embeddings(tokens: tokens, vectors: matrix)
+        // Row vectors are composed of n-grams in a subword model, column vectors are not: row and sum vectors
+        // (a row part and a column part) get vectors for unseen words, from the row part.
+        if (choice == .row || choice == .sum) && SubwordVectors.present(in: directory) {
+            let subwords = try SubwordVectors.read(modelDirectory: directory)
+            guard subwords.dimension == matrix.columns else {
+                throw EmbeddingError.mismatch(path: directory, reason: "n-gram vectors of dimension \(subwords.dimension), word vectors of \(matrix.columns)")
+            }
+            embeddings.subwords = subwords
+        }
+        return embeddings
     }
 
     /// Row vectors and column vectors combined as `choice` says (`.sum` or `.concat`; otherwise `rows`).

@@ -15,12 +15,15 @@ public enum QueryError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .unknownWord(word): return "'\(word)' is not in the vocabulary"
+        case let .unknownWord(word): return "'\(word)' is not in the vocabulary (and the vectors have no n-grams to compose it from)"
         }
     }
 }
 
 /// Cosine-similarity search over unit-normalised vectors, one BLAS matrix-vector product per query.
+///
+/// With a subword model's n-gram vectors (``Embeddings/subwords``), query words outside the vocabulary are answered
+/// from their n-grams; the neighbours are always vocabulary words.
 public struct NearestNeighbours: Sendable {
     /// The vectors, rows scaled to unit length.
     public let normalized: Embeddings
@@ -29,30 +32,34 @@ public struct NearestNeighbours: Sendable {
     public init(_ embeddings: Embeddings) {
         var vectors = embeddings.vectors
         vectors.normalizeRows()
-        normalized = Embeddings(tokens: embeddings.tokens, vectors: vectors)
+        var normalized = Embeddings(tokens: embeddings.tokens, vectors: vectors)
+        normalized.subwords = embeddings.subwords
+        self.normalized = normalized
+    }
+
+    /// The unit vector of `word` and its row (nil for a word outside the vocabulary, composed of its n-grams).
+    func unitVector(of word: String) throws -> (vector: [Float], id: Int?) {
+        if let id = normalized.id(of: word) { return (Array(normalized.vectors.row(id)), id) }
+        guard var vector = normalized.subwords?.vector(ofUnseen: word) else { throw QueryError.unknownWord(word) }
+        var norm: Float = 0
+        for v in vector { norm += v * v }
+        norm = norm.squareRoot()
+        if norm > 0 { for j in vector.indices { vector[j] /= norm } }
+        return (vector, nil)
     }
 
     /// The `k` words most similar to `word`, best first, excluding the word itself.
     public func nearest(to word: String, k: Int) throws -> [Neighbour] {
-        guard let id = normalized.id(of: word) else { throw QueryError.unknownWord(word) }
-        let query = Array(normalized.vectors.row(id))
-        return search(query, k: k, excluding: [id])
+        let (query, id) = try unitVector(of: word)
+        return search(query, k: k, excluding: id.map { [$0] } ?? [])
     }
 
     /// Answers "a is to b as c is to ?" by 3CosAdd: the `k` words nearest to `b - a + c`, excluding a, b, c.
     public func analogy(_ a: String, _ b: String, _ c: String, k: Int) throws -> [Neighbour] {
-        var ids: [Int] = []
-        for w in [a, b, c] {
-            guard let id = normalized.id(of: w) else { throw QueryError.unknownWord(w) }
-            ids.append(id)
-        }
-        let d = normalized.dimension
-        var query = [Float](repeating: 0, count: d)
-        let va = normalized.vectors.row(ids[0]), vb = normalized.vectors.row(ids[1]), vc = normalized.vectors.row(ids[2])
-        for j in 0..<d {
-            query[j] = vb[vb.startIndex + j] - va[va.startIndex + j] + vc[vc.startIndex + j]
-        }
-        return search(query, k: k, excluding: Set(ids))
+        let (va, ia) = try unitVector(of: a), (vb, ib) = try unitVector(of: b), (vc, ic) = try unitVector(of: c)
+        var query = [Float](repeating: 0, count: normalized.dimension)
+        for j in query.indices { query[j] = vb[j] - va[j] + vc[j] }
+        return search(query, k: k, excluding: Set([ia, ib, ic].compactMap { $0 }))
     }
 
     /// The `k` words nearest to the sum of the unit vectors of `positive` minus those of `negative`
@@ -63,9 +70,9 @@ public struct NearestNeighbours: Sendable {
         var used = Set<Int>()
         for (words, sign) in [(positive, Float(1)), (negative, Float(-1))] {
             for w in words {
-                guard let id = normalized.id(of: w) else { throw QueryError.unknownWord(w) }
-                used.insert(id)
-                for j in 0..<d { query[j] += sign * normalized.vectors[id, j] }
+                let (vector, id) = try unitVector(of: w)
+                if let id { used.insert(id) }
+                for j in 0..<d { query[j] += sign * vector[j] }
             }
         }
         return search(query, k: k, excluding: used)

@@ -24,14 +24,18 @@ public struct TrainingModel: Sendable {
     /// With a value, each block's ``RareCorner`` for this `pmi*` cutoff (nats) is left out of the dense
     /// products (``TrainingConfiguration/unobservedCutoff``); nil computes every cell, as the paper does.
     public let unobservedCutoff: Float?
+    /// With subwords, the n-gram vectors whose means with ``rowEmbeddings`` are the row vectors (nil: the row
+    /// vectors are ``rowEmbeddings`` themselves).
+    public let subwords: SubwordRows?
 
     /// Creates the context. Marginals of zero (features never seen) are floored at 1 so that logs stay finite.
     public init(rowEmbeddings: ParameterMatrix, columnEmbeddings: ParameterMatrix,
                 rowOptimizer: OptimizerState, columnOptimizer: OptimizerState,
                 rowSums: [Double], columnSums: [Double], total: Double, contextSmoothing: Double = 1,
                 rowShards: Int, columnShards: Int, largestRowShard: Int, largestColumnShard: Int,
-                unobservedCutoff: Float? = nil) {
+                unobservedCutoff: Float? = nil, subwords: SubwordRows? = nil) {
         self.unobservedCutoff = unobservedCutoff
+        self.subwords = subwords
         self.rowEmbeddings = rowEmbeddings
         self.columnEmbeddings = columnEmbeddings
         self.rowOptimizer = rowOptimizer
@@ -57,13 +61,17 @@ public final class StepWorkspace: @unchecked Sendable {
     let rowTerm: UnsafeMutablePointer<Float>         // shardSize
     let columnTerm: UnsafeMutablePointer<Float>      // shardSize
     let observedGradient: UnsafeMutablePointer<Float> // shardSize: one row's observed cells
+    /// With subwords: the block's composed row vectors, shardSize x dimension (nil without).
+    let gatheredRows: UnsafeMutablePointer<Float>?
     /// Indices (into the block's CSR arrays) of the observed cells of a block's rare corner; reused.
     var cornerCells: [Int32] = []
     let shardSize: Int
     let dimension: Int
 
-    /// Allocates scratch for blocks of at most `shardSize x shardSize` and embeddings of `dimension`.
-    public init(shardSize: Int, dimension: Int) {
+    /// Allocates scratch for blocks of at most `shardSize x shardSize` and embeddings of `dimension`, with room for
+    /// gathered row vectors when `gathersRows` (subword models).
+    public init(shardSize: Int, dimension: Int, gathersRows: Bool = false) {
+        gatheredRows = gathersRows ? .allocate(capacity: shardSize * dimension) : nil
         self.shardSize = shardSize
         self.dimension = dimension
         cells = .allocate(capacity: shardSize * shardSize)
@@ -76,7 +84,7 @@ public final class StepWorkspace: @unchecked Sendable {
 
     deinit {
         cells.deallocate(); rowGradients.deallocate(); columnGradients.deallocate()
-        rowTerm.deallocate(); columnTerm.deallocate(); observedGradient.deallocate()
+        rowTerm.deallocate(); columnTerm.deallocate(); observedGradient.deallocate(); gatheredRows?.deallocate()
     }
 }
 
@@ -104,6 +112,10 @@ public enum BlockStep {
                  && allFinite(workspace.columnGradients, count: block.columnCount * d)) {
             loss = .nan
         }
+        // With subwords the gradient of each row's own vector is its share of dL/dr; the n-grams' shares wait in
+        // `workspace.rowGradients` for the end of the wave (SubwordRows.applyGradients).
+        model.subwords?.spreadGradients(workspace.rowGradients, rowShard: block.rowShard, rowShards: model.rowShards,
+                                        count: block.rowCount, dimension: d)
         model.rowOptimizer.update(parameters: model.rowEmbeddings, firstRow: block.rowShard,
                                   rowStride: model.rowShards, count: block.rowCount, gradients: workspace.rowGradients)
         model.columnOptimizer.update(parameters: model.columnEmbeddings, firstRow: block.columnShard,
@@ -134,9 +146,18 @@ public enum BlockStep {
         let d = model.rowEmbeddings.dimension
         let rows = block.rowCount, columns = block.columnCount
         precondition(rows <= workspace.shardSize && columns <= workspace.shardSize && d == workspace.dimension)
-        let rowBase = model.rowEmbeddings.storage + block.rowShard * d
         let columnBase = model.columnEmbeddings.storage + block.columnShard * d
-        let lda = model.rowShards * d, ldb = model.columnShards * d
+        let ldb = model.columnShards * d
+        // The block's row vectors: read in place, or (subwords) composed into the workspace.
+        let rowBase: UnsafeMutablePointer<Float>, lda: Int
+        if let subwords = model.subwords {
+            guard let gathered = workspace.gatheredRows else { preconditionFailure("a subword model needs a workspace that gathers rows") }
+            subwords.gather(words: model.rowEmbeddings, rowShard: block.rowShard, rowShards: model.rowShards,
+                            count: rows, into: gathered)
+            (rowBase, lda) = (gathered, d)
+        } else {
+            (rowBase, lda) = (model.rowEmbeddings.storage + block.rowShard * d, model.rowShards * d)
+        }
 
         for l in 0..<rows { workspace.rowTerm[l] = model.rowTerms[l * model.rowShards + block.rowShard] }
         for l in 0..<columns { workspace.columnTerm[l] = model.columnTerms[l * model.columnShards + block.columnShard] }
@@ -145,7 +166,7 @@ public enum BlockStep {
                                     columnCount: columns, cutoff: cutoff)
             if !corner.isEmpty(rowCount: rows, columnCount: columns) {
                 return computeGradients(block, model: model, workspace: workspace, lossRowStride: lossRowStride,
-                                        leavingOut: corner)
+                                        leavingOut: corner, rowBase: rowBase, lda: lda)
             }
         }
 
@@ -168,15 +189,16 @@ public enum BlockStep {
 
     /// ``computeGradients(_:model:workspace:lossRowStride:)`` without the unobserved cells of `corner` (rows
     /// `a..<n` x columns `b..<m`): the products are cut into the rectangles outside it, and its observed cells
-    /// are trained one dot product each. Expects `workspace.rowTerm` and `columnTerm` filled for the block.
+    /// are trained one dot product each. Expects `workspace.rowTerm` and `columnTerm` filled for the block, and
+    /// the block's row vectors at `rowBase` with leading dimension `lda`.
     static func computeGradients(_ block: TrainingBlock, model: TrainingModel, workspace: StepWorkspace,
-                                 lossRowStride: Int, leavingOut corner: RareCorner) -> Double {
+                                 lossRowStride: Int, leavingOut corner: RareCorner,
+                                 rowBase: UnsafeMutablePointer<Float>, lda: Int) -> Double {
         let d = model.rowEmbeddings.dimension
         let rows = block.rowCount, columns = block.columnCount
         let a = corner.firstRow, b = corner.firstColumn
-        let rowBase = model.rowEmbeddings.storage + block.rowShard * d
         let columnBase = model.columnEmbeddings.storage + block.columnShard * d
-        let lda = model.rowShards * d, ldb = model.columnShards * d
+        let ldb = model.columnShards * d
         let cells = workspace.cells
 
         // predictions: rows 0..<a x every column, rows a..<n x columns 0..<b (row stride `columns` throughout).

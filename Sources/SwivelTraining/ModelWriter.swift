@@ -11,19 +11,30 @@ extension Trainer {
     public static let modelEntries: Set<String> = [
         ModelDirectory.rowVocabulary, ModelDirectory.columnVocabulary, ModelDirectory.rowEmbeddings,
         ModelDirectory.columnEmbeddings, ModelDirectory.modelInfo, ModelDirectory.trainingLog,
-        ModelDirectory.evaluationLog, Checkpoint.fileName,
+        ModelDirectory.evaluationLog, Checkpoint.fileName, ModelDirectory.subwordBuckets, ModelDirectory.subwordVectors,
     ]
 
     /// Writes the trained model to `directory` as one unit: vocabularies, both embedding matrices, the training
     /// log and `model.json` (naming the size and CRC-32 of each) go to a ``StagedDirectory`` beside it, which
     /// is then swapped in whole; the checkpoint, the evaluation log and any other file of the directory are
     /// carried over. A reader sees the old model or the new one, never a mix.
+    ///
+    /// A subword model's row vectors are written composed (each row feature's mean with its n-grams), beside its
+    /// n-gram vectors (``SubwordVectors``), so that readers need the n-grams only for unseen words.
     public func writeModel(to directory: String, summary: TrainingSummary) throws {
         let staged = try StagedDirectory(destination: directory)
         let out = staged.staging
         let d = config.dimension
-        try EmbeddingMatrixFile.write(Matrix(rows: manifest.rows, columns: d, values: model.rowEmbeddings.values),
+        try EmbeddingMatrixFile.write(Matrix(rows: manifest.rows, columns: d, values: composedRowVectors.values),
                                       to: out + "/" + ModelDirectory.rowEmbeddings)
+        var written = [ModelDirectory.rowEmbeddings, ModelDirectory.columnEmbeddings, ModelDirectory.rowVocabulary,
+                       ModelDirectory.columnVocabulary, ModelDirectory.trainingLog]
+        if let subwords = model.subwords {
+            try SubwordVectors(scheme: subwords.scheme, bucketIDs: subwords.bucketIDs,
+                               vectors: Matrix(rows: subwords.vectors.rows, columns: d, values: subwords.vectors.values))
+                .write(to: out)
+            written += [ModelDirectory.subwordBuckets, ModelDirectory.subwordVectors]
+        }
         try EmbeddingMatrixFile.write(Matrix(rows: manifest.columns, columns: d, values: model.columnEmbeddings.values),
                                       to: out + "/" + ModelDirectory.columnEmbeddings)
         try AtomicFileWriter.write(try FileReader.readAll(prepDirectory + "/" + manifest.rowVocabulary),
@@ -34,8 +45,7 @@ extension Trainer {
         for r in summary.log { logText += "\(r.epoch)\t\(r.meanLoss)\t\(Self.format(r.seconds))\t\(r.member + 1)\n" }
         try AtomicFileWriter.write(logText, to: out + "/" + ModelDirectory.trainingLog)
         var files: [String: FileDigest] = [:]
-        for name in [ModelDirectory.rowEmbeddings, ModelDirectory.columnEmbeddings, ModelDirectory.rowVocabulary,
-                     ModelDirectory.columnVocabulary, ModelDirectory.trainingLog] {
+        for name in written {
             files[name] = try FileDigest(of: out + "/" + name)
         }
         let info = ModelInfo(writtenBy: manifest.writtenBy, prepDirectory: prepDirectory, rows: manifest.rows,
@@ -49,8 +59,8 @@ extension Trainer {
 
     /// Creates the model directory, refusing to replace an existing model unless `force`, and refusing
     /// entries that the final swap could not carry over (directories). Temporary files of killed runs are
-    /// removed first. With `force`, the old model stays whole until the new one replaces it; its checkpoint
-    /// and evaluation log, which belong to the old run, are removed.
+    /// removed first. With `force`, the old model stays whole until the new one replaces it; its checkpoint,
+    /// evaluation log and n-gram vectors, which belong to the old run, are removed.
     public static func prepareModelDirectory(_ directory: String, force: Bool) throws {
         if FileReader.exists(directory) && !FileReader.isDirectory(directory) {
             throw FileError.cannotOpen(path: directory, reason: "exists and is not a directory")
@@ -67,6 +77,9 @@ extension Trainer {
         if force {
             unlink(directory + "/" + Checkpoint.fileName)
             unlink(directory + "/" + ModelDirectory.evaluationLog)
+            // The old model's n-grams would be carried into a new model that has none.
+            unlink(directory + "/" + ModelDirectory.subwordBuckets)
+            unlink(directory + "/" + ModelDirectory.subwordVectors)
         }
     }
 

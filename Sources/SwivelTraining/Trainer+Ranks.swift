@@ -26,6 +26,9 @@ extension Trainer {
         guard config.ensemble == 1 else {
             throw TrainingError.invalidOption("--ensemble \(config.ensemble): ranks of a distributed run train one member (start the run with --ensemble 1; an ensemble trains and resumes in one process)")
         }
+        guard config.subwords == nil else {
+            throw TrainingError.invalidOption("--subwords: ranks of a distributed run cannot share n-gram vectors; train a subword model in one process")
+        }
         let p = communicator.size, k = communicator.rank
         precondition(config.strata == p, "the strata must equal the number of ranks")
         try computeStartIfPending()

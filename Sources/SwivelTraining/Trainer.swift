@@ -136,7 +136,13 @@ public final class Trainer {
             throw TrainingError.invalidOption("--strata \(config.strata) needs at least \(config.strata) row and column shards; \(prepDirectory) has \(manifest.rowShards) x \(manifest.columnShards) (lower --strata, or prep with a smaller --shard-size)")
         }
         self.manifest = manifest
-        try Self.requireMemory(manifest: manifest, config: config, blocksInMemory: blocksInMemory, rowGroup: rowGroup)
+        // A subword model hashes its row features' n-grams first: the buckets in use count towards the memory.
+        let subwords = try config.subwords.map { scheme in
+            SubwordRows(words: try Vocabulary.read(from: prepDirectory + "/" + manifest.rowVocabulary).tokens,
+                        scheme: scheme, rowShards: manifest.rowShards, config: config)
+        }
+        try Self.requireMemory(manifest: manifest, config: config, blocksInMemory: blocksInMemory, rowGroup: rowGroup,
+                               ngramVectors: subwords?.bucketIDs.count ?? 0)
         shardSetIdentity = try ShardSetIdentity.compute(directory: prepDirectory, manifest: manifest)
         let rowSums = try MarginalsFile.read(from: prepDirectory + "/" + manifest.rowSums, expected: manifest.rows)
         let columnSums = try MarginalsFile.read(from: prepDirectory + "/" + manifest.columnSums, expected: manifest.columns)
@@ -155,9 +161,13 @@ public final class Trainer {
         let d = config.dimension
         let rowEmbeddings = ParameterMatrix(rows: manifest.rows, dimension: d)
         let columnEmbeddings = ParameterMatrix(rows: manifest.columns, dimension: d)
-        if randomInitialization { Self.drawInitialVectors(rowEmbeddings, columnEmbeddings, seed: config.seed) }
+        if randomInitialization {
+            Self.drawInitialVectors(rowEmbeddings, columnEmbeddings, seed: config.seed)
+            subwords?.splitStart(rowEmbeddings)
+        }
         ensembleAverage = config.ensemble > 1
-            ? EnsembleAverage(rows: manifest.rows, columns: manifest.columns, dimension: d) : nil
+            ? EnsembleAverage(rows: manifest.rows, columns: manifest.columns, dimension: d,
+                              ngrams: subwords?.bucketIDs.count) : nil
         model = TrainingModel(
             rowEmbeddings: rowEmbeddings,
             columnEmbeddings: columnEmbeddings,
@@ -167,7 +177,7 @@ public final class Trainer {
             contextSmoothing: Double(config.contextSmoothing),
             rowShards: manifest.rowShards, columnShards: manifest.columnShards,
             largestRowShard: manifest.rowLayout.size(of: 0), largestColumnShard: manifest.columnLayout.size(of: 0),
-            unobservedCutoff: config.unobservedCutoff)
+            unobservedCutoff: config.unobservedCutoff, subwords: subwords)
         startPending = randomInitialization && config.initialization == .spectral
     }
 
@@ -200,13 +210,16 @@ public final class Trainer {
                 ? try Self.loadBlock(manifest.shards[index], manifest: manifest, directory: directory, config: config)
                 : blocks[index]
         }
+        model.subwords?.splitStart(model.rowEmbeddings)
     }
 
     /// Refuses a run whose parameters (embeddings, optimizer state, ensemble sums, a checkpoint's snapshot of
     /// them) and decoded blocks would not fit in the memory available, before any of it is allocated.
+    ///
+    /// - Parameter ngramVectors: a subword model's n-gram vectors (buckets in use), which take the same copies.
     static func requireMemory(manifest: Manifest, config: TrainingConfiguration, blocksInMemory: Bool?,
-                              rowGroup: (Int, Int)?) throws {
-        let vector = SystemResources.bytes(manifest.rows + manifest.columns, times: config.dimension * 4)
+                              rowGroup: (Int, Int)?, ngramVectors: Int = 0) throws {
+        let vector = SystemResources.bytes(manifest.rows + manifest.columns + ngramVectors, times: config.dimension * 4)
         // Embeddings, accumulators (and momentum), the checkpoint's copy of both, the ensemble's sums.
         // A spectral start needs three V x k scratch matrices (k about d) while it is computed.
         let copies: Int64 = 2 + 2 + (config.optimizer == .rmsprop ? 2 : 0) + (config.ensemble > 1 ? 2 : 0)
@@ -302,6 +315,11 @@ public final class Trainer {
             list += [model.rowOptimizer.momentumBuffer, model.columnOptimizer.momentumBuffer]
         }
         if let ensembleAverage { list += [ensembleAverage.rowSum, ensembleAverage.columnSum] }
+        if let subwords = model.subwords {
+            list += [subwords.vectors, subwords.optimizer.accumulator]
+            if config.optimizer == .rmsprop { list.append(subwords.optimizer.momentumBuffer) }
+            if let ngramSum = ensembleAverage?.ngramSum { list.append(ngramSum) }
+        }
         return list
     }
 
@@ -389,7 +407,7 @@ public final class Trainer {
         let schedule = BlockSchedule(rowShards: manifest.rowShards, columnShards: manifest.columnShards, waveSize: workers,
                                      strata: config.strata)
         let workspaces = (0..<workers).map { _ in StepWorkspace(shardSize: max(manifest.rowLayout.size(of: 0), manifest.columnLayout.size(of: 0)),
-                                                            dimension: config.dimension) }
+                                                            dimension: config.dimension, gathersRows: self.model.subwords != nil) }
         let cellsPerEpoch = Double(manifest.rows) * Double(manifest.columns)
         let blockCount = manifest.rowShards * manifest.columnShards
         let members = config.ensemble
@@ -451,6 +469,9 @@ public final class Trainer {
                         position.epochLoss += loss
                         position.epochCells += Double(waveBlocks[w].rowCount * waveBlocks[w].columnCount)
                     }
+                    // The n-grams' shares of the wave's row gradients, block by block in wave order.
+                    model.subwords?.applyGradients(of: (0..<wave.count).map { (waveBlocks[$0].rowShard, UnsafePointer(workspaces[$0].rowGradients)) },
+                                                   workers: workers)
                     position.wavesDone += 1
                     blocksDone += wave.count
                     progress?(ProgressUpdate(phase: "\(memberText(member))epoch \(epoch)/\(config.epochs)", done: Double(blocksDone),
@@ -510,23 +531,31 @@ public final class Trainer {
     private func finishMember(_ member: Int) throws -> Bool {
         guard let ensembleAverage else { return true }
         do {
-            try ensembleAverage.add(rows: model.rowEmbeddings, columns: model.columnEmbeddings, membersBefore: member)
+            if let subwords = model.subwords {
+                try ensembleAverage.add(rows: model.rowEmbeddings, columns: model.columnEmbeddings, ngrams: subwords.vectors,
+                                        compose: { subwords.composedRows(words: $0, ngrams: $1) }, membersBefore: member)
+            } else {
+                try ensembleAverage.add(rows: model.rowEmbeddings, columns: model.columnEmbeddings, membersBefore: member)
+            }
         } catch {
             try? finishCheckpoint()   // the member's last checkpoint must be complete
             throw error
         }
         position.membersDone = member + 1
         if position.membersDone == config.ensemble {
-            ensembleAverage.writeMean(members: config.ensemble, rows: model.rowEmbeddings, columns: model.columnEmbeddings)
+            ensembleAverage.writeMean(members: config.ensemble, rows: model.rowEmbeddings, columns: model.columnEmbeddings,
+                                      ngrams: model.subwords?.vectors)
             return true
         }
         if config.initialization == .spectral {
             try startSpectrally(seed: config.memberSeed(member + 1))
         } else {
             Self.drawInitialVectors(model.rowEmbeddings, model.columnEmbeddings, seed: config.memberSeed(member + 1))
+            model.subwords?.splitStart(model.rowEmbeddings)
         }
         model.rowOptimizer.reset()
         model.columnOptimizer.reset()
+        model.subwords?.optimizer.reset()
         position.epochsDone = 0
         return false
     }
@@ -534,7 +563,7 @@ public final class Trainer {
     /// The current vectors with their words (`choice` as in export), e.g. for evaluation during training.
     public func embeddings(_ choice: VectorChoice) throws -> Embeddings {
         let d = config.dimension
-        let rows = Matrix(rows: manifest.rows, columns: d, values: model.rowEmbeddings.values)
+        let rows = Matrix(rows: manifest.rows, columns: d, values: composedRowVectors.values)
         let columns = Matrix(rows: manifest.columns, columns: d, values: model.columnEmbeddings.values)
         if tokens == nil {
             tokens = (try Vocabulary.read(from: prepDirectory + "/" + manifest.rowVocabulary).tokens,
@@ -550,6 +579,11 @@ public final class Trainer {
             }
             return Embeddings(tokens: rowTokens, vectors: Embeddings.combine(rows, columns, choice))
         }
+    }
+
+    /// The model's row vectors: the embeddings, or a subword model's composed vectors (a new matrix).
+    public var composedRowVectors: ParameterMatrix {
+        model.subwords?.composedRows(words: model.rowEmbeddings) ?? model.rowEmbeddings
     }
 
     /// Row and column words, read from the prep directory on first use by ``embeddings(_:)``.

@@ -1,3 +1,5 @@
+import SwivelText
+
 /// The optimizer that applies gradients to the embeddings.
 public enum OptimizerKind: String, CaseIterable, Codable, Sendable {
     /// AdaGrad (Duchi et al. 2011); the accumulator starts at `adagradInitialAccumulator`.
@@ -70,6 +72,10 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// vectors reach in 20, and its members still differ enough for the ensemble to pay (docs/benchmarks.md,
     /// "Spectral start").
     public var initialization = Initialization.spectral
+    /// With a scheme, a subword model: each row feature's vector is the mean of its own vector and its character
+    /// n-grams' vectors (``SubwordRows``), so that features outside the vocabulary get vectors too. Nil (the
+    /// default): plain row vectors.
+    public var subwords: SubwordScheme?
     /// The default and suggested cutoff, in nats.
     public static let suggestedUnobservedCutoff: Float = 8
 
@@ -90,7 +96,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case dimension, epochs, optimizer, learningRate, adagradInitialAccumulator, momentum, rmspropDecay,
              confidenceBase, confidenceScale, confidenceExponent, contextSmoothing, strata, threads, seed, ensemble,
-             unobservedCutoff, initialization
+             unobservedCutoff, initialization, subwords
     }
 
     /// Decodes a configuration; settings added after a checkpoint or model was written take the value that
@@ -116,6 +122,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         // Absent: written before the setting existed, by the exact computation.
         unobservedCutoff = try c.decodeIfPresent(Float.self, forKey: .unobservedCutoff)
         initialization = try c.decodeIfPresent(Initialization.self, forKey: .initialization) ?? .random
+        subwords = try c.decodeIfPresent(SubwordScheme.self, forKey: .subwords)
     }
 
     /// The settings that differ between `self` and `other`, as "name X given, the checkpoint has Y", skipping
@@ -140,6 +147,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
             ("ensemble", \.ensemble, { String($0.ensemble) }),
             ("unobserved-cutoff", \.unobservedCutoff, { $0.unobservedCutoff.map { String($0) } ?? "none (exact)" }),
             ("init", \.initialization, { $0.initialization.rawValue }),
+            ("subwords", \.subwords, { $0.subwords.map { "on (n-grams \($0.minN)-\($0.maxN), \($0.buckets) buckets)" } ?? "off" }),
         ]
         return fields.compactMap { name, path, text in
             guard !ignoring.contains(path), text(self) != text(other) else { return nil }
@@ -171,6 +179,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         if let unobservedCutoff, !(unobservedCutoff.isFinite) {
             try fail("--unobserved-cutoff must be a finite number of nats (got \(unobservedCutoff))")
         }
+        if let problem = subwords?.problem { try fail(problem) }
         if !(momentum >= 0 && momentum < 1) { try fail("--momentum must be in [0, 1) (got \(momentum))") }
     }
 }

@@ -4,6 +4,7 @@ import SwivelEmbeddings
 import SwivelIO
 import SwivelLinearAlgebra
 import SwivelTraining
+import SwivelText
 #if MPI
 import SwivelMPI
 #endif
@@ -99,6 +100,18 @@ extension Swivel {
         @Option(name: .customLong("init"), parsing: .unconditional, help: "How each run starts: 'random' vectors from the seed, or 'spectral', the rank-d SVD of the positive PMI matrix of the observed cells (randomized SVD, six sparse passes over the shards). (default: \(TrainingConfiguration().initialization.rawValue))")
         var initialization: Initialization?
 
+        @Flag(help: "Subword model: each row word's vector is the mean of its own vector and the vectors of its character n-grams (the word wrapped in < >, hashed into --buckets vectors, as fastText does), so that 'swivel nearest', 'eval' and 'export' give vectors for words outside the vocabulary too. Off by default, and best left off for --counts features whose names are IDs (see docs/usage.md).")
+        var subwords = false
+
+        @Option(name: .customLong("min-n"), parsing: .unconditional, help: "With --subwords: shortest character n-gram. (default: \(SubwordScheme.fastTextDefault.minN))")
+        var minN: Int?
+
+        @Option(name: .customLong("max-n"), parsing: .unconditional, help: "With --subwords: longest character n-gram. (default: \(SubwordScheme.fastTextDefault.maxN))")
+        var maxN: Int?
+
+        @Option(parsing: .unconditional, help: "With --subwords: hash buckets of n-gram vectors; only those the vocabulary's n-grams use take memory (8 bytes x --dim each with AdaGrad). (default: \(SubwordScheme.fastTextDefault.buckets))")
+        var buckets: Int?
+
         @Option(parsing: .unconditional, help: "Minutes between checkpoints within an epoch (at the end of an epoch one is written once a minute, or this, has passed since the last).")
         var checkpointMinutes: Double = 10
 
@@ -147,6 +160,17 @@ extension Swivel {
                 throw ValidationError("--unobserved-cutoff must be at least 0 nats, or 'exact' (got \(nats))")
             }
             if let ensemble, ensemble > 64 { throw ValidationError("--ensemble must be at most 64 (got \(ensemble))") }
+            if !subwords, let given = [("--min-n", minN), ("--max-n", maxN), ("--buckets", buckets)].first(where: { $0.1 != nil }) {
+                throw ValidationError("\(given.0) applies to subword models: add --subwords")
+            }
+            if let problem = subwordScheme?.problem { throw ValidationError(problem) }
+        }
+
+        /// The subword scheme the options ask for (nil without --subwords).
+        var subwordScheme: SubwordScheme? {
+            guard subwords else { return nil }
+            let d = SubwordScheme.fastTextDefault
+            return SubwordScheme(minN: minN ?? d.minN, maxN: maxN ?? d.maxN, buckets: buckets ?? d.buckets)
         }
 
         /// Applies the options given on the command line to `config` (those not given keep its values).
@@ -167,6 +191,7 @@ extension Swivel {
             if let ensemble { config.ensemble = ensemble }
             if let unobservedCutoff { config.unobservedCutoff = unobservedCutoff.nats }
             if let initialization { config.initialization = initialization }
+            if let scheme = subwordScheme { config.subwords = scheme }
         }
 
         func run() throws {

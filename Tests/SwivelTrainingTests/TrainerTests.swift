@@ -346,11 +346,12 @@ func smallPlantedRun() throws -> (prep: String, config: TrainingConfiguration) {
         }
     }
 
-    @Test(arguments: [Initialization.random, .spectral])
-    func anInterruptedEnsembleResumesToTheSameVectors(start: Initialization) throws {
+    @Test(arguments: [(Initialization.random, false), (.spectral, false), (.spectral, true), (.random, true)])
+    func anInterruptedEnsembleResumesToTheSameVectors(start: Initialization, subwords: Bool) throws {
         var (prep, config) = try smallPlantedRun()
         config.ensemble = 3
         config.initialization = start
+        if subwords { config.subwords = SubwordScheme(minN: 2, maxN: 4, buckets: 1000) }
         let uninterrupted = try Trainer(prepDirectory: prep, config: config)
         _ = try uninterrupted.train()
         // A stop is asked for after each wave but an epoch's last, and at each epoch end.
@@ -383,6 +384,8 @@ func smallPlantedRun() throws -> (prep: String, config: TrainingConfiguration) {
             _ = try resumed.train()
             #expect(resumed.model.rowEmbeddings.values == uninterrupted.model.rowEmbeddings.values)
             #expect(resumed.model.columnEmbeddings.values == uninterrupted.model.columnEmbeddings.values)
+            #expect(resumed.model.subwords?.vectors.values == uninterrupted.model.subwords?.vectors.values)
+            #expect((resumed.model.subwords != nil) == subwords)
             #expect(resumed.position.log == uninterrupted.position.log.enumerated().map { i, record in
                 var r = record
                 r.seconds = resumed.position.log[i].seconds

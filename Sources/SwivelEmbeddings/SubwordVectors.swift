@@ -1,0 +1,119 @@
+import SwivelIO
+import SwivelLinearAlgebra
+import SwivelText
+
+/// The character n-gram vectors of a subword model (`swivel train --subwords`), which give a vector to any word.
+///
+/// A word outside the vocabulary gets the mean of its n-grams' bucket vectors, fastText's rule for unseen words: every
+/// n-gram counts in the mean, and a bucket no vocabulary word uses is a zero vector. A word with no n-grams (none
+/// with `maxN` 0) has no vector. Words of the vocabulary keep the model's own vectors.
+///
+/// `vectors` is `bucketIDs.count x dimension`, row-major; row `s` belongs to bucket `bucketIDs[s]` (ascending).
+public struct SubwordVectors: Sendable {
+    /// How words are cut into n-grams and hashed.
+    public let scheme: SubwordScheme
+    /// The buckets that have vectors, ascending.
+    public let bucketIDs: [Int32]
+    /// One vector per bucket of ``bucketIDs``.
+    public let vectors: Matrix
+
+    /// Creates the table; `bucketIDs` must be ascending, unique and below `scheme.buckets`, one per row of `vectors`.
+    public init(scheme: SubwordScheme, bucketIDs: [Int32], vectors: Matrix) {
+        precondition(bucketIDs.count == vectors.rows, "one vector per bucket")
+        self.scheme = scheme
+        self.bucketIDs = bucketIDs
+        self.vectors = vectors
+    }
+
+    /// Vector dimension.
+    public var dimension: Int { vectors.columns }
+
+    /// The row of `bucket` in ``vectors``, or nil when the bucket has none (it is zero).
+    public func slot(of bucket: Int32) -> Int? {
+        var low = 0, high = bucketIDs.count
+        while low < high {
+            let mid = (low + high) / 2
+            if bucketIDs[mid] < bucket { low = mid + 1 } else { high = mid }
+        }
+        return low < bucketIDs.count && bucketIDs[low] == bucket ? low : nil
+    }
+
+    /// The vector of `word` as a word outside the vocabulary: the mean of its n-grams' vectors (`dimension`
+    /// floats), or nil when it has no n-grams.
+    public func vector(ofUnseen word: String) -> [Float]? {
+        let buckets = scheme.buckets(of: word)
+        guard !buckets.isEmpty else { return nil }
+        let d = dimension
+        var sum = [Float](repeating: 0, count: d)
+        vectors.values.withUnsafeBufferPointer { v in
+            for bucket in buckets {
+                guard let s = slot(of: bucket) else { continue }
+                for t in 0..<d { sum[t] += v[s * d + t] }
+            }
+        }
+        let scale = 1 / Float(buckets.count)
+        for t in 0..<d { sum[t] *= scale }
+        return sum
+    }
+
+    /// Whether `directory` (a model directory) holds n-gram vectors.
+    public static func present(in directory: String) -> Bool {
+        FileReader.exists(directory + "/" + ModelDirectory.subwordBuckets)
+    }
+
+    /// Writes the table into `directory` as ``ModelDirectory/subwordBuckets`` and ``ModelDirectory/subwordVectors``.
+    ///
+    /// The buckets file is text: a first line `swivel-subwords min-n=3 max-n=6 buckets=2000000`, then one bucket id
+    /// per line, ascending; row `s` of the vectors file (``EmbeddingMatrixFile``) belongs to the `s`-th id.
+    public func write(to directory: String) throws {
+        var text = "swivel-subwords min-n=\(scheme.minN) max-n=\(scheme.maxN) buckets=\(scheme.buckets)\n"
+        text.reserveCapacity(bucketIDs.count * 8 + 64)
+        for bucket in bucketIDs { text += String(bucket); text += "\n" }
+        try AtomicFileWriter.write(text, to: directory + "/" + ModelDirectory.subwordBuckets)
+        try EmbeddingMatrixFile.write(vectors, to: directory + "/" + ModelDirectory.subwordVectors)
+    }
+
+    /// Reads the table of the model in `directory` (see ``write(to:)``), checking both files against `model.json`.
+    public static func read(modelDirectory directory: String) throws -> SubwordVectors {
+        try ModelDirectory.verify(directory, files: [ModelDirectory.subwordBuckets, ModelDirectory.subwordVectors])
+        let path = directory + "/" + ModelDirectory.subwordBuckets
+        let lines = try FileReader.readText(path).split(separator: "\n", omittingEmptySubsequences: false)
+        func bad(_ reason: String) -> EmbeddingError { .badFormat(path: path, reason: reason) }
+        guard let header = lines.first, header.hasPrefix("swivel-subwords ") else {
+            throw bad("not a swivel n-gram bucket list (no 'swivel-subwords' header)")
+        }
+        var settings: [String: Int] = [:]
+        for field in header.split(separator: " ").dropFirst() {
+            let parts = field.split(separator: "=")
+            guard parts.count == 2, let value = Int(parts[1]) else { throw bad("header field '\(field)' is not name=number") }
+            settings[String(parts[0])] = value
+        }
+        guard let minN = settings["min-n"], let maxN = settings["max-n"], let buckets = settings["buckets"] else {
+            throw bad("header lacks min-n, max-n or buckets")
+        }
+        let scheme = SubwordScheme(minN: minN, maxN: maxN, buckets: buckets)
+        if let problem = scheme.problem { throw bad("header: \(problem)") }
+        var ids: [Int32] = []
+        ids.reserveCapacity(lines.count)
+        for (n, line) in lines.dropFirst().enumerated() where !line.isEmpty {
+            guard let id = Int32(line), id >= 0, Int(id) < buckets, ids.last.map({ $0 < id }) ?? true else {
+                throw bad("line \(n + 2): '\(line.prefix(40))' is not a bucket id above the one before and below \(buckets)")
+            }
+            ids.append(id)
+        }
+        let vectors = try EmbeddingMatrixFile.read(from: directory + "/" + ModelDirectory.subwordVectors)
+        guard vectors.rows == ids.count else {
+            throw EmbeddingError.mismatch(path: directory, reason: "\(ids.count) n-gram buckets but \(vectors.rows) n-gram vectors")
+        }
+        return SubwordVectors(scheme: scheme, bucketIDs: ids, vectors: vectors)
+    }
+}
+
+extension Embeddings {
+    /// The vector of `word`: its own when it is in the vocabulary, else (with ``subwords``) the mean of its n-grams'
+    /// vectors; nil when it has neither. `seen` tells which.
+    public func vector(of word: String) -> (values: [Float], seen: Bool)? {
+        if let i = id(of: word) { return (Array(vectors.row(i)), true) }
+        return subwords?.vector(ofUnseen: word).map { ($0, false) }
+    }
+}
