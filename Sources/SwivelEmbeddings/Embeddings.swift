@@ -38,6 +38,10 @@ public enum ModelDirectory {
     public static let subwordBuckets = "subword_buckets.txt"
     /// A subword model's n-gram vectors, ``EmbeddingMatrixFile`` format.
     public static let subwordVectors = "subword_vectors.bin"
+    /// The column side's n-gram buckets, when columns are composed too.
+    public static let columnSubwordBuckets = "col_subword_buckets.txt"
+    /// The column side's n-gram vectors.
+    public static let columnSubwordVectors = "col_subword_vectors.bin"
 }
 
 /// Word vectors with their words: what every consumer of a trained model needs, nothing about training.
@@ -116,10 +120,19 @@ public struct Embeddings: Sendable {
             throw EmbeddingError.mismatch(path: directory, reason: "\(tokens.count) words but \(matrix.rows) vectors")
         }
         var embeddings = Embeddings(tokens: tokens, vectors: matrix)
-        // Row vectors are composed of n-grams in a subword model, column vectors are not: row and sum vectors
-        // (a row part and a column part) get vectors for unseen words, from the row part.
-        if (choice == .row || choice == .sum) && SubwordVectors.present(in: directory) {
-            let subwords = try SubwordVectors.read(modelDirectory: directory)
+        // A subword model's composed sides give vectors to unseen words: a sum has the sum of both sides' n-gram
+        // vectors (a side without n-grams adds nothing for an unseen word); concatenations have none.
+        let rows = SubwordVectors.present(in: directory, side: .rows)
+            ? try SubwordVectors.read(modelDirectory: directory, side: .rows) : nil
+        let columns = SubwordVectors.present(in: directory, side: .columns)
+            ? try SubwordVectors.read(modelDirectory: directory, side: .columns) : nil
+        let subwords: SubwordVectors? = switch choice {
+        case .row: rows
+        case .col: columns
+        case .sum: rows.map { r in columns.map { r.adding($0) } ?? r } ?? columns
+        case .concat: nil
+        }
+        if let subwords {
             guard subwords.dimension == matrix.columns else {
                 throw EmbeddingError.mismatch(path: directory, reason: "n-gram vectors of dimension \(subwords.dimension), word vectors of \(matrix.columns)")
             }

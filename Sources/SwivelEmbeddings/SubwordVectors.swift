@@ -56,27 +56,59 @@ public struct SubwordVectors: Sendable {
         return sum
     }
 
-    /// Whether `directory` (a model directory) holds n-gram vectors.
-    public static func present(in directory: String) -> Bool {
-        FileReader.exists(directory + "/" + ModelDirectory.subwordBuckets)
+    /// The side of a model a table belongs to, which names its files.
+    public enum Side: Sendable {
+        /// The row vectors' n-grams.
+        case rows
+        /// The column vectors' n-grams.
+        case columns
+
+        /// File of the bucket ids.
+        public var bucketsFile: String { self == .rows ? ModelDirectory.subwordBuckets : ModelDirectory.columnSubwordBuckets }
+        /// File of the vectors.
+        public var vectorsFile: String { self == .rows ? ModelDirectory.subwordVectors : ModelDirectory.columnSubwordVectors }
     }
 
-    /// Writes the table into `directory` as ``ModelDirectory/subwordBuckets`` and ``ModelDirectory/subwordVectors``.
+    /// Whether `directory` (a model directory) holds n-gram vectors for `side`.
+    public static func present(in directory: String, side: Side) -> Bool {
+        FileReader.exists(directory + "/" + side.bucketsFile)
+    }
+
+    /// The table whose unseen-word vectors are the sums of this table's and `other`'s (same scheme and dimension):
+    /// the union of the buckets, each with the sum of its vectors (a bucket absent from one table adds zero).
+    public func adding(_ other: SubwordVectors) -> SubwordVectors {
+        precondition(scheme == other.scheme && dimension == other.dimension, "n-gram tables of different schemes")
+        let ids = Array(Set(bucketIDs).union(other.bucketIDs)).sorted()
+        let d = dimension
+        var values = [Float](repeating: 0, count: ids.count * d)
+        var slot = [Int32: Int](minimumCapacity: ids.count)
+        for (s, id) in ids.enumerated() { slot[id] = s }
+        for table in [self, other] {
+            for (s, id) in table.bucketIDs.enumerated() {
+                let target = slot[id]! * d
+                for t in 0..<d { values[target + t] += table.vectors.values[s * d + t] }
+            }
+        }
+        return SubwordVectors(scheme: scheme, bucketIDs: ids, vectors: Matrix(rows: ids.count, columns: d, values: values))
+    }
+
+    /// Writes the table into `directory` as `side`'s files (``Side/bucketsFile``, ``Side/vectorsFile``).
     ///
     /// The buckets file is text: a first line `swivel-subwords min-n=3 max-n=6 buckets=2000000`, then one bucket id
     /// per line, ascending; row `s` of the vectors file (``EmbeddingMatrixFile``) belongs to the `s`-th id.
-    public func write(to directory: String) throws {
+    public func write(to directory: String, side: Side) throws {
         var text = "swivel-subwords min-n=\(scheme.minN) max-n=\(scheme.maxN) buckets=\(scheme.buckets)\n"
         text.reserveCapacity(bucketIDs.count * 8 + 64)
         for bucket in bucketIDs { text += String(bucket); text += "\n" }
-        try AtomicFileWriter.write(text, to: directory + "/" + ModelDirectory.subwordBuckets)
-        try EmbeddingMatrixFile.write(vectors, to: directory + "/" + ModelDirectory.subwordVectors)
+        try AtomicFileWriter.write(text, to: directory + "/" + side.bucketsFile)
+        try EmbeddingMatrixFile.write(vectors, to: directory + "/" + side.vectorsFile)
     }
 
-    /// Reads the table of the model in `directory` (see ``write(to:)``), checking both files against `model.json`.
-    public static func read(modelDirectory directory: String) throws -> SubwordVectors {
-        try ModelDirectory.verify(directory, files: [ModelDirectory.subwordBuckets, ModelDirectory.subwordVectors])
-        let path = directory + "/" + ModelDirectory.subwordBuckets
+    /// Reads `side`'s table of the model in `directory` (see ``write(to:side:)``), checking both files against
+    /// `model.json`.
+    public static func read(modelDirectory directory: String, side: Side) throws -> SubwordVectors {
+        try ModelDirectory.verify(directory, files: [side.bucketsFile, side.vectorsFile])
+        let path = directory + "/" + side.bucketsFile
         let lines = try FileReader.readText(path).split(separator: "\n", omittingEmptySubsequences: false)
         func bad(_ reason: String) -> EmbeddingError { .badFormat(path: path, reason: reason) }
         guard let header = lines.first, header.hasPrefix("swivel-subwords ") else {
@@ -101,7 +133,7 @@ public struct SubwordVectors: Sendable {
             }
             ids.append(id)
         }
-        let vectors = try EmbeddingMatrixFile.read(from: directory + "/" + ModelDirectory.subwordVectors)
+        let vectors = try EmbeddingMatrixFile.read(from: directory + "/" + side.vectorsFile)
         guard vectors.rows == ids.count else {
             throw EmbeddingError.mismatch(path: directory, reason: "\(ids.count) n-gram buckets but \(vectors.rows) n-gram vectors")
         }

@@ -24,18 +24,22 @@ public struct TrainingModel: Sendable {
     /// With a value, each block's ``RareCorner`` for this `pmi*` cutoff (nats) is left out of the dense
     /// products (``TrainingConfiguration/unobservedCutoff``); nil computes every cell, as the paper does.
     public let unobservedCutoff: Float?
-    /// With subwords, the n-gram vectors whose means with ``rowEmbeddings`` are the row vectors (nil: the row
-    /// vectors are ``rowEmbeddings`` themselves).
-    public let subwords: SubwordRows?
+    /// With subwords, the n-gram part of the row vectors: each row vector is the mean of its ``rowEmbeddings`` row
+    /// and its n-grams' vectors (nil: the row vectors are ``rowEmbeddings`` themselves).
+    public let rowSubwords: SubwordComposition?
+    /// Likewise for the column vectors.
+    public let columnSubwords: SubwordComposition?
 
     /// Creates the context. Marginals of zero (features never seen) are floored at 1 so that logs stay finite.
     public init(rowEmbeddings: ParameterMatrix, columnEmbeddings: ParameterMatrix,
                 rowOptimizer: OptimizerState, columnOptimizer: OptimizerState,
                 rowSums: [Double], columnSums: [Double], total: Double, contextSmoothing: Double = 1,
                 rowShards: Int, columnShards: Int, largestRowShard: Int, largestColumnShard: Int,
-                unobservedCutoff: Float? = nil, subwords: SubwordRows? = nil) {
+                unobservedCutoff: Float? = nil, rowSubwords: SubwordComposition? = nil,
+                columnSubwords: SubwordComposition? = nil) {
         self.unobservedCutoff = unobservedCutoff
-        self.subwords = subwords
+        self.rowSubwords = rowSubwords
+        self.columnSubwords = columnSubwords
         self.rowEmbeddings = rowEmbeddings
         self.columnEmbeddings = columnEmbeddings
         self.rowOptimizer = rowOptimizer
@@ -63,15 +67,18 @@ public final class StepWorkspace: @unchecked Sendable {
     let observedGradient: UnsafeMutablePointer<Float> // shardSize: one row's observed cells
     /// With subwords: the block's composed row vectors, shardSize x dimension (nil without).
     let gatheredRows: UnsafeMutablePointer<Float>?
+    /// With subwords on the columns: the block's composed column vectors, shardSize x dimension (nil without).
+    let gatheredColumns: UnsafeMutablePointer<Float>?
     /// Indices (into the block's CSR arrays) of the observed cells of a block's rare corner; reused.
     var cornerCells: [Int32] = []
     let shardSize: Int
     let dimension: Int
 
     /// Allocates scratch for blocks of at most `shardSize x shardSize` and embeddings of `dimension`, with room for
-    /// gathered row vectors when `gathersRows` (subword models).
-    public init(shardSize: Int, dimension: Int, gathersRows: Bool = false) {
+    /// gathered row and column vectors when `gathersRows` and `gathersColumns` (subword models).
+    public init(shardSize: Int, dimension: Int, gathersRows: Bool = false, gathersColumns: Bool = false) {
         gatheredRows = gathersRows ? .allocate(capacity: shardSize * dimension) : nil
+        gatheredColumns = gathersColumns ? .allocate(capacity: shardSize * dimension) : nil
         self.shardSize = shardSize
         self.dimension = dimension
         cells = .allocate(capacity: shardSize * shardSize)
@@ -84,7 +91,8 @@ public final class StepWorkspace: @unchecked Sendable {
 
     deinit {
         cells.deallocate(); rowGradients.deallocate(); columnGradients.deallocate()
-        rowTerm.deallocate(); columnTerm.deallocate(); observedGradient.deallocate(); gatheredRows?.deallocate()
+        rowTerm.deallocate(); columnTerm.deallocate(); observedGradient.deallocate()
+        gatheredRows?.deallocate(); gatheredColumns?.deallocate()
     }
 }
 
@@ -99,7 +107,8 @@ public enum BlockStep {
     /// an estimate from every k-th row, see ``SwivelLoss/apply(cells:block:rowTerm:columnTerm:gradientScale:observedGradient:lossRowStride:)``).
     ///
     /// The block's rows are row-embedding rows `rowShard, rowShard + n, ...` (stride `n = rowShards`), read in
-    /// place by BLAS with leading dimension `n * d`; likewise its columns.
+    /// place by BLAS with leading dimension `n * d`; likewise its columns. A subword side's vectors are composed
+    /// into the workspace first (``SubwordComposition``).
     public static func run(_ block: TrainingBlock, model: TrainingModel, workspace: StepWorkspace,
                            lossRowStride: Int = 1) -> Double {
         var loss = computeGradients(block, model: model, workspace: workspace, lossRowStride: lossRowStride)
@@ -112,10 +121,12 @@ public enum BlockStep {
                  && allFinite(workspace.columnGradients, count: block.columnCount * d)) {
             loss = .nan
         }
-        // With subwords the gradient of each row's own vector is its share of dL/dr; the n-grams' shares wait in
-        // `workspace.rowGradients` for the end of the wave (SubwordRows.applyGradients).
-        model.subwords?.spreadGradients(workspace.rowGradients, rowShard: block.rowShard, rowShards: model.rowShards,
-                                        count: block.rowCount, dimension: d)
+        // With subwords the gradient of each feature's own vector is its share of dL/dv; the n-grams' shares wait in
+        // the workspace's gradients for the end of the wave (SubwordComposition.applyGradients).
+        model.rowSubwords?.spreadGradients(workspace.rowGradients, shard: block.rowShard, shards: model.rowShards,
+                                           count: block.rowCount, dimension: d)
+        model.columnSubwords?.spreadGradients(workspace.columnGradients, shard: block.columnShard,
+                                              shards: model.columnShards, count: block.columnCount, dimension: d)
         model.rowOptimizer.update(parameters: model.rowEmbeddings, firstRow: block.rowShard,
                                   rowStride: model.rowShards, count: block.rowCount, gradients: workspace.rowGradients)
         model.columnOptimizer.update(parameters: model.columnEmbeddings, firstRow: block.columnShard,
@@ -146,17 +157,24 @@ public enum BlockStep {
         let d = model.rowEmbeddings.dimension
         let rows = block.rowCount, columns = block.columnCount
         precondition(rows <= workspace.shardSize && columns <= workspace.shardSize && d == workspace.dimension)
-        let columnBase = model.columnEmbeddings.storage + block.columnShard * d
-        let ldb = model.columnShards * d
-        // The block's row vectors: read in place, or (subwords) composed into the workspace.
+        // The block's row and column vectors: read in place, or (subwords) composed into the workspace.
         let rowBase: UnsafeMutablePointer<Float>, lda: Int
-        if let subwords = model.subwords {
+        if let subwords = model.rowSubwords {
             guard let gathered = workspace.gatheredRows else { preconditionFailure("a subword model needs a workspace that gathers rows") }
-            subwords.gather(words: model.rowEmbeddings, rowShard: block.rowShard, rowShards: model.rowShards,
+            subwords.gather(words: model.rowEmbeddings, shard: block.rowShard, shards: model.rowShards,
                             count: rows, into: gathered)
             (rowBase, lda) = (gathered, d)
         } else {
             (rowBase, lda) = (model.rowEmbeddings.storage + block.rowShard * d, model.rowShards * d)
+        }
+        let columnBase: UnsafeMutablePointer<Float>, ldb: Int
+        if let subwords = model.columnSubwords {
+            guard let gathered = workspace.gatheredColumns else { preconditionFailure("a subword model needs a workspace that gathers columns") }
+            subwords.gather(words: model.columnEmbeddings, shard: block.columnShard, shards: model.columnShards,
+                            count: columns, into: gathered)
+            (columnBase, ldb) = (gathered, d)
+        } else {
+            (columnBase, ldb) = (model.columnEmbeddings.storage + block.columnShard * d, model.columnShards * d)
         }
 
         for l in 0..<rows { workspace.rowTerm[l] = model.rowTerms[l * model.rowShards + block.rowShard] }
@@ -166,7 +184,7 @@ public enum BlockStep {
                                     columnCount: columns, cutoff: cutoff)
             if !corner.isEmpty(rowCount: rows, columnCount: columns) {
                 return computeGradients(block, model: model, workspace: workspace, lossRowStride: lossRowStride,
-                                        leavingOut: corner, rowBase: rowBase, lda: lda)
+                                        leavingOut: corner, rowBase: rowBase, lda: lda, columnBase: columnBase, ldb: ldb)
             }
         }
 
@@ -190,15 +208,14 @@ public enum BlockStep {
     /// ``computeGradients(_:model:workspace:lossRowStride:)`` without the unobserved cells of `corner` (rows
     /// `a..<n` x columns `b..<m`): the products are cut into the rectangles outside it, and its observed cells
     /// are trained one dot product each. Expects `workspace.rowTerm` and `columnTerm` filled for the block, and
-    /// the block's row vectors at `rowBase` with leading dimension `lda`.
+    /// the block's row and column vectors at `rowBase` and `columnBase` with leading dimensions `lda` and `ldb`.
     static func computeGradients(_ block: TrainingBlock, model: TrainingModel, workspace: StepWorkspace,
                                  lossRowStride: Int, leavingOut corner: RareCorner,
-                                 rowBase: UnsafeMutablePointer<Float>, lda: Int) -> Double {
+                                 rowBase: UnsafeMutablePointer<Float>, lda: Int,
+                                 columnBase: UnsafeMutablePointer<Float>, ldb: Int) -> Double {
         let d = model.rowEmbeddings.dimension
         let rows = block.rowCount, columns = block.columnCount
         let a = corner.firstRow, b = corner.firstColumn
-        let columnBase = model.columnEmbeddings.storage + block.columnShard * d
-        let ldb = model.columnShards * d
         let cells = workspace.cells
 
         // predictions: rows 0..<a x every column, rows a..<n x columns 0..<b (row stride `columns` throughout).

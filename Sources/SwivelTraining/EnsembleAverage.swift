@@ -13,80 +13,81 @@ import SwivelLinearAlgebra
 /// Shapes: `rowSum` is `rows x dimension`, `columnSum` `columns x dimension`, row-major, as the model's
 /// embeddings. Both are kept in checkpoints, so an interrupted ensemble resumes exactly.
 ///
-/// A subword model's row vectors are means of feature and n-gram vectors (``SubwordRows``): its rotation is found
-/// from the composed rows and applied to the feature and n-gram vectors alike (`ngramSum`), which rotates every
-/// composed vector, seen or unseen, by the same `Q`.
+/// In a subword model a side's vectors are means of feature and n-gram vectors (``SubwordComposition``): the rotation
+/// is fitted to the composed vectors and applied to the feature and n-gram vectors alike (``rowNgramSum``,
+/// ``columnNgramSum``), which rotates every composed vector, seen or unseen, by the same `Q`.
 public final class EnsembleAverage: @unchecked Sendable {
     /// Sum of the finished members' (rotated) row vectors.
     public let rowSum: ParameterMatrix
     /// Sum of the finished members' (rotated) column vectors.
     public let columnSum: ParameterMatrix
-    /// Sum of the finished members' (rotated) n-gram vectors (subword models only).
-    public let ngramSum: ParameterMatrix?
+    /// The n-gram parts of a subword model's rows and columns (nil for a side without), whose vectors are summed too.
+    let rowSubwords: SubwordComposition?, columnSubwords: SubwordComposition?
+    /// Sum of the finished members' (rotated) row n-gram vectors (with ``rowSubwords``).
+    public let rowNgramSum: ParameterMatrix?
+    /// Sum of the finished members' (rotated) column n-gram vectors (with ``columnSubwords``).
+    public let columnNgramSum: ParameterMatrix?
 
-    /// An empty sum for `rows` row and `columns` column vectors of `dimension`, and `ngrams` n-gram vectors
-    /// for a subword model.
-    public init(rows: Int, columns: Int, dimension: Int, ngrams: Int? = nil) {
+    /// An empty sum for `rows` row and `columns` column vectors of `dimension`, and the n-gram vectors of
+    /// `rowSubwords` and `columnSubwords` (a subword model's; the members' n-gram vectors are read from them).
+    public init(rows: Int, columns: Int, dimension: Int, rowSubwords: SubwordComposition? = nil,
+                columnSubwords: SubwordComposition? = nil) {
         rowSum = ParameterMatrix(rows: rows, dimension: dimension)
         columnSum = ParameterMatrix(rows: columns, dimension: dimension)
-        ngramSum = ngrams.map { ParameterMatrix(rows: $0, dimension: dimension) }
+        self.rowSubwords = rowSubwords
+        self.columnSubwords = columnSubwords
+        rowNgramSum = rowSubwords.map { ParameterMatrix(rows: $0.vectors.rows, dimension: dimension) }
+        columnNgramSum = columnSubwords.map { ParameterMatrix(rows: $0.vectors.rows, dimension: dimension) }
     }
 
-    /// Adds a finished member (its row and column vectors, shapes as the sums): member 0 as it is, later ones
-    /// after rotating them onto the sum so far (`membersBefore` members are in it).
-    ///
-    /// - Parameters:
-    ///   - ngrams: a subword model's n-gram vectors (shape of ``ngramSum``), rotated and summed with the rest.
-    ///   - compose: a subword model's composed rows from (feature vectors, n-gram vectors): the rotation is fitted
-    ///     to the composed rows of the member and of the sum.
-    public func add(rows: ParameterMatrix, columns: ParameterMatrix, ngrams: ParameterMatrix? = nil,
-                    compose: ((ParameterMatrix, ParameterMatrix) -> ParameterMatrix)? = nil,
-                    membersBefore: Int) throws {
-        precondition((ngrams == nil) == (ngramSum == nil) && (ngrams == nil || compose != nil),
-                     "a subword ensemble needs n-gram vectors and their composition")
+    /// Adds a finished member (its row and column feature vectors, shapes as the sums, and the n-gram vectors its
+    /// compositions hold): member 0 as it is, later ones after rotating them onto the sum so far (`membersBefore`
+    /// members are in it).
+    public func add(rows: ParameterMatrix, columns: ParameterMatrix, membersBefore: Int) throws {
         precondition(rows.rows == rowSum.rows && columns.rows == columnSum.rows
                      && rows.dimension == rowSum.dimension && columns.dimension == rowSum.dimension,
                      "member shapes differ from the ensemble's")
         let d = rowSum.dimension
+        // (member matrix, its sum) pairs: feature vectors, then n-gram vectors.
+        var pairs = [(rows, rowSum), (columns, columnSum)]
+        if let rowSubwords, let rowNgramSum { pairs.append((rowSubwords.vectors, rowNgramSum)) }
+        if let columnSubwords, let columnNgramSum { pairs.append((columnSubwords.vectors, columnNgramSum)) }
         if membersBefore == 0 {
-            rowSum.storage.update(from: rows.storage, count: rows.rows * d)
-            columnSum.storage.update(from: columns.storage, count: columns.rows * d)
-            if let ngrams, let ngramSum { ngramSum.storage.update(from: ngrams.storage, count: ngrams.rows * d) }
+            for (member, sum) in pairs { sum.storage.update(from: member.storage, count: member.rows * d) }
             return
         }
-        // The rows the rotation is fitted to: the vectors themselves, or a subword model's composed rows.
-        let (memberRows, sumRows) = if let ngrams, let ngramSum, let compose {
-            (compose(rows, ngrams), compose(rowSum, ngramSum))
-        } else {
-            (rows, rowSum)
+        // The vectors the rotation is fitted to: the features', or a subword side's composed vectors.
+        func aligned(_ words: ParameterMatrix, _ sum: ParameterMatrix, _ side: SubwordComposition?,
+                     _ ngramSum: ParameterMatrix?) -> (ParameterMatrix, ParameterMatrix) {
+            guard let side, let ngramSum else { return (words, sum) }
+            return (side.composed(words: words), side.composed(words: sum, ngrams: ngramSum))
         }
+        let (memberRows, sumRows) = aligned(rows, rowSum, rowSubwords, rowNgramSum)
+        let (memberColumns, sumColumns) = aligned(columns, columnSum, columnSubwords, columnNgramSum)
         // M = R^T S_R + C^T S_C (d x d): the cross product of the stacked member and sum.
         var cross = Matrix(rows: d, columns: d)
         cross.values.withUnsafeMutableBufferPointer { m in
             BLAS.sgemm(transposeA: .transposed, m: d, n: d, k: rows.rows, a: memberRows.storage, lda: d,
                        b: sumRows.storage, ldb: d, c: m.baseAddress!, ldc: d)
-            BLAS.sgemm(transposeA: .transposed, m: d, n: d, k: columns.rows, a: columns.storage, lda: d,
-                       b: columnSum.storage, ldb: d, beta: 1, c: m.baseAddress!, ldc: d)
+            BLAS.sgemm(transposeA: .transposed, m: d, n: d, k: columns.rows, a: memberColumns.storage, lda: d,
+                       b: sumColumns.storage, ldb: d, beta: 1, c: m.baseAddress!, ldc: d)
         }
         let q = try OrthogonalProcrustes.rotation(crossProduct: cross)
         q.values.withUnsafeBufferPointer { q in
-            BLAS.sgemm(m: rows.rows, n: d, k: d, a: rows.storage, lda: d, b: q.baseAddress!, ldb: d,
-                       beta: 1, c: rowSum.storage, ldc: d)
-            BLAS.sgemm(m: columns.rows, n: d, k: d, a: columns.storage, lda: d, b: q.baseAddress!, ldb: d,
-                       beta: 1, c: columnSum.storage, ldc: d)
-            if let ngrams, let ngramSum, ngrams.rows > 0 {
-                BLAS.sgemm(m: ngrams.rows, n: d, k: d, a: ngrams.storage, lda: d, b: q.baseAddress!, ldb: d,
-                           beta: 1, c: ngramSum.storage, ldc: d)
+            for (member, sum) in pairs where member.rows > 0 {
+                BLAS.sgemm(m: member.rows, n: d, k: d, a: member.storage, lda: d, b: q.baseAddress!, ldb: d,
+                           beta: 1, c: sum.storage, ldc: d)
             }
         }
     }
 
-    /// Writes the mean of `members` members into `rows` and `columns` (the model's embeddings) and, for a subword
-    /// model, `ngrams`.
-    public func writeMean(members: Int, rows: ParameterMatrix, columns: ParameterMatrix, ngrams: ParameterMatrix? = nil) {
+    /// Writes the mean of `members` members into `rows` and `columns` (the model's feature vectors) and into the
+    /// compositions' n-gram vectors.
+    public func writeMean(members: Int, rows: ParameterMatrix, columns: ParameterMatrix) {
         let scale = 1 / Float(members)
         var pairs = [(rowSum, rows), (columnSum, columns)]
-        if let ngramSum, let ngrams { pairs.append((ngramSum, ngrams)) }
+        if let rowSubwords, let rowNgramSum { pairs.append((rowNgramSum, rowSubwords.vectors)) }
+        if let columnSubwords, let columnNgramSum { pairs.append((columnNgramSum, columnSubwords.vectors)) }
         for (sum, target) in pairs {
             for i in 0..<(sum.rows * sum.dimension) { target.storage[i] = sum.storage[i] * scale }
         }

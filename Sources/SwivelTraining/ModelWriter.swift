@@ -12,6 +12,7 @@ extension Trainer {
         ModelDirectory.rowVocabulary, ModelDirectory.columnVocabulary, ModelDirectory.rowEmbeddings,
         ModelDirectory.columnEmbeddings, ModelDirectory.modelInfo, ModelDirectory.trainingLog,
         ModelDirectory.evaluationLog, Checkpoint.fileName, ModelDirectory.subwordBuckets, ModelDirectory.subwordVectors,
+        ModelDirectory.columnSubwordBuckets, ModelDirectory.columnSubwordVectors,
     ]
 
     /// Writes the trained model to `directory` as one unit: vocabularies, both embedding matrices, the training
@@ -19,8 +20,8 @@ extension Trainer {
     /// is then swapped in whole; the checkpoint, the evaluation log and any other file of the directory are
     /// carried over. A reader sees the old model or the new one, never a mix.
     ///
-    /// A subword model's row vectors are written composed (each row feature's mean with its n-grams), beside its
-    /// n-gram vectors (``SubwordVectors``), so that readers need the n-grams only for unseen words.
+    /// A subword model's vectors are written composed (each feature's mean with its n-grams), beside its n-gram
+    /// vectors (``SubwordVectors``, one table per composed side), so that readers need them only for unseen words.
     public func writeModel(to directory: String, summary: TrainingSummary) throws {
         let staged = try StagedDirectory(destination: directory)
         let out = staged.staging
@@ -29,13 +30,14 @@ extension Trainer {
                                       to: out + "/" + ModelDirectory.rowEmbeddings)
         var written = [ModelDirectory.rowEmbeddings, ModelDirectory.columnEmbeddings, ModelDirectory.rowVocabulary,
                        ModelDirectory.columnVocabulary, ModelDirectory.trainingLog]
-        if let subwords = model.subwords {
+        for (subwords, side) in [(model.rowSubwords, SubwordVectors.Side.rows), (model.columnSubwords, .columns)] {
+            guard let subwords else { continue }
             try SubwordVectors(scheme: subwords.scheme, bucketIDs: subwords.bucketIDs,
                                vectors: Matrix(rows: subwords.vectors.rows, columns: d, values: subwords.vectors.values))
-                .write(to: out)
-            written += [ModelDirectory.subwordBuckets, ModelDirectory.subwordVectors]
+                .write(to: out, side: side)
+            written += [side.bucketsFile, side.vectorsFile]
         }
-        try EmbeddingMatrixFile.write(Matrix(rows: manifest.columns, columns: d, values: model.columnEmbeddings.values),
+        try EmbeddingMatrixFile.write(Matrix(rows: manifest.columns, columns: d, values: composedColumnVectors.values),
                                       to: out + "/" + ModelDirectory.columnEmbeddings)
         try AtomicFileWriter.write(try FileReader.readAll(prepDirectory + "/" + manifest.rowVocabulary),
                                    to: out + "/" + ModelDirectory.rowVocabulary)
@@ -78,8 +80,10 @@ extension Trainer {
             unlink(directory + "/" + Checkpoint.fileName)
             unlink(directory + "/" + ModelDirectory.evaluationLog)
             // The old model's n-grams would be carried into a new model that has none.
-            unlink(directory + "/" + ModelDirectory.subwordBuckets)
-            unlink(directory + "/" + ModelDirectory.subwordVectors)
+            for name in [ModelDirectory.subwordBuckets, ModelDirectory.subwordVectors, ModelDirectory.columnSubwordBuckets,
+                         ModelDirectory.columnSubwordVectors] {
+                unlink(directory + "/" + name)
+            }
         }
     }
 

@@ -136,13 +136,18 @@ public final class Trainer {
             throw TrainingError.invalidOption("--strata \(config.strata) needs at least \(config.strata) row and column shards; \(prepDirectory) has \(manifest.rowShards) x \(manifest.columnShards) (lower --strata, or prep with a smaller --shard-size)")
         }
         self.manifest = manifest
-        // A subword model hashes its row features' n-grams first: the buckets in use count towards the memory.
-        let subwords = try config.subwords.map { scheme in
-            SubwordRows(words: try Vocabulary.read(from: prepDirectory + "/" + manifest.rowVocabulary).tokens,
-                        scheme: scheme, rowShards: manifest.rowShards, config: config)
+        // A subword model hashes its features' n-grams first: the buckets in use count towards the memory.
+        let rowSubwords = try config.subwords.map { scheme in
+            SubwordComposition(words: try Vocabulary.read(from: prepDirectory + "/" + manifest.rowVocabulary).tokens,
+                               scheme: scheme, shards: manifest.rowShards, config: config)
+        }
+        let columnSubwords = try config.subwords.flatMap { scheme in
+            config.subwordSides == .rows ? nil
+                : SubwordComposition(words: try Vocabulary.read(from: prepDirectory + "/" + manifest.columnVocabulary).tokens,
+                                     scheme: scheme, shards: manifest.columnShards, config: config)
         }
         try Self.requireMemory(manifest: manifest, config: config, blocksInMemory: blocksInMemory, rowGroup: rowGroup,
-                               ngramVectors: subwords?.bucketIDs.count ?? 0)
+                               ngramVectors: (rowSubwords?.bucketIDs.count ?? 0) + (columnSubwords?.bucketIDs.count ?? 0))
         shardSetIdentity = try ShardSetIdentity.compute(directory: prepDirectory, manifest: manifest)
         let rowSums = try MarginalsFile.read(from: prepDirectory + "/" + manifest.rowSums, expected: manifest.rows)
         let columnSums = try MarginalsFile.read(from: prepDirectory + "/" + manifest.columnSums, expected: manifest.columns)
@@ -163,11 +168,12 @@ public final class Trainer {
         let columnEmbeddings = ParameterMatrix(rows: manifest.columns, dimension: d)
         if randomInitialization {
             Self.drawInitialVectors(rowEmbeddings, columnEmbeddings, seed: config.seed)
-            subwords?.splitStart(rowEmbeddings)
+            rowSubwords?.splitStart(rowEmbeddings)
+            columnSubwords?.splitStart(columnEmbeddings)
         }
         ensembleAverage = config.ensemble > 1
             ? EnsembleAverage(rows: manifest.rows, columns: manifest.columns, dimension: d,
-                              ngrams: subwords?.bucketIDs.count) : nil
+                              rowSubwords: rowSubwords, columnSubwords: columnSubwords) : nil
         model = TrainingModel(
             rowEmbeddings: rowEmbeddings,
             columnEmbeddings: columnEmbeddings,
@@ -177,7 +183,7 @@ public final class Trainer {
             contextSmoothing: Double(config.contextSmoothing),
             rowShards: manifest.rowShards, columnShards: manifest.columnShards,
             largestRowShard: manifest.rowLayout.size(of: 0), largestColumnShard: manifest.columnLayout.size(of: 0),
-            unobservedCutoff: config.unobservedCutoff, subwords: subwords)
+            unobservedCutoff: config.unobservedCutoff, rowSubwords: rowSubwords, columnSubwords: columnSubwords)
         startPending = randomInitialization && config.initialization == .spectral
     }
 
@@ -210,7 +216,8 @@ public final class Trainer {
                 ? try Self.loadBlock(manifest.shards[index], manifest: manifest, directory: directory, config: config)
                 : blocks[index]
         }
-        model.subwords?.splitStart(model.rowEmbeddings)
+        model.rowSubwords?.splitStart(model.rowEmbeddings)
+        model.columnSubwords?.splitStart(model.columnEmbeddings)
     }
 
     /// Refuses a run whose parameters (embeddings, optimizer state, ensemble sums, a checkpoint's snapshot of
@@ -315,10 +322,12 @@ public final class Trainer {
             list += [model.rowOptimizer.momentumBuffer, model.columnOptimizer.momentumBuffer]
         }
         if let ensembleAverage { list += [ensembleAverage.rowSum, ensembleAverage.columnSum] }
-        if let subwords = model.subwords {
+        for (subwords, sum) in [(model.rowSubwords, ensembleAverage?.rowNgramSum),
+                                (model.columnSubwords, ensembleAverage?.columnNgramSum)] {
+            guard let subwords else { continue }
             list += [subwords.vectors, subwords.optimizer.accumulator]
             if config.optimizer == .rmsprop { list.append(subwords.optimizer.momentumBuffer) }
-            if let ngramSum = ensembleAverage?.ngramSum { list.append(ngramSum) }
+            if let sum { list.append(sum) }
         }
         return list
     }
@@ -407,7 +416,8 @@ public final class Trainer {
         let schedule = BlockSchedule(rowShards: manifest.rowShards, columnShards: manifest.columnShards, waveSize: workers,
                                      strata: config.strata)
         let workspaces = (0..<workers).map { _ in StepWorkspace(shardSize: max(manifest.rowLayout.size(of: 0), manifest.columnLayout.size(of: 0)),
-                                                            dimension: config.dimension, gathersRows: self.model.subwords != nil) }
+                                                            dimension: config.dimension, gathersRows: self.model.rowSubwords != nil,
+                                                            gathersColumns: self.model.columnSubwords != nil) }
         let cellsPerEpoch = Double(manifest.rows) * Double(manifest.columns)
         let blockCount = manifest.rowShards * manifest.columnShards
         let members = config.ensemble
@@ -469,9 +479,11 @@ public final class Trainer {
                         position.epochLoss += loss
                         position.epochCells += Double(waveBlocks[w].rowCount * waveBlocks[w].columnCount)
                     }
-                    // The n-grams' shares of the wave's row gradients, block by block in wave order.
-                    model.subwords?.applyGradients(of: (0..<wave.count).map { (waveBlocks[$0].rowShard, UnsafePointer(workspaces[$0].rowGradients)) },
-                                                   workers: workers)
+                    // The n-grams' shares of the wave's gradients, block by block in wave order.
+                    model.rowSubwords?.applyGradients(of: (0..<wave.count).map { (waveBlocks[$0].rowShard, UnsafePointer(workspaces[$0].rowGradients)) },
+                                                      workers: workers)
+                    model.columnSubwords?.applyGradients(of: (0..<wave.count).map { (waveBlocks[$0].columnShard, UnsafePointer(workspaces[$0].columnGradients)) },
+                                                         workers: workers)
                     position.wavesDone += 1
                     blocksDone += wave.count
                     progress?(ProgressUpdate(phase: "\(memberText(member))epoch \(epoch)/\(config.epochs)", done: Double(blocksDone),
@@ -531,31 +543,27 @@ public final class Trainer {
     private func finishMember(_ member: Int) throws -> Bool {
         guard let ensembleAverage else { return true }
         do {
-            if let subwords = model.subwords {
-                try ensembleAverage.add(rows: model.rowEmbeddings, columns: model.columnEmbeddings, ngrams: subwords.vectors,
-                                        compose: { subwords.composedRows(words: $0, ngrams: $1) }, membersBefore: member)
-            } else {
-                try ensembleAverage.add(rows: model.rowEmbeddings, columns: model.columnEmbeddings, membersBefore: member)
-            }
+            try ensembleAverage.add(rows: model.rowEmbeddings, columns: model.columnEmbeddings, membersBefore: member)
         } catch {
             try? finishCheckpoint()   // the member's last checkpoint must be complete
             throw error
         }
         position.membersDone = member + 1
         if position.membersDone == config.ensemble {
-            ensembleAverage.writeMean(members: config.ensemble, rows: model.rowEmbeddings, columns: model.columnEmbeddings,
-                                      ngrams: model.subwords?.vectors)
+            ensembleAverage.writeMean(members: config.ensemble, rows: model.rowEmbeddings, columns: model.columnEmbeddings)
             return true
         }
         if config.initialization == .spectral {
             try startSpectrally(seed: config.memberSeed(member + 1))
         } else {
             Self.drawInitialVectors(model.rowEmbeddings, model.columnEmbeddings, seed: config.memberSeed(member + 1))
-            model.subwords?.splitStart(model.rowEmbeddings)
+            model.rowSubwords?.splitStart(model.rowEmbeddings)
+            model.columnSubwords?.splitStart(model.columnEmbeddings)
         }
         model.rowOptimizer.reset()
         model.columnOptimizer.reset()
-        model.subwords?.optimizer.reset()
+        model.rowSubwords?.optimizer.reset()
+        model.columnSubwords?.optimizer.reset()
         position.epochsDone = 0
         return false
     }
@@ -564,7 +572,7 @@ public final class Trainer {
     public func embeddings(_ choice: VectorChoice) throws -> Embeddings {
         let d = config.dimension
         let rows = Matrix(rows: manifest.rows, columns: d, values: composedRowVectors.values)
-        let columns = Matrix(rows: manifest.columns, columns: d, values: model.columnEmbeddings.values)
+        let columns = Matrix(rows: manifest.columns, columns: d, values: composedColumnVectors.values)
         if tokens == nil {
             tokens = (try Vocabulary.read(from: prepDirectory + "/" + manifest.rowVocabulary).tokens,
                       try Vocabulary.read(from: prepDirectory + "/" + manifest.columnVocabulary).tokens)
@@ -583,7 +591,12 @@ public final class Trainer {
 
     /// The model's row vectors: the embeddings, or a subword model's composed vectors (a new matrix).
     public var composedRowVectors: ParameterMatrix {
-        model.subwords?.composedRows(words: model.rowEmbeddings) ?? model.rowEmbeddings
+        model.rowSubwords?.composed(words: model.rowEmbeddings) ?? model.rowEmbeddings
+    }
+
+    /// The model's column vectors: the embeddings, or a subword model's composed vectors (a new matrix).
+    public var composedColumnVectors: ParameterMatrix {
+        model.columnSubwords?.composed(words: model.columnEmbeddings) ?? model.columnEmbeddings
     }
 
     /// Row and column words, read from the prep directory on first use by ``embeddings(_:)``.

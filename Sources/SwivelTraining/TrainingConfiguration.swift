@@ -73,9 +73,13 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// "Spectral start").
     public var initialization = Initialization.spectral
     /// With a scheme, a subword model: each row feature's vector is the mean of its own vector and its character
-    /// n-grams' vectors (``SubwordRows``), so that features outside the vocabulary get vectors too. Nil (the
+    /// n-grams' vectors (``SubwordComposition``), so that features outside the vocabulary get vectors too. Nil (the
     /// default): plain row vectors.
     public var subwords: SubwordScheme?
+    /// Which sides of a subword model are composed of n-grams: rows only (as fastText composes its input vectors
+    /// only), or rows and columns. Both is the default: the exported sum of row and column vectors then carries
+    /// word forms on both sides (docs/benchmarks.md, "Subwords").
+    public var subwordSides = SubwordSides.both
     /// The default and suggested cutoff, in nats.
     public static let suggestedUnobservedCutoff: Float = 8
 
@@ -96,7 +100,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case dimension, epochs, optimizer, learningRate, adagradInitialAccumulator, momentum, rmspropDecay,
              confidenceBase, confidenceScale, confidenceExponent, contextSmoothing, strata, threads, seed, ensemble,
-             unobservedCutoff, initialization, subwords
+             unobservedCutoff, initialization, subwords, subwordSides
     }
 
     /// Decodes a configuration; settings added after a checkpoint or model was written take the value that
@@ -123,6 +127,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         unobservedCutoff = try c.decodeIfPresent(Float.self, forKey: .unobservedCutoff)
         initialization = try c.decodeIfPresent(Initialization.self, forKey: .initialization) ?? .random
         subwords = try c.decodeIfPresent(SubwordScheme.self, forKey: .subwords)
+        subwordSides = try c.decodeIfPresent(SubwordSides.self, forKey: .subwordSides) ?? .both
     }
 
     /// The settings that differ between `self` and `other`, as "name X given, the checkpoint has Y", skipping
@@ -147,6 +152,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
             ("ensemble", \.ensemble, { String($0.ensemble) }),
             ("unobserved-cutoff", \.unobservedCutoff, { $0.unobservedCutoff.map { String($0) } ?? "none (exact)" }),
             ("init", \.initialization, { $0.initialization.rawValue }),
+            ("subword-sides", \.subwordSides, { $0.subwordSides.rawValue }),
             ("subwords", \.subwords, { $0.subwords.map { "on (n-grams \($0.minN)-\($0.maxN), \($0.buckets) buckets)" } ?? "off" }),
         ]
         return fields.compactMap { name, path, text in
@@ -182,6 +188,14 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         if let problem = subwords?.problem { try fail(problem) }
         if !(momentum >= 0 && momentum < 1) { try fail("--momentum must be in [0, 1) (got \(momentum))") }
     }
+}
+
+/// The sides of a subword model whose vectors are composed of character n-grams.
+public enum SubwordSides: String, CaseIterable, Codable, Sendable {
+    /// Row vectors only; column vectors are plain feature vectors.
+    case rows
+    /// Row and column vectors, each side with its own n-gram vectors.
+    case both
 }
 
 /// Errors of a training run.

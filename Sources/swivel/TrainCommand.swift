@@ -103,6 +103,9 @@ extension Swivel {
         @Flag(help: "Subword model: each row word's vector is the mean of its own vector and the vectors of its character n-grams (the word wrapped in < >, hashed into --buckets vectors, as fastText does), so that 'swivel nearest', 'eval' and 'export' give vectors for words outside the vocabulary too. Off by default, and best left off for --counts features whose names are IDs (see docs/usage.md).")
         var subwords = false
 
+        @Option(parsing: .unconditional, help: "With --subwords: compose 'rows' only (as fastText composes its input vectors), or 'both' rows and columns from their n-grams. (default: \(TrainingConfiguration().subwordSides.rawValue))")
+        var subwordSides: SubwordSides?
+
         @Option(name: .customLong("min-n"), parsing: .unconditional, help: "With --subwords: shortest character n-gram. (default: \(SubwordScheme.fastTextDefault.minN))")
         var minN: Int?
 
@@ -160,7 +163,8 @@ extension Swivel {
                 throw ValidationError("--unobserved-cutoff must be at least 0 nats, or 'exact' (got \(nats))")
             }
             if let ensemble, ensemble > 64 { throw ValidationError("--ensemble must be at most 64 (got \(ensemble))") }
-            if !subwords, let given = [("--min-n", minN), ("--max-n", maxN), ("--buckets", buckets)].first(where: { $0.1 != nil }) {
+            if !subwords, let given = [("--min-n", minN), ("--max-n", maxN), ("--buckets", buckets),
+                                       ("--subword-sides", subwordSides.map { _ in 0 })].first(where: { $0.1 != nil }) {
                 throw ValidationError("\(given.0) applies to subword models: add --subwords")
             }
             if let problem = subwordScheme?.problem { throw ValidationError(problem) }
@@ -192,6 +196,7 @@ extension Swivel {
             if let unobservedCutoff { config.unobservedCutoff = unobservedCutoff.nats }
             if let initialization { config.initialization = initialization }
             if let scheme = subwordScheme { config.subwords = scheme }
+            if let subwordSides { config.subwordSides = subwordSides }
         }
 
         func run() throws {
@@ -418,6 +423,7 @@ extension Swivel.TrainCommand {
 
 extension OptimizerKind: ExpressibleByArgument {}
 extension Initialization: ExpressibleByArgument {}
+extension SubwordSides: ExpressibleByArgument {}
 
 /// `--unobserved-cutoff`: a number of nats, or `exact` for every cell.
 struct CutoffOption: ExpressibleByArgument {

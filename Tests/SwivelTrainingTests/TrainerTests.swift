@@ -384,8 +384,9 @@ func smallPlantedRun() throws -> (prep: String, config: TrainingConfiguration) {
             _ = try resumed.train()
             #expect(resumed.model.rowEmbeddings.values == uninterrupted.model.rowEmbeddings.values)
             #expect(resumed.model.columnEmbeddings.values == uninterrupted.model.columnEmbeddings.values)
-            #expect(resumed.model.subwords?.vectors.values == uninterrupted.model.subwords?.vectors.values)
-            #expect((resumed.model.subwords != nil) == subwords)
+            #expect(resumed.model.rowSubwords?.vectors.values == uninterrupted.model.rowSubwords?.vectors.values)
+            #expect(resumed.model.columnSubwords?.vectors.values == uninterrupted.model.columnSubwords?.vectors.values)
+            #expect((resumed.model.rowSubwords != nil) == subwords && (resumed.model.columnSubwords != nil) == subwords)
             #expect(resumed.position.log == uninterrupted.position.log.enumerated().map { i, record in
                 var r = record
                 r.seconds = resumed.position.log[i].seconds

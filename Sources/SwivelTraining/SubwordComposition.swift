@@ -1,44 +1,46 @@
 import Dispatch
 import SwivelText
 
-/// The character n-gram part of a subword model's row vectors (`swivel train --subwords`).
+/// The character n-gram part of one side's vectors in a subword model (`swivel train --subwords`): the row side's,
+/// and the column side's.
 ///
-/// Row feature `i` is trained through its composed vector, the mean of its own vector `w_i` and the vectors of its
-/// n-grams: `r_i = (w_i + sum_{g in G_i} b_g) / (1 + |G_i|)`, as fastText composes a word's input vector (its n-grams
-/// in ``SubwordScheme``'s order, a repeated n-gram counted each time). Column vectors stay plain word vectors.
+/// Feature `i` of the side is trained through its composed vector, the mean of its own vector `w_i` and the vectors of
+/// its n-grams: `v_i = (w_i + sum_{g in G_i} b_g) / (1 + |G_i|)`, as fastText composes a word's input vector (its
+/// n-grams in ``SubwordScheme``'s order, a repeated n-gram counted each time).
 ///
-/// In a block step the composed rows are gathered into a contiguous matrix (``gather(words:rowShard:rowShards:count:into:)``),
-/// the step runs unchanged on it, and the row gradient `dL/dr_i` is spread back: `w_i` and each `b_g` receive
-/// `dL/dr_i / (1 + |G_i|)`. n-grams are shared between rows of blocks that train at once, so their updates wait for
-/// the end of the wave: ``applyGradients(of:workers:)`` then takes, block by block in wave order, one optimizer step
-/// per n-gram vector with that block's summed gradient. Every block of a wave therefore reads the n-gram vectors as
-/// they were when the wave began, and each n-gram vector sees the same sequence of steps for any thread count.
+/// In a block step the composed vectors of the block's features are gathered into a contiguous matrix
+/// (``gather(words:shard:shards:count:into:)``), the step runs unchanged on it, and the gradient `dL/dv_i` is spread
+/// back: `w_i` and each `b_g` receive `dL/dv_i / (1 + |G_i|)`. n-grams are shared between features of blocks that
+/// train at once, so their updates wait for the end of the wave: ``applyGradients(of:workers:)`` then takes, block by
+/// block in wave order, one optimizer step per n-gram vector with that block's summed gradient. Every block of a wave
+/// therefore reads the n-gram vectors as they were when the wave began, and each n-gram vector sees the same sequence
+/// of steps for any thread count.
 ///
-/// Only buckets that some row feature uses get a vector (``bucketIDs``, ascending); a bucket no feature uses is zero,
-/// which is also what the exported fastText model holds for it.
-public final class SubwordRows: @unchecked Sendable {
+/// Only buckets that some feature uses get a vector (``bucketIDs``, ascending); a bucket no feature uses is zero,
+/// which is also what an exported fastText model holds for it.
+public final class SubwordComposition: @unchecked Sendable {
     /// How features are cut into n-grams and hashed.
     public let scheme: SubwordScheme
-    /// The buckets some row feature uses, ascending; slot `s` holds bucket `bucketIDs[s]`.
+    /// The buckets some feature uses, ascending; slot `s` holds bucket `bucketIDs[s]`.
     public let bucketIDs: [Int32]
     /// The n-gram vectors, `bucketIDs.count x dimension`, row `s` for slot `s`.
     public let vectors: ParameterMatrix
     /// Optimizer state of ``vectors``.
     public let optimizer: OptimizerState
-    /// Row feature `i`'s n-gram slots are `ngramSlot[ngramStart[i] ..< ngramStart[i + 1]]` (`rows + 1` offsets).
+    /// Feature `i`'s n-gram slots are `ngramSlot[ngramStart[i] ..< ngramStart[i + 1]]` (`features + 1` offsets).
     let ngramStart: [Int32]
-    /// Slots of every row feature's n-grams, feature after feature.
+    /// Slots of every feature's n-grams, feature after feature.
     let ngramSlot: [Int32]
-    /// Per row shard, the transpose of its rows' n-gram lists: the slots its rows use (ascending) and, for the
-    /// `p`-th of them, the local rows (block row `l` is feature `shard + l * rowShards`) in
+    /// Per shard, the transpose of its features' n-gram lists: the slots they use (ascending) and, for the
+    /// `p`-th of them, the local rows (a block's row `l` is feature `shard + l * shards`) in
     /// `users[shard][userStart[shard][p] ..< userStart[shard][p + 1]]`, a row listed once per occurrence.
     let shardSlots: [[Int32]]
     let userStart: [[Int32]]
     let users: [[Int32]]
 
-    /// Hashes the n-grams of `words` (the row features, in row order) under `scheme` and allocates a zero vector
+    /// Hashes the n-grams of `words` (the side's features, in order; shard `s` holds features `s, s + shards, ...`) under `scheme` and allocates a zero vector
     /// and optimizer state per bucket in use.
-    public init(words: [String], scheme: SubwordScheme, rowShards: Int, config: TrainingConfiguration) {
+    public init(words: [String], scheme: SubwordScheme, shards: Int, config: TrainingConfiguration) {
         self.scheme = scheme
         let perWord = words.map { scheme.buckets(of: $0) }
         bucketIDs = Array(Set(perWord.joined())).sorted()
@@ -55,12 +57,12 @@ public final class SubwordRows: @unchecked Sendable {
         ngramStart = start
         ngramSlot = slots
         var shardSlots: [[Int32]] = [], userStart: [[Int32]] = [], users: [[Int32]] = []
-        for shard in 0..<rowShards {
+        for shard in 0..<shards {
             var pairs: [(slot: Int32, row: Int32)] = []
             var i = shard, l: Int32 = 0
             while i < words.count {
                 for k in Int(start[i])..<Int(start[i + 1]) { pairs.append((slots[k], l)) }
-                i += rowShards
+                i += shards
                 l += 1
             }
             pairs.sort { $0.slot != $1.slot ? $0.slot < $1.slot : $0.row < $1.row }
@@ -84,22 +86,22 @@ public final class SubwordRows: @unchecked Sendable {
         optimizer = OptimizerState(rows: bucketIDs.count, dimension: config.dimension, config: config)
     }
 
-    /// Number of n-grams of row feature `i` (repeats counted).
+    /// Number of n-grams of feature `i` (repeats counted).
     @inline(__always) func ngramCount(_ i: Int) -> Int { Int(ngramStart[i + 1] - ngramStart[i]) }
 
-    /// Writes the composed vectors of the `count` rows `rowShard, rowShard + rowShards, ...` into `out`
+    /// Writes the composed vectors of the `count` features `shard, shard + shards, ...` into `out`
     /// (`count x dimension`, row-major), from the features' own vectors `words` and the n-gram vectors.
-    public func gather(words: ParameterMatrix, rowShard: Int, rowShards: Int, count: Int,
+    public func gather(words: ParameterMatrix, shard: Int, shards: Int, count: Int,
                        into out: UnsafeMutablePointer<Float>) {
         let d = words.dimension
         for l in 0..<count {
-            compose(row: rowShard + l * rowShards, words: words, ngrams: vectors, into: out + l * d)
+            compose(feature: shard + l * shards, words: words, ngrams: vectors, into: out + l * d)
         }
     }
 
-    /// Writes row feature `i`'s composed vector (`dimension` floats) from feature vectors `words` and n-gram
+    /// Writes feature `i`'s composed vector (`dimension` floats) from feature vectors `words` and n-gram
     /// vectors `ngrams` (shaped as ``vectors``) into `out`.
-    @inline(__always) func compose(row i: Int, words: ParameterMatrix, ngrams: ParameterMatrix,
+    @inline(__always) func compose(feature i: Int, words: ParameterMatrix, ngrams: ParameterMatrix,
                                    into out: UnsafeMutablePointer<Float>) {
         let d = words.dimension
         out.update(from: words.storage + i * d, count: d)
@@ -113,34 +115,34 @@ public final class SubwordRows: @unchecked Sendable {
         for t in 0..<d { out[t] *= scale }
     }
 
-    /// The composed vector of every row feature, `rows x dimension` (what a model holds as its row vectors), from
+    /// The composed vector of every feature, `features x dimension` (what a model holds as the side's vectors), from
     /// feature vectors `words` and n-gram vectors `ngrams` (default: ``vectors``).
-    public func composedRows(words: ParameterMatrix, ngrams: ParameterMatrix? = nil) -> ParameterMatrix {
+    public func composed(words: ParameterMatrix, ngrams: ParameterMatrix? = nil) -> ParameterMatrix {
         let ngrams = ngrams ?? vectors
         precondition(ngrams.rows == vectors.rows && ngrams.dimension == words.dimension, "n-gram vectors of another shape")
         let result = ParameterMatrix(rows: words.rows, dimension: words.dimension)
-        for i in 0..<words.rows { compose(row: i, words: words, ngrams: ngrams, into: result.storage + i * words.dimension) }
+        for i in 0..<words.rows { compose(feature: i, words: words, ngrams: ngrams, into: result.storage + i * words.dimension) }
         return result
     }
 
-    /// Turns `dL/dr` of the `count` rows of a block (`count x dimension`, in place) into the gradient of each
-    /// row's own vector, `dL/dr_i / (1 + |G_i|)`, which is also each of its n-grams' share.
-    public func spreadGradients(_ gradients: UnsafeMutablePointer<Float>, rowShard: Int, rowShards: Int, count: Int,
+    /// Turns `dL/dv` of the `count` features of a block (its rows or its columns) (`count x dimension`, in place) into the gradient of each
+    /// feature's own vector, `dL/dv_i / (1 + |G_i|)`, which is also each of its n-grams' share.
+    public func spreadGradients(_ gradients: UnsafeMutablePointer<Float>, shard: Int, shards: Int, count: Int,
                                 dimension d: Int) {
         for l in 0..<count {
-            let scale = 1 / Float(1 + ngramCount(rowShard + l * rowShards))
+            let scale = 1 / Float(1 + ngramCount(shard + l * shards))
             let g = gradients + l * d
             for t in 0..<d { g[t] *= scale }
         }
     }
 
-    /// Applies the n-gram gradients of a wave's blocks, in the order given: for each block (its row shard and its
-    /// rows' spread gradients from ``spreadGradients(_:rowShard:rowShards:count:dimension:)``), one optimizer step
-    /// per n-gram vector its rows use, with the sum of those rows' gradients (a row counted once per occurrence).
+    /// Applies the n-gram gradients of a wave's blocks, in the order given: for each block (its shard on this side and
+    /// its features' spread gradients from ``spreadGradients(_:shard:shards:count:dimension:)``), one optimizer step
+    /// per n-gram vector its features use, with the sum of those features' gradients (one counted per occurrence).
     ///
     /// `workers` threads each take the slots `s` with `s % workers` equal to their number; a slot's steps come in
     /// block order whatever the thread count, so the result does not depend on it.
-    public func applyGradients(of blocks: [(rowShard: Int, gradients: UnsafePointer<Float>)], workers: Int) {
+    public func applyGradients(of blocks: [(shard: Int, gradients: UnsafePointer<Float>)], workers: Int) {
         let d = vectors.dimension
         let workers = max(1, workers)
         // The gradient rows are only read, each by every worker; each worker writes its own slots.
@@ -163,9 +165,9 @@ public final class SubwordRows: @unchecked Sendable {
     }
 
     /// Splits start vectors between features and n-grams without changing any composed vector: `words` holds a
-    /// start vector `x_i` per row feature (random or spectral); afterwards each n-gram vector is the mean of the
+    /// start vector `x_i` per feature (random or spectral); afterwards each n-gram vector is the mean of the
     /// start vectors of the features that use it (counted per occurrence), and each feature's own vector is
-    /// `w_i = (1 + |G_i|) x_i - sum_{g in G_i} b_g`, so that `r_i = x_i` exactly in real arithmetic (to rounding in
+    /// `w_i = (1 + |G_i|) x_i - sum_{g in G_i} b_g`, so that `v_i = x_i` exactly in real arithmetic (to rounding in
     /// floats). The n-grams so start with what their words share, which is all an unseen word has.
     public func splitStart(_ words: ParameterMatrix) {
         let d = words.dimension

@@ -6,24 +6,26 @@ import SwivelText
 import Testing
 @testable import SwivelTraining
 
-/// One block of a subword model: 9 row words in 2 row shards (block rows are words 1, 3, 5, 7), 13 columns in 3
-/// column shards (block columns 2, 5, 8, 11), random counts, feature vectors, n-gram vectors and column vectors.
-/// Few buckets, so that some n-grams collide.
+/// One block of a subword model: 9 row words in 2 row shards (block rows are words 1, 3, 5, 7), 13 column words in
+/// 3 column shards (block columns 2, 5, 8, 11), random counts, feature vectors and n-gram vectors; the columns are
+/// composed of n-grams too when `composedColumns`. Few buckets, so that some n-grams collide.
 private struct SubwordProblem {
     let d = 5
     let rowShards = 2, columnShards = 3, shardSize = 5
     let rowShard = 1, columnShard = 2
     let words = ["walk", "walked", "talk", "talked", "swim", "swam", "a", "naïve", "walking"]
-    let columns = 13
+    let columnWords = ["run", "ran", "running", "runs", "jump", "jumped", "jumps", "cat", "cats", "dog", "dogs", "été", "x"]
+    let columns = 13   // columnWords.count
     let scheme = SubwordScheme(minN: 2, maxN: 4, buckets: 97)
     let config: TrainingConfiguration
     var block: TrainingBlock
     var model: TrainingModel
-    var subwords: SubwordRows
+    var subwords: SubwordComposition
+    var columnSubwords: SubwordComposition?
     var counts: [[Double]]
     var rowSums: [Double], columnSums: [Double], total: Double
 
-    init(seed: UInt64) {
+    init(seed: UInt64, composedColumns: Bool = false) {
         var config = TrainingConfiguration()
         config.dimension = d
         config.learningRate = 0.05
@@ -46,45 +48,50 @@ private struct SubwordProblem {
         rowSums = (0..<words.count).map { _ in 50 + 500 * random.nextUnit() }
         columnSums = (0..<columns).map { _ in 50 + 500 * random.nextUnit() }
         total = 20_000
-        subwords = SubwordRows(words: words, scheme: scheme, rowShards: rowShards, config: config)
+        subwords = SubwordComposition(words: words, scheme: scheme, shards: rowShards, config: config)
         for i in 0..<(subwords.vectors.rows * d) { subwords.vectors.storage[i] = Float(random.nextGaussian() * 0.5) }
         let rowValues = (0..<(words.count * d)).map { _ in Float(random.nextGaussian() * 0.5) }
         let columnValues = (0..<(columns * d)).map { _ in Float(random.nextGaussian() * 0.5) }
+        if composedColumns {
+            let table = SubwordComposition(words: columnWords, scheme: scheme, shards: columnShards, config: config)
+            for i in 0..<(table.vectors.rows * d) { table.vectors.storage[i] = Float(random.nextGaussian() * 0.5) }
+            columnSubwords = table
+        }
         model = TrainingModel(rowEmbeddings: ParameterMatrix(rows: words.count, dimension: d, values: rowValues),
                               columnEmbeddings: ParameterMatrix(rows: columns, dimension: d, values: columnValues),
                               rowOptimizer: OptimizerState(rows: words.count, dimension: d, config: config),
                               columnOptimizer: OptimizerState(rows: columns, dimension: d, config: config),
                               rowSums: rowSums, columnSums: columnSums, total: total,
                               rowShards: rowShards, columnShards: columnShards,
-                              largestRowShard: shardSize, largestColumnShard: shardSize, subwords: subwords)
+                              largestRowShard: shardSize, largestColumnShard: shardSize, rowSubwords: subwords,
+                              columnSubwords: columnSubwords)
     }
 
-    /// Bucket vectors by bucket id (from the scheme, not from SubwordRows' tables).
-    func bucketVector(_ bucket: Int32, _ b: [Float]) -> ArraySlice<Float> {
-        let s = subwords.bucketIDs.firstIndex(of: bucket)!
-        return b[(s * d)..<((s + 1) * d)]
-    }
-
-    /// Word `i`'s composed vector in Double: the mean of its own vector and its n-grams' vectors.
-    func composed(_ i: Int, w: [Float], b: [Float]) -> [Double] {
-        let buckets = scheme.buckets(of: words[i])
+    /// Word `i`'s composed vector in Double: the mean of its own vector (in `w`) and its n-grams' vectors (in `b`,
+    /// in the order of `table`'s bucket ids), found from the scheme, not from the table's own lists.
+    func composed(_ word: String, _ i: Int, w: [Float], b: [Float], table: SubwordComposition) -> [Double] {
+        let buckets = scheme.buckets(of: word)
         var r = (0..<d).map { Double(w[i * d + $0]) }
         for bucket in buckets {
-            for (t, v) in bucketVector(bucket, b).enumerated() { r[t] += Double(v) }
+            let s = table.bucketIDs.firstIndex(of: bucket)!
+            for t in 0..<d { r[t] += Double(b[s * d + t]) }
         }
         return r.map { $0 / Double(1 + buckets.count) }
     }
 
-    /// The block's loss from the paper's formulas, in Double, for given feature, n-gram and column vectors.
-    func naiveLoss(w: [Float], b: [Float], c: [Float]) -> Double {
+    /// The block's loss from the paper's formulas, in Double, for given row feature and n-gram vectors (`w`, `b`) and
+    /// column feature and n-gram vectors (`c`, `cb`; `cb` unused when the columns are not composed).
+    func naiveLoss(w: [Float], b: [Float], c: [Float], cb: [Float]) -> Double {
         var loss = 0.0
         for l in 0..<block.rowCount {
             let i = l * rowShards + rowShard
-            let r = composed(i, w: w, b: b)
+            let r = composed(words[i], i, w: w, b: b, table: subwords)
             for m in 0..<block.columnCount {
                 let j = m * columnShards + columnShard
+                let column = columnSubwords.map { composed(columnWords[j], j, w: c, b: cb, table: $0) }
+                    ?? (0..<d).map { Double(c[j * d + $0]) }
                 var p = 0.0
-                for k in 0..<d { p += r[k] * Double(c[j * d + k]) }
+                for k in 0..<d { p += r[k] * column[k] }
                 let pmiStar = log(total) - log(rowSums[i]) - log(columnSums[j])
                 let x = counts[l][m]
                 if x > 0 {
@@ -99,10 +106,11 @@ private struct SubwordProblem {
         return loss
     }
 
-    /// `gradientScale * dLoss/d(parameter)` for every feature vector, n-gram vector and column vector, by central
-    /// differences of ``naiveLoss(w:b:c:)``.
-    func numericGradients() -> (w: [Double], b: [Double], c: [Double]) {
+    /// `gradientScale * dLoss/d(parameter)` for every row and column feature vector and n-gram vector, by central
+    /// differences of ``naiveLoss(w:b:c:cb:)``.
+    func numericGradients() -> (w: [Double], b: [Double], c: [Double], cb: [Double]) {
         let w = model.rowEmbeddings.values, b = subwords.vectors.values, c = model.columnEmbeddings.values
+        let cb = columnSubwords?.vectors.values ?? []
         let h: Float = 1e-2, scale = Double(model.gradientScale)
         func central(_ values: [Float], _ loss: ([Float]) -> Double) -> [Double] {
             values.indices.map { k in
@@ -112,23 +120,28 @@ private struct SubwordProblem {
                 return (loss(plus) - loss(minus)) / (2 * Double(h)) * scale
             }
         }
-        return (central(w) { naiveLoss(w: $0, b: b, c: c) }, central(b) { naiveLoss(w: w, b: $0, c: c) },
-                central(c) { naiveLoss(w: w, b: b, c: $0) })
+        return (central(w) { naiveLoss(w: $0, b: b, c: c, cb: cb) }, central(b) { naiveLoss(w: w, b: $0, c: c, cb: cb) },
+                central(c) { naiveLoss(w: w, b: b, c: $0, cb: cb) }, central(cb) { naiveLoss(w: w, b: b, c: c, cb: $0) })
     }
 }
 
-@Suite struct SubwordRowsTests {
-    @Test func theBlockStepWithSubwordsIsAnAdaGradStepOnTheNaiveGradients() {
+@Suite struct SubwordCompositionTests {
+    @Test(arguments: [false, true])
+    func theBlockStepWithSubwordsIsAnAdaGradStepOnTheNaiveGradients(composedColumns: Bool) {
         for seed: UInt64 in [1, 2] {
-            let problem = SubwordProblem(seed: seed)
+            let problem = SubwordProblem(seed: seed, composedColumns: composedColumns)
             let d = problem.d
             let gradients = problem.numericGradients()
             let (w0, b0, c0) = (problem.model.rowEmbeddings.values, problem.subwords.vectors.values,
                                 problem.model.columnEmbeddings.values)
-            let workspace = StepWorkspace(shardSize: problem.shardSize, dimension: d, gathersRows: true)
+            let cb0 = problem.columnSubwords?.vectors.values ?? []
+            let workspace = StepWorkspace(shardSize: problem.shardSize, dimension: d, gathersRows: true,
+                                          gathersColumns: composedColumns)
             let loss = BlockStep.run(problem.block, model: problem.model, workspace: workspace)
             problem.subwords.applyGradients(of: [(problem.rowShard, UnsafePointer(workspace.rowGradients))], workers: 2)
-            let naive = problem.naiveLoss(w: w0, b: b0, c: c0)
+            problem.columnSubwords?.applyGradients(of: [(problem.columnShard, UnsafePointer(workspace.columnGradients))],
+                                                   workers: 3)
+            let naive = problem.naiveLoss(w: w0, b: b0, c: c0, cb: cb0)
             #expect(abs(loss - naive) <= 1e-4 * abs(naive), "loss \(loss) vs naive \(naive)")
 
             // One AdaGrad step from a fresh accumulator a0: a = a0 + g^2, v -= lr g / sqrt(a).
@@ -154,6 +167,13 @@ private struct SubwordProblem {
                        touched: usedSlots.contains)
             expectStep("column", before: c0, after: problem.model.columnEmbeddings.values, gradient: gradients.c,
                        touched: blockColumns.contains)
+            if let columnSubwords = problem.columnSubwords {
+                let usedColumnSlots = Set(blockColumns.flatMap { problem.scheme.buckets(of: problem.columnWords[$0]) }
+                    .map { columnSubwords.bucketIDs.firstIndex(of: $0)! })
+                expectStep("column n-gram", before: cb0, after: columnSubwords.vectors.values, gradient: gradients.cb,
+                           touched: usedColumnSlots.contains)
+                #expect(!usedColumnSlots.isEmpty && usedColumnSlots.count < columnSubwords.bucketIDs.count)
+            }
             // Rows, n-grams and columns outside the block are unchanged, bit for bit.
             for i in 0..<problem.words.count where !blockRows.contains(i) {
                 #expect(problem.model.rowEmbeddings.values[(i * d)..<((i + 1) * d)] == w0[(i * d)..<((i + 1) * d)])
@@ -169,12 +189,14 @@ private struct SubwordProblem {
     }
 
     @Test func spreadGradientsMatchFiniteDifferences() {
-        let problem = SubwordProblem(seed: 3)
+        let problem = SubwordProblem(seed: 3, composedColumns: true)
         let d = problem.d
-        let workspace = StepWorkspace(shardSize: problem.shardSize, dimension: d, gathersRows: true)
+        let workspace = StepWorkspace(shardSize: problem.shardSize, dimension: d, gathersRows: true, gathersColumns: true)
         _ = BlockStep.computeGradients(problem.block, model: problem.model, workspace: workspace)
-        problem.subwords.spreadGradients(workspace.rowGradients, rowShard: problem.rowShard, rowShards: problem.rowShards,
+        problem.subwords.spreadGradients(workspace.rowGradients, shard: problem.rowShard, shards: problem.rowShards,
                                          count: problem.block.rowCount, dimension: d)
+        problem.columnSubwords!.spreadGradients(workspace.columnGradients, shard: problem.columnShard,
+                                                shards: problem.columnShards, count: problem.block.columnCount, dimension: d)
         let numeric = problem.numericGradients()
         func close(_ analytic: Double, _ numeric: Double) -> Bool { abs(analytic - numeric) <= 2e-3 * max(0.05, abs(numeric)) }
         // A word's own vector: its row of the spread gradient.
@@ -194,10 +216,16 @@ private struct SubwordProblem {
             }
         }
         for k in ngram.indices { #expect(close(ngram[k], numeric.b[k]), "n-gram slot \(k / d) \(k % d)") }
+        var columnNgram = [Double](repeating: 0, count: problem.columnSubwords!.vectors.rows * d)
         for m in 0..<problem.block.columnCount {
             let j = m * problem.columnShards + problem.columnShard
             for t in 0..<d { #expect(close(Double(workspace.columnGradients[m * d + t]), numeric.c[j * d + t]), "column \(j) \(t)") }
+            for bucket in problem.scheme.buckets(of: problem.columnWords[j]) {
+                let s = problem.columnSubwords!.bucketIDs.firstIndex(of: bucket)!
+                for t in 0..<d { columnNgram[s * d + t] += Double(workspace.columnGradients[m * d + t]) }
+            }
         }
+        for k in columnNgram.indices { #expect(close(columnNgram[k], numeric.cb[k]), "column n-gram slot \(k / d) \(k % d)") }
     }
 
     @Test func nGramUpdatesDoNotDependOnTheThreadCount() {
@@ -224,7 +252,7 @@ private struct SubwordProblem {
         let d = problem.d
         let start = problem.model.rowEmbeddings.values
         problem.subwords.splitStart(problem.model.rowEmbeddings)
-        let composed = problem.subwords.composedRows(words: problem.model.rowEmbeddings).values
+        let composed = problem.subwords.composed(words: problem.model.rowEmbeddings).values
         for k in start.indices { #expect(abs(composed[k] - start[k]) <= 1e-5 * max(1, abs(start[k]))) }
         // Each n-gram vector is the mean of the start vectors of the words that use it (per occurrence).
         let slot = problem.subwords.bucketIDs.firstIndex(of: problem.scheme.buckets(of: "walked")[0])!
@@ -252,7 +280,7 @@ private struct SubwordProblem {
         try trainer.writeModel(to: directory, summary: summary)
         let rows = try Embeddings.loadModel(directory: directory, choice: .row)
         let table = try #require(rows.subwords)
-        #expect(table.bucketIDs == trainer.model.subwords!.bucketIDs)
+        #expect(table.bucketIDs == trainer.model.rowSubwords!.bucketIDs)
         // The written row vectors are the composed ones.
         #expect(rows.vectors.values == trainer.composedRowVectors.values)
         // A word of the vocabulary keeps its vector; an unseen one is the mean of its n-grams' vectors.
@@ -271,7 +299,22 @@ private struct SubwordProblem {
         let index = NearestNeighbours(try Embeddings.loadModel(directory: directory, choice: .sum))
         let neighbours = try index.nearest(to: "g0w9", k: 3)
         #expect(neighbours.allSatisfy { $0.token.hasPrefix("g0w") }, "\(neighbours)")
-        // Column vectors are plain word vectors: no n-grams.
-        #expect(try Embeddings.loadModel(directory: directory, choice: .col).subwords == nil)
+        // Columns are composed too (the default sides): their own table, and a sum's unseen words add both sides.
+        let columnTable = try #require(try Embeddings.loadModel(directory: directory, choice: .col).subwords)
+        #expect(columnTable.bucketIDs == trainer.model.columnSubwords!.bucketIDs)
+        let sum = try Embeddings.loadModel(directory: directory, choice: .sum)
+        let unseenSum = try #require(sum.vector(of: "g0w9")).values
+        let unseenColumn = try #require(columnTable.vector(ofUnseen: "g0w9"))
+        for t in unseenSum.indices { #expect(abs(unseenSum[t] - (unseen.values[t] + unseenColumn[t])) <= 1e-5) }
+        // Rows only: no column table.
+        config.subwordSides = .rows
+        config.ensemble = 1
+        let rowsOnly = try Trainer(prepDirectory: prep, config: config)
+        let rowsOnlyDirectory = TemporaryFile.path()
+        try Trainer.prepareModelDirectory(rowsOnlyDirectory, force: false)
+        try rowsOnly.writeModel(to: rowsOnlyDirectory, summary: try rowsOnly.train())
+        #expect(try Embeddings.loadModel(directory: rowsOnlyDirectory, choice: .col).subwords == nil)
+        #expect(try Embeddings.loadModel(directory: rowsOnlyDirectory, choice: .sum).subwords?.bucketIDs
+                == rowsOnly.model.rowSubwords!.bucketIDs)
     }
 }
