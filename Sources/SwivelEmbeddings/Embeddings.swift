@@ -72,11 +72,14 @@ public struct Embeddings: Sendable {
     /// Row index of `token`, or nil when unknown.
     public func id(of token: String) -> Int? { index[token] }
 
-    /// Loads vectors from a model directory (choosing `row`, `col` or `sum`), or from a word2vec text
-    /// file or TSV file (detected by content).
+    /// Loads vectors from a model directory (choosing `row`, `col` or `sum`), a fastText `.bin` model (its word
+    /// vectors, and its n-grams for unseen words), or a word2vec text or TSV file (detected by content).
     public static func load(_ path: String, choice: VectorChoice = .sum) throws -> Embeddings {
         if FileReader.isDirectory(path) {
             return try loadModel(directory: path, choice: choice)
+        }
+        if FastTextModelFile.looksLikeModel(path) {
+            return Embeddings(fastText: try FastTextModelFile.read(from: path))
         }
         return try VectorFileReader.read(from: path)
     }

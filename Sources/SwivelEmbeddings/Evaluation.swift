@@ -72,8 +72,15 @@ public struct SimilarityResult: Codable, Equatable, Sendable {
     public var rare: SimilarityHalf?
     /// The half with the more frequent words.
     public var frequent: SimilarityHalf?
+    /// With vectors that compose unseen words from n-grams (a subword model): every pair whose two words have a
+    /// vector, seen or composed.
+    public var everyPair: SimilarityPart?
+    /// With such vectors: only the pairs with at least one word outside the vocabulary.
+    public var unseenPairs: SimilarityPart?
 
-    enum CodingKeys: String, CodingKey { case file, pairs, covered, spearman, pearson, undefinedReason, rare, frequent }
+    enum CodingKeys: String, CodingKey {
+        case file, pairs, covered, spearman, pearson, undefinedReason, rare, frequent, everyPair, unseenPairs
+    }
 
     /// Encodes the result, an undefined correlation as `null` with its reason.
     public func encode(to encoder: Encoder) throws {
@@ -86,6 +93,8 @@ public struct SimilarityResult: Codable, Equatable, Sendable {
         try c.encodeIfPresent(undefinedReason?.description, forKey: .undefinedReason)
         try c.encodeIfPresent(rare, forKey: .rare)
         try c.encodeIfPresent(frequent, forKey: .frequent)
+        try c.encodeIfPresent(everyPair, forKey: .everyPair)
+        try c.encodeIfPresent(unseenPairs, forKey: .unseenPairs)
     }
 
     /// Decodes a result written by ``encode(to:)``.
@@ -99,6 +108,8 @@ public struct SimilarityResult: Codable, Equatable, Sendable {
         undefinedReason = try UndefinedCorrelation.decode(from: c, forKey: .undefinedReason)
         rare = try c.decodeIfPresent(SimilarityHalf.self, forKey: .rare)
         frequent = try c.decodeIfPresent(SimilarityHalf.self, forKey: .frequent)
+        everyPair = try c.decodeIfPresent(SimilarityPart.self, forKey: .everyPair)
+        unseenPairs = try c.decodeIfPresent(SimilarityPart.self, forKey: .unseenPairs)
     }
 
     /// A result of `covered` of `pairs` pairs, with correlations or the reason they are undefined.
@@ -177,6 +188,41 @@ public struct SimilarityHalf: Codable, Equatable, Sendable {
     }
 }
 
+/// Spearman's correlation on a part of a similarity benchmark's pairs scored with vectors composed for unseen words.
+public struct SimilarityPart: Codable, Equatable, Sendable {
+    /// Pairs in this part whose two words have vectors (the ones scored).
+    public var covered: Int
+    /// Spearman's correlation; nil when undefined (see ``undefinedReason``).
+    public var spearman: Double?
+    /// Why ``spearman`` is undefined (nil when it is defined).
+    public var undefinedReason: UndefinedCorrelation?
+
+    enum CodingKeys: String, CodingKey { case covered, spearman, undefinedReason }
+
+    /// A part of `covered` pairs with its correlation or the reason it is undefined.
+    public init(covered: Int, spearman: Double?, undefinedReason: UndefinedCorrelation? = nil) {
+        self.covered = covered
+        self.spearman = spearman
+        self.undefinedReason = undefinedReason
+    }
+
+    /// Encodes the part, an undefined correlation as `null` with its reason.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(covered, forKey: .covered)
+        try c.encode(spearman, forKey: .spearman)
+        try c.encodeIfPresent(undefinedReason?.description, forKey: .undefinedReason)
+    }
+
+    /// Decodes a part written by ``encode(to:)``.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        covered = try c.decode(Int.self, forKey: .covered)
+        spearman = try c.decodeIfPresent(Double.self, forKey: .spearman)
+        undefinedReason = try UndefinedCorrelation.decode(from: c, forKey: .undefinedReason)
+    }
+}
+
 /// The lines of a benchmark file to read, numbered from 1: split at LF or CRLF, each split into fields at tabs
 /// and spaces; blank lines (blanks only) and lines starting with `#` are left out.
 private func benchmarkLines(_ path: String) throws -> [(number: Int, text: Substring, fields: [Substring])] {
@@ -218,7 +264,8 @@ public struct SimilarityBenchmark: Sendable {
         self.pairs = pairs
     }
 
-    /// Scores `embeddings` on the pairs whose words are both known.
+    /// Scores `embeddings` on the pairs whose words are both known; when the embeddings compose vectors for unseen
+    /// words (``Embeddings/subwords``), also on every pair and on the pairs with an unseen word, apart.
     ///
     /// With `frequencies` (corpus counts, e.g. a prep's `row_vocab.txt`), the pairs whose words both have a
     /// count are also split in two halves by the count of their rarer word (the rarer half first; ties by
@@ -229,6 +276,15 @@ public struct SimilarityBenchmark: Sendable {
         let whole = Self.correlations(human, model)
         var result = SimilarityResult(file: path, pairs: pairs.count, covered: human.count, spearman: whole.spearman,
                                       pearson: whole.pearson, undefinedReason: whole.undefined)
+        if embeddings.subwords != nil {
+            func part(_ selected: [(String, String, Double)]) -> SimilarityPart {
+                let (h, m) = scores(embeddings, pairs: selected, composing: true)
+                let correlations = Self.correlations(h, m)
+                return SimilarityPart(covered: h.count, spearman: correlations.spearman, undefinedReason: correlations.undefined)
+            }
+            result.everyPair = part(pairs)
+            result.unseenPairs = part(pairs.filter { embeddings.id(of: $0.0) == nil || embeddings.id(of: $0.1) == nil })
+        }
         if let frequencies {
             let counted = pairs.compactMap { pair -> ((String, String, Double), Int64)? in
                 guard let a = frequencies[pair.0], let b = frequencies[pair.1] else { return nil }
@@ -260,16 +316,21 @@ public struct SimilarityBenchmark: Sendable {
         }
     }
 
-    /// Human scores and cosine similarities of the pairs whose words are both in `embeddings`.
-    private func scores(_ embeddings: Embeddings, pairs: [(String, String, Double)]) -> ([Double], [Double]) {
+    /// Human scores and cosine similarities of the pairs whose words both have vectors: both in `embeddings`, or,
+    /// when `composing`, either way (``Embeddings/vector(of:)``).
+    private func scores(_ embeddings: Embeddings, pairs: [(String, String, Double)],
+                        composing: Bool = false) -> ([Double], [Double]) {
         var human: [Double] = [], model: [Double] = []
         let v = embeddings.vectors
+        func vector(_ word: String) -> [Float]? {
+            if let i = embeddings.id(of: word) { return Array(v.row(i)) }
+            return composing ? embeddings.vector(of: word)?.values : nil
+        }
         for (a, b, score) in pairs {
-            guard let i = embeddings.id(of: a), let j = embeddings.id(of: b) else { continue }
+            guard let x = vector(a), let y = vector(b) else { continue }
             var dot = 0.0, na = 0.0, nb = 0.0
             for k in 0..<v.columns {
-                let x = Double(v[i, k]), y = Double(v[j, k])
-                dot += x * y; na += x * x; nb += y * y
+                dot += Double(x[k]) * Double(y[k]); na += Double(x[k]) * Double(x[k]); nb += Double(y[k]) * Double(y[k])
             }
             human.append(score)
             model.append(na > 0 && nb > 0 ? dot / (na * nb).squareRoot() : 0)

@@ -20,6 +20,9 @@ public enum ExportFormat: String, CaseIterable, Sendable {
     case bin
     /// NumPy `.npy` version 1.0, float32 `(V, d)`, words in `OUTPUT.vocab`.
     case npy
+    /// fastText's binary model (`.bin`) of a subword model, with its n-grams: written from a model directory by
+    /// ``FastTextModelFile`` (see ``FastTextModel/init(embeddings:counts:outputRows:path:)``), not from vectors alone.
+    case fasttext
 
     /// Writes `embeddings` to `path` (a directory for `.projector`, swapped in whole), every file atomically;
     /// `-` is standard output for the single-file formats; `bin` and `npy` write their `.vocab` as a pair
@@ -56,6 +59,8 @@ public enum ExportFormat: String, CaseIterable, Sendable {
                                separator: 0x09, includeWords: false)
             try AtomicFileWriter.write(tokens.map { $0 + "\n" }.joined(), to: staged.staging + "/metadata.tsv")
             try staged.commit()
+        case .fasttext:
+            throw EmbeddingError.badFormat(path: path, reason: "the fasttext format is written from a subword model directory (swivel export MODEL --format fasttext)")
         case .bin, .npy:
             guard path != "-" else { throw EmbeddingError.badFormat(path: path, reason: "\(rawValue) writes two files (OUTPUT and OUTPUT.vocab); give a file name") }
             let data = try AtomicFileWriter(path: path)

@@ -83,7 +83,9 @@ public final class SubwordComposition: @unchecked Sendable {
         self.userStart = userStart
         self.users = users
         vectors = ParameterMatrix(rows: bucketIDs.count, dimension: config.dimension)
-        optimizer = OptimizerState(rows: bucketIDs.count, dimension: config.dimension, config: config)
+        var settings = config
+        settings.learningRate = config.subwordLearningRate ?? config.learningRate
+        optimizer = OptimizerState(rows: bucketIDs.count, dimension: config.dimension, config: settings)
     }
 
     /// Number of n-grams of feature `i` (repeats counted).

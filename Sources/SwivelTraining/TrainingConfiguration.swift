@@ -80,6 +80,10 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// only), or rows and columns. Both is the default: the exported sum of row and column vectors then carries
     /// word forms on both sides (docs/benchmarks.md, "Subwords").
     public var subwordSides = SubwordSides.both
+    /// Learning rate of a subword model's n-gram vectors (nil: ``learningRate``). An n-gram's summed gradient over
+    /// the many words that share it gets a full optimizer step per block, so a lower rate weighs the words' own
+    /// vectors more against their shared forms.
+    public var subwordLearningRate: Float?
     /// The default and suggested cutoff, in nats.
     public static let suggestedUnobservedCutoff: Float = 8
 
@@ -100,7 +104,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case dimension, epochs, optimizer, learningRate, adagradInitialAccumulator, momentum, rmspropDecay,
              confidenceBase, confidenceScale, confidenceExponent, contextSmoothing, strata, threads, seed, ensemble,
-             unobservedCutoff, initialization, subwords, subwordSides
+             unobservedCutoff, initialization, subwords, subwordSides, subwordLearningRate
     }
 
     /// Decodes a configuration; settings added after a checkpoint or model was written take the value that
@@ -128,6 +132,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         initialization = try c.decodeIfPresent(Initialization.self, forKey: .initialization) ?? .random
         subwords = try c.decodeIfPresent(SubwordScheme.self, forKey: .subwords)
         subwordSides = try c.decodeIfPresent(SubwordSides.self, forKey: .subwordSides) ?? .both
+        subwordLearningRate = try c.decodeIfPresent(Float.self, forKey: .subwordLearningRate)
     }
 
     /// The settings that differ between `self` and `other`, as "name X given, the checkpoint has Y", skipping
@@ -153,6 +158,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
             ("unobserved-cutoff", \.unobservedCutoff, { $0.unobservedCutoff.map { String($0) } ?? "none (exact)" }),
             ("init", \.initialization, { $0.initialization.rawValue }),
             ("subword-sides", \.subwordSides, { $0.subwordSides.rawValue }),
+            ("subword-learning-rate", \.subwordLearningRate, { $0.subwordLearningRate.map { String($0) } ?? "the learning rate" }),
             ("subwords", \.subwords, { $0.subwords.map { "on (n-grams \($0.minN)-\($0.maxN), \($0.buckets) buckets)" } ?? "off" }),
         ]
         return fields.compactMap { name, path, text in
@@ -186,6 +192,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
             try fail("--unobserved-cutoff must be a finite number of nats (got \(unobservedCutoff))")
         }
         if let problem = subwords?.problem { try fail(problem) }
+        if let rate = subwordLearningRate, !(rate > 0) || !rate.isFinite {
+            try fail("--subword-learning-rate must be a positive number (got \(rate))")
+        }
         if !(momentum >= 0 && momentum < 1) { try fail("--momentum must be in [0, 1) (got \(momentum))") }
     }
 }

@@ -10,7 +10,8 @@ extension Swivel {
             abstract: "Score vectors on word-similarity and analogy benchmarks.",
             discussion: """
                 Similarity files: word1<TAB>word2<TAB>score; Spearman (ties by average rank) and Pearson over the \
-                pairs with both words known, "undefined" with the reason (JSON: null and undefinedReason) when fewer \
+                pairs with both words known (a subword model, or a fastText .bin, is also scored on every pair, \
+                unseen words composed from their n-grams, and on the pairs with an unseen word alone), "undefined" with the reason (JSON: null and undefinedReason) when fewer \
                 than 2 pairs are known or the human scores or the similarities are all equal. Analogy files: a<TAB>b<TAB>c<TAB>d, optional ': section' lines; \
                 3CosAdd and 3CosMul among the --restrict most frequent words, excluding a, b and c.
 
@@ -82,6 +83,9 @@ extension Swivel {
                 for (name, half) in [("rare", r.rare), ("frequent", r.frequent)] {
                     guard let half else { continue }
                     print("  \(name) half (rarer word seen \(half.minCount)-\(half.maxCount) times): spearman \(score(half.spearman, half.undefinedReason))  covered \(half.covered)/\(half.pairs)")
+                }
+                if let every = r.everyPair, let unseen = r.unseenPairs {
+                    print("  with unseen words from n-grams: every pair spearman \(score(every.spearman, every.undefinedReason))  covered \(every.covered)/\(r.pairs); pairs with an unseen word spearman \(score(unseen.spearman, unseen.undefinedReason))  covered \(unseen.covered)")
                 }
             }
             for path in analogy {

@@ -1,5 +1,9 @@
 import ArgumentParser
+import Foundation
 import SwivelEmbeddings
+import SwivelIO
+import SwivelLinearAlgebra
+import SwivelText
 
 extension VectorChoice: ExpressibleByArgument {}
 extension ExportFormat: ExpressibleByArgument {}
@@ -15,8 +19,11 @@ extension Swivel {
                   swivel export model/ --output vectors.bin --format word2vec-binary
                   swivel export model/ --output projector/ --format projector --normalize
                   swivel export model/ --output vectors.npy --format npy        # also writes vectors.npy.vocab
+                  swivel export model/ --output model.bin --format fasttext     # a subword model, for fastText and gensim
+                  swivel export model/ --output oov.txt --words words.txt       # any words, unseen ones from n-grams
                 bin and npy write the words to OUTPUT.vocab; projector writes vectors.tsv and metadata.tsv into \
-                the OUTPUT directory.
+                the OUTPUT directory. fasttext writes fastText's binary model (.bin) of a subword model: \
+                'fasttext print-word-vectors' and gensim's load_facebook_model give every word swivel's vector.
                 """)
 
         @Argument(help: "Model directory written by 'swivel train'.")
@@ -25,8 +32,11 @@ extension Swivel {
         @Option(name: .shortAndLong, help: "File to write (`-`: standard output; a FIFO or device is written through; a symbolic link is followed).")
         var output: String
 
-        @Option(help: "Format: \(ExportFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+        @Option(help: "Format: \(ExportFormat.allCases.map(\.rawValue).joined(separator: ", ")), or fasttext (a subword model's fastText .bin).")
         var format: ExportFormat = .word2vec
+
+        @Option(help: ArgumentHelp("Export the vectors of these words (one per line) instead of the vocabulary's: a subword model composes words outside its vocabulary from their n-grams.", valueName: "file"))
+        var words: String?
 
         @Option(help: "Which vectors: row, col, sum (row + col), or concat (row then col).")
         var vectors: VectorChoice = .sum
@@ -37,15 +47,69 @@ extension Swivel {
         @Flag(help: "Write white space inside a word as %20 (space) or %09 (tab), and % as %25.")
         var escapeWhitespace = false
 
+        func validate() throws {
+            if format == .fasttext && (normalize || words != nil || vectors == .concat || vectors == .col || output == "-") {
+                throw ValidationError("--format fasttext writes the whole model (row or sum vectors) to a file: leave out --normalize, --words, --vectors \(vectors.rawValue) and --output -")
+            }
+        }
+
         func run() throws {
             try reportingErrors {
                 var embeddings = try Embeddings.loadModel(directory: model, choice: vectors)
+                if format == .fasttext {
+                    try writeFastText(embeddings)
+                    return
+                }
+                if let words {
+                    embeddings = try Self.vectors(of: try Self.wordList(words), from: embeddings, listedIn: words)
+                }
                 if normalize { embeddings = embeddings.normalized() }
                 try format.write(embeddings, to: output, escapeWhiteSpace: escapeWhitespace)
                 let line = "export: \(embeddings.tokens.count) vectors of dimension \(embeddings.dimension) (\(vectors.rawValue)) to \(output == "-" ? "standard output" : output) (\(format.rawValue))"
                 // With `-` the vectors are on standard output: the summary goes to standard error.
                 if output == "-" { printError(line) } else { print(line) }
             }
+        }
+
+        /// Writes the model as fastText's `.bin`: its vectors, its n-grams, its column vectors as the output matrix.
+        func writeFastText(_ embeddings: Embeddings) throws {
+            let vocabulary = try Vocabulary.read(from: model + "/" + ModelDirectory.rowVocabulary)
+            let columns = try Embeddings.loadModel(directory: model, choice: .col)
+            // The output matrix holds each word's column vector (zero for a word that is not a column feature).
+            var contexts = Matrix(rows: embeddings.tokens.count, columns: embeddings.dimension)
+            for (i, word) in embeddings.tokens.enumerated() {
+                guard let j = columns.id(of: word) else { continue }
+                for t in 0..<embeddings.dimension { contexts[i, t] = columns.vectors[j, t] }
+            }
+            let fastText = try FastTextModel(embeddings: embeddings, counts: vocabulary.counts.map { max($0, 1) },
+                                             outputRows: contexts, path: model)
+            try FastTextModelFile.write(fastText, to: output)
+            print("export: \(embeddings.tokens.count) words and \(fastText.bucketIDs.count) of \(fastText.scheme.buckets) n-gram buckets, dimension \(embeddings.dimension) (\(vectors.rawValue)) to \(self.output) (fastText .bin)")
+        }
+
+        /// The words of a word-list file, one per line (blank lines skipped, repeats kept once).
+        static func wordList(_ path: String) throws -> [String] {
+            var seen = Set<String>()
+            return try FileReader.readText(path).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+                .map { String($0).trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty && seen.insert($0).inserted }
+        }
+
+        /// The vectors of `words`, from the vocabulary or composed from n-grams; a word with neither is an error
+        /// naming the list and how many such words it has.
+        static func vectors(of words: [String], from embeddings: Embeddings, listedIn path: String) throws -> Embeddings {
+            var values: [Float] = []
+            values.reserveCapacity(words.count * embeddings.dimension)
+            var missing: [String] = []
+            for word in words {
+                if let vector = embeddings.vector(of: word) { values += vector.values } else { missing.append(word) }
+            }
+            guard missing.isEmpty else {
+                let how = embeddings.subwords == nil ? "are not in the vocabulary (a model trained with --subwords composes unseen words)"
+                    : "are not in the vocabulary and have no n-grams"
+                throw ValidationError("\(path): \(missing.count) of \(words.count) words \(how), e.g. '\(missing[0])'")
+            }
+            return Embeddings(tokens: words, vectors: Matrix(rows: words.count, columns: embeddings.dimension, values: values))
         }
     }
 }

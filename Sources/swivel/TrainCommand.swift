@@ -106,6 +106,9 @@ extension Swivel {
         @Option(parsing: .unconditional, help: "With --subwords: compose 'rows' only (as fastText composes its input vectors), or 'both' rows and columns from their n-grams. (default: \(TrainingConfiguration().subwordSides.rawValue))")
         var subwordSides: SubwordSides?
 
+        @Option(parsing: .unconditional, help: "With --subwords: learning rate of the n-gram vectors (default: --learning-rate).")
+        var subwordLearningRate: Float?
+
         @Option(name: .customLong("min-n"), parsing: .unconditional, help: "With --subwords: shortest character n-gram. (default: \(SubwordScheme.fastTextDefault.minN))")
         var minN: Int?
 
@@ -164,7 +167,8 @@ extension Swivel {
             }
             if let ensemble, ensemble > 64 { throw ValidationError("--ensemble must be at most 64 (got \(ensemble))") }
             if !subwords, let given = [("--min-n", minN), ("--max-n", maxN), ("--buckets", buckets),
-                                       ("--subword-sides", subwordSides.map { _ in 0 })].first(where: { $0.1 != nil }) {
+                                       ("--subword-sides", subwordSides.map { _ in 0 }),
+                                       ("--subword-learning-rate", subwordLearningRate.map { _ in 0 })].first(where: { $0.1 != nil }) {
                 throw ValidationError("\(given.0) applies to subword models: add --subwords")
             }
             if let problem = subwordScheme?.problem { throw ValidationError(problem) }
@@ -197,6 +201,7 @@ extension Swivel {
             if let initialization { config.initialization = initialization }
             if let scheme = subwordScheme { config.subwords = scheme }
             if let subwordSides { config.subwordSides = subwordSides }
+            if let subwordLearningRate { config.subwordLearningRate = subwordLearningRate }
         }
 
         func run() throws {
