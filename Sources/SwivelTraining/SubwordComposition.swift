@@ -4,13 +4,15 @@ import SwivelText
 /// The character n-gram part of one side's vectors in a subword model (`swivel train --subwords`): the row side's,
 /// and the column side's.
 ///
-/// Feature `i` of the side is trained through its composed vector, the mean of its own vector `w_i` and the vectors of
-/// its n-grams: `v_i = (w_i + sum_{g in G_i} b_g) / (1 + |G_i|)`, as fastText composes a word's input vector (its
-/// n-grams in ``SubwordScheme``'s order, a repeated n-gram counted each time).
+/// Feature `i` of the side is trained through its composed vector `v_i = alpha_i w_i + beta_i sum_{g in G_i} b_g` of its
+/// own vector `w_i` and the vectors `b_g` of its n-grams `G_i` (in ``SubwordScheme``'s order, a repeated n-gram counted
+/// each time), weighted as ``SubwordCombination`` says: fastText's mean (`alpha = beta = 1 / (1 + |G_i|)`), or the own
+/// vector plus the n-grams' mean (`alpha = 1`, `beta = 1 / |G_i|`). An unseen word's vector is the mean of its
+/// n-grams' vectors either way, as in fastText.
 ///
 /// In a block step the composed vectors of the block's features are gathered into a contiguous matrix
 /// (``gather(words:shard:shards:count:into:)``), the step runs unchanged on it, and the gradient `dL/dv_i` is spread
-/// back: `w_i` and each `b_g` receive `dL/dv_i / (1 + |G_i|)`. n-grams are shared between features of blocks that
+/// back: `w_i` receives `alpha_i dL/dv_i` and each `b_g` `beta_i dL/dv_i`. n-grams are shared between features of blocks that
 /// train at once, so their updates wait for the end of the wave: ``applyGradients(of:workers:)`` then takes, block by
 /// block in wave order, one optimizer step per n-gram vector with that block's summed gradient. Every block of a wave
 /// therefore reads the n-gram vectors as they were when the wave began, and each n-gram vector sees the same sequence
@@ -21,6 +23,8 @@ import SwivelText
 public final class SubwordComposition: @unchecked Sendable {
     /// How features are cut into n-grams and hashed.
     public let scheme: SubwordScheme
+    /// How a feature's own vector and its n-grams' vectors are weighted.
+    public let combination: SubwordCombination
     /// The buckets some feature uses, ascending; slot `s` holds bucket `bucketIDs[s]`.
     public let bucketIDs: [Int32]
     /// The n-gram vectors, `bucketIDs.count x dimension`, row `s` for slot `s`.
@@ -37,11 +41,16 @@ public final class SubwordComposition: @unchecked Sendable {
     let shardSlots: [[Int32]]
     let userStart: [[Int32]]
     let users: [[Int32]]
+    /// Per shard, parallel to ``users``: `beta_i / alpha_i` of the listed feature, which turns the gradient of its own
+    /// vector (``spreadGradients(_:shard:shards:count:dimension:)``) into its n-grams' share.
+    let userScale: [[Float]]
 
     /// Hashes the n-grams of `words` (the side's features, in order; shard `s` holds features `s, s + shards, ...`) under `scheme` and allocates a zero vector
     /// and optimizer state per bucket in use.
     public init(words: [String], scheme: SubwordScheme, shards: Int, config: TrainingConfiguration) {
         self.scheme = scheme
+        let combination = config.subwordCombination
+        self.combination = combination
         let perWord = words.map { scheme.buckets(of: $0) }
         bucketIDs = Array(Set(perWord.joined())).sorted()
         var slotOf: [Int32: Int32] = [:]
@@ -56,7 +65,7 @@ public final class SubwordComposition: @unchecked Sendable {
         }
         ngramStart = start
         ngramSlot = slots
-        var shardSlots: [[Int32]] = [], userStart: [[Int32]] = [], users: [[Int32]] = []
+        var shardSlots: [[Int32]] = [], userStart: [[Int32]] = [], users: [[Int32]] = [], userScale: [[Float]] = []
         for shard in 0..<shards {
             var pairs: [(slot: Int32, row: Int32)] = []
             var i = shard, l: Int32 = 0
@@ -66,19 +75,24 @@ public final class SubwordComposition: @unchecked Sendable {
                 l += 1
             }
             pairs.sort { $0.slot != $1.slot ? $0.slot < $1.slot : $0.row < $1.row }
-            var used: [Int32] = [], offsets: [Int32] = [], rows: [Int32] = []
+            var used: [Int32] = [], offsets: [Int32] = [], rows: [Int32] = [], scales: [Float] = []
             for (k, pair) in pairs.enumerated() {
                 if k == 0 || pairs[k - 1].slot != pair.slot {
                     used.append(pair.slot)
                     offsets.append(Int32(k))
                 }
                 rows.append(pair.row)
+                let i = shard + Int(pair.row) * shards
+                let (alpha, beta) = combination.weights(ngrams: Int(start[i + 1] - start[i]))
+                scales.append(beta / alpha)
             }
             offsets.append(Int32(pairs.count))
             shardSlots.append(used)
             userStart.append(offsets)
             users.append(rows)
+            userScale.append(scales)
         }
+        self.userScale = userScale
         self.shardSlots = shardSlots
         self.userStart = userStart
         self.users = users
@@ -106,15 +120,19 @@ public final class SubwordComposition: @unchecked Sendable {
     @inline(__always) func compose(feature i: Int, words: ParameterMatrix, ngrams: ParameterMatrix,
                                    into out: UnsafeMutablePointer<Float>) {
         let d = words.dimension
-        out.update(from: words.storage + i * d, count: d)
         let first = Int(ngramStart[i]), end = Int(ngramStart[i + 1])
-        guard end > first else { return }
+        guard end > first else {
+            out.update(from: words.storage + i * d, count: d)
+            return
+        }
+        for t in 0..<d { out[t] = 0 }
         for k in first..<end {
             let b = ngrams.storage + Int(ngramSlot[k]) * d
             for t in 0..<d { out[t] += b[t] }
         }
-        let scale = 1 / Float(1 + end - first)
-        for t in 0..<d { out[t] *= scale }
+        let (alpha, beta) = combination.weights(ngrams: end - first)
+        let w = words.storage + i * d
+        for t in 0..<d { out[t] = alpha * w[t] + beta * out[t] }
     }
 
     /// The composed vector of every feature, `features x dimension` (what a model holds as the side's vectors), from
@@ -127,20 +145,22 @@ public final class SubwordComposition: @unchecked Sendable {
         return result
     }
 
-    /// Turns `dL/dv` of the `count` features of a block (its rows or its columns) (`count x dimension`, in place) into the gradient of each
-    /// feature's own vector, `dL/dv_i / (1 + |G_i|)`, which is also each of its n-grams' share.
+    /// Turns `dL/dv` of the `count` features of a block (its rows or its columns; `count x dimension`, in place) into
+    /// the gradient of each feature's own vector, `alpha_i dL/dv_i`.
     public func spreadGradients(_ gradients: UnsafeMutablePointer<Float>, shard: Int, shards: Int, count: Int,
                                 dimension d: Int) {
         for l in 0..<count {
-            let scale = 1 / Float(1 + ngramCount(shard + l * shards))
+            let (alpha, _) = combination.weights(ngrams: ngramCount(shard + l * shards))
+            guard alpha != 1 else { continue }
             let g = gradients + l * d
-            for t in 0..<d { g[t] *= scale }
+            for t in 0..<d { g[t] *= alpha }
         }
     }
 
     /// Applies the n-gram gradients of a wave's blocks, in the order given: for each block (its shard on this side and
     /// its features' spread gradients from ``spreadGradients(_:shard:shards:count:dimension:)``), one optimizer step
-    /// per n-gram vector its features use, with the sum of those features' gradients (one counted per occurrence).
+    /// per n-gram vector its features use, with the sum of those features' shares `beta_i dL/dv_i` (one counted per
+    /// occurrence).
     ///
     /// `workers` threads each take the slots `s` with `s % workers` equal to their number; a slot's steps come in
     /// block order whatever the thread count, so the result does not depend on it.
@@ -153,12 +173,17 @@ public final class SubwordComposition: @unchecked Sendable {
             let sum = UnsafeMutablePointer<Float>.allocate(capacity: d)
             defer { sum.deallocate() }
             for (shard, gradients) in blocks {
-                let slots = shardSlots[shard], start = userStart[shard], rows = users[shard]
+                let slots = shardSlots[shard], start = userStart[shard], rows = users[shard], scales = userScale[shard]
                 for p in 0..<slots.count where Int(slots[p]) % workers == worker {
                     sum.update(repeating: 0, count: d)
                     for q in Int(start[p])..<Int(start[p + 1]) {
                         let g = gradients + Int(rows[q]) * d
-                        for t in 0..<d { sum[t] += g[t] }
+                        let scale = scales[q]
+                        if scale == 1 {
+                            for t in 0..<d { sum[t] += g[t] }
+                        } else {
+                            for t in 0..<d { sum[t] += scale * g[t] }
+                        }
                     }
                     optimizer.update(parameters: vectors, firstRow: Int(slots[p]), rowStride: 1, count: 1, gradients: sum)
                 }
@@ -169,8 +194,8 @@ public final class SubwordComposition: @unchecked Sendable {
     /// Splits start vectors between features and n-grams without changing any composed vector: `words` holds a
     /// start vector `x_i` per feature (random or spectral); afterwards each n-gram vector is the mean of the
     /// start vectors of the features that use it (counted per occurrence), and each feature's own vector is
-    /// `w_i = (1 + |G_i|) x_i - sum_{g in G_i} b_g`, so that `v_i = x_i` exactly in real arithmetic (to rounding in
-    /// floats). The n-grams so start with what their words share, which is all an unseen word has.
+    /// `w_i = (x_i - beta_i sum_{g in G_i} b_g) / alpha_i`, so that `v_i = x_i` exactly in real arithmetic (to rounding
+    /// in floats). The n-grams so start with what their words share, which is all an unseen word has.
     public func splitStart(_ words: ParameterMatrix) {
         let d = words.dimension
         let b = vectors.storage
@@ -191,17 +216,39 @@ public final class SubwordComposition: @unchecked Sendable {
         for i in 0..<words.rows {
             let w = words.storage + i * d
             let first = Int(ngramStart[i]), end = Int(ngramStart[i + 1])
-            let factor = Float(1 + end - first)
-            for t in 0..<d { w[t] *= factor }
+            guard end > first else { continue }
+            let (alpha, beta) = combination.weights(ngrams: end - first)
+            var sum = [Float](repeating: 0, count: d)
             for k in first..<end {
                 let s = Int(ngramSlot[k])
-                for t in 0..<d { w[t] -= b[s * d + t] }
+                for t in 0..<d { sum[t] += b[s * d + t] }
             }
+            for t in 0..<d { w[t] = (w[t] - beta * sum[t]) / alpha }
         }
     }
 
     /// Bytes of the n-gram vectors and their optimizer state (AdaGrad: 8 per bucket in use and dimension).
     public static func stateBytes(buckets: Int, dimension: Int, optimizer: OptimizerKind) -> Int64 {
         Int64(buckets) * Int64(dimension) * (optimizer == .rmsprop ? 12 : 8)
+    }
+}
+
+/// How a subword model weights a feature's own vector and its n-grams' vectors in its composed vector
+/// (``SubwordComposition``).
+public enum SubwordCombination: String, CaseIterable, Codable, Sendable {
+    /// fastText's: the mean of the own vector and the n-grams' vectors.
+    case mean
+    /// The own vector plus the mean of the n-grams' vectors: the own vector moves the word as far per step as a
+    /// word model's does, and the n-grams add what the word shares with others.
+    case ownPlusMean = "own-plus-mean"
+
+    /// `(alpha, beta)`: the weights of the own vector and of each n-gram vector for a feature with `ngrams` n-grams
+    /// (with none, the own vector alone: `(1, 0)`).
+    @inline(__always) func weights(ngrams n: Int) -> (own: Float, ngram: Float) {
+        guard n > 0 else { return (1, 0) }
+        switch self {
+        case .mean: return (1 / Float(1 + n), 1 / Float(1 + n))
+        case .ownPlusMean: return (1, 1 / Float(n))
+        }
     }
 }

@@ -84,6 +84,8 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// the many words that share it gets a full optimizer step per block, so a lower rate weighs the words' own
     /// vectors more against their shared forms.
     public var subwordLearningRate: Float?
+    /// How a subword model weights a feature's own vector against its n-grams' (``SubwordCombination``).
+    public var subwordCombination = SubwordCombination.mean
     /// The default and suggested cutoff, in nats.
     public static let suggestedUnobservedCutoff: Float = 8
 
@@ -104,7 +106,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case dimension, epochs, optimizer, learningRate, adagradInitialAccumulator, momentum, rmspropDecay,
              confidenceBase, confidenceScale, confidenceExponent, contextSmoothing, strata, threads, seed, ensemble,
-             unobservedCutoff, initialization, subwords, subwordSides, subwordLearningRate
+             unobservedCutoff, initialization, subwords, subwordSides, subwordLearningRate, subwordCombination
     }
 
     /// Decodes a configuration; settings added after a checkpoint or model was written take the value that
@@ -133,6 +135,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         subwords = try c.decodeIfPresent(SubwordScheme.self, forKey: .subwords)
         subwordSides = try c.decodeIfPresent(SubwordSides.self, forKey: .subwordSides) ?? .both
         subwordLearningRate = try c.decodeIfPresent(Float.self, forKey: .subwordLearningRate)
+        subwordCombination = try c.decodeIfPresent(SubwordCombination.self, forKey: .subwordCombination) ?? .mean
     }
 
     /// The settings that differ between `self` and `other`, as "name X given, the checkpoint has Y", skipping
@@ -158,6 +161,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
             ("unobserved-cutoff", \.unobservedCutoff, { $0.unobservedCutoff.map { String($0) } ?? "none (exact)" }),
             ("init", \.initialization, { $0.initialization.rawValue }),
             ("subword-sides", \.subwordSides, { $0.subwordSides.rawValue }),
+            ("subword-combination", \.subwordCombination, { $0.subwordCombination.rawValue }),
             ("subword-learning-rate", \.subwordLearningRate, { $0.subwordLearningRate.map { String($0) } ?? "the learning rate" }),
             ("subwords", \.subwords, { $0.subwords.map { "on (n-grams \($0.minN)-\($0.maxN), \($0.buckets) buckets)" } ?? "off" }),
         ]

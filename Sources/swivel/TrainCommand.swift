@@ -106,6 +106,9 @@ extension Swivel {
         @Option(parsing: .unconditional, help: "With --subwords: compose 'rows' only (as fastText composes its input vectors), or 'both' rows and columns from their n-grams. (default: \(TrainingConfiguration().subwordSides.rawValue))")
         var subwordSides: SubwordSides?
 
+        @Option(parsing: .unconditional, help: "With --subwords: a word's vector is the 'mean' of its own vector and its n-grams' (fastText's), or its own vector plus their mean ('own-plus-mean'). (default: \(TrainingConfiguration().subwordCombination.rawValue))")
+        var subwordCombination: SubwordCombination?
+
         @Option(parsing: .unconditional, help: "With --subwords: learning rate of the n-gram vectors (default: --learning-rate).")
         var subwordLearningRate: Float?
 
@@ -168,7 +171,8 @@ extension Swivel {
             if let ensemble, ensemble > 64 { throw ValidationError("--ensemble must be at most 64 (got \(ensemble))") }
             if !subwords, let given = [("--min-n", minN), ("--max-n", maxN), ("--buckets", buckets),
                                        ("--subword-sides", subwordSides.map { _ in 0 }),
-                                       ("--subword-learning-rate", subwordLearningRate.map { _ in 0 })].first(where: { $0.1 != nil }) {
+                                       ("--subword-learning-rate", subwordLearningRate.map { _ in 0 }),
+                                       ("--subword-combination", subwordCombination.map { _ in 0 })].first(where: { $0.1 != nil }) {
                 throw ValidationError("\(given.0) applies to subword models: add --subwords")
             }
             if let problem = subwordScheme?.problem { throw ValidationError(problem) }
@@ -202,6 +206,7 @@ extension Swivel {
             if let scheme = subwordScheme { config.subwords = scheme }
             if let subwordSides { config.subwordSides = subwordSides }
             if let subwordLearningRate { config.subwordLearningRate = subwordLearningRate }
+            if let subwordCombination { config.subwordCombination = subwordCombination }
         }
 
         func run() throws {
@@ -429,6 +434,7 @@ extension Swivel.TrainCommand {
 extension OptimizerKind: ExpressibleByArgument {}
 extension Initialization: ExpressibleByArgument {}
 extension SubwordSides: ExpressibleByArgument {}
+extension SubwordCombination: ExpressibleByArgument {}
 
 /// `--unobserved-cutoff`: a number of nats, or `exact` for every cell.
 struct CutoffOption: ExpressibleByArgument {

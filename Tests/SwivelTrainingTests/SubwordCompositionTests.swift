@@ -8,7 +8,7 @@ import Testing
 
 /// One block of a subword model: 9 row words in 2 row shards (block rows are words 1, 3, 5, 7), 13 column words in
 /// 3 column shards (block columns 2, 5, 8, 11), random counts, feature vectors and n-gram vectors; the columns are
-/// composed of n-grams too when `composedColumns`. Few buckets, so that some n-grams collide.
+/// composed of n-grams too when `composedColumns`, weighted by `combination`. Few buckets, so that some n-grams collide.
 private struct SubwordProblem {
     let d = 5
     let rowShards = 2, columnShards = 3, shardSize = 5
@@ -25,8 +25,9 @@ private struct SubwordProblem {
     var counts: [[Double]]
     var rowSums: [Double], columnSums: [Double], total: Double
 
-    init(seed: UInt64, composedColumns: Bool = false) {
+    init(seed: UInt64, composedColumns: Bool = false, combination: SubwordCombination = .mean) {
         var config = TrainingConfiguration()
+        config.subwordCombination = combination
         config.dimension = d
         config.learningRate = 0.05
         config.subwords = scheme
@@ -67,16 +68,23 @@ private struct SubwordProblem {
                               columnSubwords: columnSubwords)
     }
 
-    /// Word `i`'s composed vector in Double: the mean of its own vector (in `w`) and its n-grams' vectors (in `b`,
-    /// in the order of `table`'s bucket ids), found from the scheme, not from the table's own lists.
+    /// Word `i`'s composed vector in Double from its own vector (in `w`) and its n-grams' vectors (in `b`, in the
+    /// order of `table`'s bucket ids, the n-grams found from the scheme, not from the table's own lists): their mean,
+    /// or the own vector plus the n-grams' mean.
     func composed(_ word: String, _ i: Int, w: [Float], b: [Float], table: SubwordComposition) -> [Double] {
         let buckets = scheme.buckets(of: word)
-        var r = (0..<d).map { Double(w[i * d + $0]) }
+        var ngrams = [Double](repeating: 0, count: d)
         for bucket in buckets {
             let s = table.bucketIDs.firstIndex(of: bucket)!
-            for t in 0..<d { r[t] += Double(b[s * d + t]) }
+            for t in 0..<d { ngrams[t] += Double(b[s * d + t]) }
         }
-        return r.map { $0 / Double(1 + buckets.count) }
+        let n = Double(buckets.count)
+        return (0..<d).map { t in
+            switch config.subwordCombination {
+            case .mean: (Double(w[i * d + t]) + ngrams[t]) / (1 + n)
+            case .ownPlusMean: Double(w[i * d + t]) + (n > 0 ? ngrams[t] / n : 0)
+            }
+        }
     }
 
     /// The block's loss from the paper's formulas, in Double, for given row feature and n-gram vectors (`w`, `b`) and
@@ -126,10 +134,10 @@ private struct SubwordProblem {
 }
 
 @Suite struct SubwordCompositionTests {
-    @Test(arguments: [false, true])
-    func theBlockStepWithSubwordsIsAnAdaGradStepOnTheNaiveGradients(composedColumns: Bool) {
+    @Test(arguments: [false, true], SubwordCombination.allCases)
+    func theBlockStepWithSubwordsIsAnAdaGradStepOnTheNaiveGradients(composedColumns: Bool, combination: SubwordCombination) {
         for seed: UInt64 in [1, 2] {
-            let problem = SubwordProblem(seed: seed, composedColumns: composedColumns)
+            let problem = SubwordProblem(seed: seed, composedColumns: composedColumns, combination: combination)
             let d = problem.d
             let gradients = problem.numericGradients()
             let (w0, b0, c0) = (problem.model.rowEmbeddings.values, problem.subwords.vectors.values,
@@ -188,8 +196,9 @@ private struct SubwordProblem {
         }
     }
 
-    @Test func spreadGradientsMatchFiniteDifferences() {
-        let problem = SubwordProblem(seed: 3, composedColumns: true)
+    @Test(arguments: SubwordCombination.allCases)
+    func spreadGradientsMatchFiniteDifferences(combination: SubwordCombination) {
+        let problem = SubwordProblem(seed: 3, composedColumns: true, combination: combination)
         let d = problem.d
         let workspace = StepWorkspace(shardSize: problem.shardSize, dimension: d, gathersRows: true, gathersColumns: true)
         _ = BlockStep.computeGradients(problem.block, model: problem.model, workspace: workspace)
@@ -206,13 +215,18 @@ private struct SubwordProblem {
                 #expect(close(Double(workspace.rowGradients[l * d + t]), numeric.w[i * d + t]), "word \(i) \(t)")
             }
         }
-        // An n-gram vector: the sum over the block's rows of their spread gradient, once per occurrence.
+        // An n-gram vector: the sum over the block's rows of their n-gram share, once per occurrence: the spread
+        // gradient (alpha dL/dv) times beta / alpha, which is 1 for the mean and 1 / n for the own vector plus the mean.
+        func share(_ word: String) -> Double {
+            let n = Double(problem.scheme.buckets(of: word).count)
+            return combination == .mean ? 1 : 1 / n
+        }
         var ngram = [Double](repeating: 0, count: problem.subwords.vectors.rows * d)
         for l in 0..<problem.block.rowCount {
             let i = l * problem.rowShards + problem.rowShard
             for bucket in problem.scheme.buckets(of: problem.words[i]) {
                 let s = problem.subwords.bucketIDs.firstIndex(of: bucket)!
-                for t in 0..<d { ngram[s * d + t] += Double(workspace.rowGradients[l * d + t]) }
+                for t in 0..<d { ngram[s * d + t] += share(problem.words[i]) * Double(workspace.rowGradients[l * d + t]) }
             }
         }
         for k in ngram.indices { #expect(close(ngram[k], numeric.b[k]), "n-gram slot \(k / d) \(k % d)") }
@@ -222,7 +236,7 @@ private struct SubwordProblem {
             for t in 0..<d { #expect(close(Double(workspace.columnGradients[m * d + t]), numeric.c[j * d + t]), "column \(j) \(t)") }
             for bucket in problem.scheme.buckets(of: problem.columnWords[j]) {
                 let s = problem.columnSubwords!.bucketIDs.firstIndex(of: bucket)!
-                for t in 0..<d { columnNgram[s * d + t] += Double(workspace.columnGradients[m * d + t]) }
+                for t in 0..<d { columnNgram[s * d + t] += share(problem.columnWords[j]) * Double(workspace.columnGradients[m * d + t]) }
             }
         }
         for k in columnNgram.indices { #expect(close(columnNgram[k], numeric.cb[k]), "column n-gram slot \(k / d) \(k % d)") }
@@ -247,8 +261,9 @@ private struct SubwordProblem {
         #expect(results.allSatisfy { $0 == results[0] })
     }
 
-    @Test func theSplitStartKeepsEveryComposedVector() {
-        let problem = SubwordProblem(seed: 5)
+    @Test(arguments: SubwordCombination.allCases)
+    func theSplitStartKeepsEveryComposedVector(combination: SubwordCombination) {
+        let problem = SubwordProblem(seed: 5, combination: combination)
         let d = problem.d
         let start = problem.model.rowEmbeddings.values
         problem.subwords.splitStart(problem.model.rowEmbeddings)
@@ -308,6 +323,7 @@ private struct SubwordProblem {
         for t in unseenSum.indices { #expect(abs(unseenSum[t] - (unseen.values[t] + unseenColumn[t])) <= 1e-5) }
         // Rows only: no column table.
         config.subwordSides = .rows
+        config.subwordCombination = .ownPlusMean
         config.ensemble = 1
         let rowsOnly = try Trainer(prepDirectory: prep, config: config)
         let rowsOnlyDirectory = TemporaryFile.path()
