@@ -1,3 +1,4 @@
+import Foundation
 import SwivelIO
 import SwivelLinearAlgebra
 import SwivelText
@@ -141,7 +142,44 @@ public struct SubwordVectors: Sendable {
     }
 }
 
+/// Errors of a word list whose vectors are asked for.
+public enum WordListError: Error, CustomStringConvertible, Equatable {
+    /// `missing` of the list's `count` words have no vector; `example` is the first; `composes` tells whether the
+    /// vectors compose unseen words from n-grams.
+    case wordsWithoutVectors(path: String, missing: Int, count: Int, example: String, composes: Bool)
+
+    public var description: String {
+        switch self {
+        case let .wordsWithoutVectors(path, missing, count, example, composes):
+            let why = composes ? "are not in the vocabulary and have no n-grams"
+                : "are not in the vocabulary (a model trained with --subwords composes unseen words)"
+            return "\(path): \(missing) of \(count) words \(why), e.g. '\(example)'"
+        }
+    }
+}
+
 extension Embeddings {
+    /// The vectors of the words listed in the file at `path` (one per line; blank lines skipped, repeats kept once),
+    /// in its order: from the vocabulary, or composed from n-grams (``vector(of:)``). A word with neither is an
+    /// error naming the file, how many such words it has and the first.
+    public func selecting(wordList path: String) throws -> Embeddings {
+        var seen = Set<String>()
+        let words = try FileReader.readText(path).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty && seen.insert($0).inserted }
+        var values: [Float] = []
+        values.reserveCapacity(words.count * dimension)
+        var missing: [String] = []
+        for word in words {
+            if let vector = vector(of: word) { values += vector.values } else { missing.append(word) }
+        }
+        guard missing.isEmpty else {
+            throw WordListError.wordsWithoutVectors(path: path, missing: missing.count, count: words.count,
+                                                    example: missing[0], composes: subwords != nil)
+        }
+        return Embeddings(tokens: words, vectors: Matrix(rows: words.count, columns: dimension, values: values))
+    }
+
     /// The vector of `word`: its own when it is in the vocabulary, else (with ``subwords``) the mean of its n-grams'
     /// vectors; nil when it has neither. `seen` tells which.
     public func vector(of word: String) -> (values: [Float], seen: Bool)? {

@@ -61,7 +61,7 @@ extension Swivel {
                     return
                 }
                 if let words {
-                    embeddings = try Self.vectors(of: try Self.wordList(words), from: embeddings, listedIn: words)
+                    embeddings = try embeddings.selecting(wordList: words)
                 }
                 if normalize { embeddings = embeddings.normalized() }
                 try format.write(embeddings, to: output, escapeWhiteSpace: escapeWhitespace)
@@ -87,29 +87,5 @@ extension Swivel {
             print("export: \(embeddings.tokens.count) words and \(fastText.bucketIDs.count) of \(fastText.scheme.buckets) n-gram buckets, dimension \(embeddings.dimension) (\(vectors.rawValue)) to \(self.output) (fastText .bin)")
         }
 
-        /// The words of a word-list file, one per line (blank lines skipped, repeats kept once).
-        static func wordList(_ path: String) throws -> [String] {
-            var seen = Set<String>()
-            return try FileReader.readText(path).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" })
-                .map { String($0).trimmingCharacters(in: .whitespaces) }
-                .filter { !$0.isEmpty && seen.insert($0).inserted }
-        }
-
-        /// The vectors of `words`, from the vocabulary or composed from n-grams; a word with neither is an error
-        /// naming the list and how many such words it has.
-        static func vectors(of words: [String], from embeddings: Embeddings, listedIn path: String) throws -> Embeddings {
-            var values: [Float] = []
-            values.reserveCapacity(words.count * embeddings.dimension)
-            var missing: [String] = []
-            for word in words {
-                if let vector = embeddings.vector(of: word) { values += vector.values } else { missing.append(word) }
-            }
-            guard missing.isEmpty else {
-                let how = embeddings.subwords == nil ? "are not in the vocabulary (a model trained with --subwords composes unseen words)"
-                    : "are not in the vocabulary and have no n-grams"
-                throw ValidationError("\(path): \(missing.count) of \(words.count) words \(how), e.g. '\(missing[0])'")
-            }
-            return Embeddings(tokens: words, vectors: Matrix(rows: words.count, columns: embeddings.dimension, values: values))
-        }
     }
 }

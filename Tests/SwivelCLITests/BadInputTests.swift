@@ -90,6 +90,33 @@ private func smallPrep(shardSize: Int = 8) throws -> (corpus: String, prep: Stri
         }
     }
 
+    @Test func subwordOptionsAndExports() throws {
+        let (_, prep) = try smallPrep()
+        for (arguments, message) in [
+            (["train", prep, "--output", "y", "--subwords", "--min-n", "5", "--max-n", "3"],
+             "--min-n 5 and --max-n 3: need 1 <= min-n <= max-n (or --max-n 0 for no n-grams)"),
+            (["train", prep, "--output", "y", "--subwords", "--buckets", "0"], "--buckets 0: must be 1 to 2147483647"),
+            (["train", prep, "--output", "y", "--max-n", "4"], "--max-n applies to subword models: add --subwords"),
+            (["export", "m", "--output", "o.bin", "--format", "fasttext", "--vectors", "concat"],
+             "--format fasttext writes the whole model"),
+        ] {
+            let r = try TemporaryFile.run(swivel, arguments)
+            #expect(r.status == 64 && r.stderr.contains(message), "\(arguments): \(r.stderr)")
+        }
+        // A word-level model: no fastText .bin, and a word list with an unseen word names the list and the word.
+        let model = TemporaryFile.path()
+        let trained = try TemporaryFile.run(swivel, ["train", prep, "--output", model, "--dim", "4", "--epochs", "1",
+                                                     "--ensemble", "1", "--quiet"])
+        try #require(trained.status == 0, "\(trained.stderr)")
+        let output = TemporaryFile.path(".bin")
+        try expectOneLineError(["export", model, "--output", output, "--format", "fasttext"],
+                               "the fastText format needs a subword model's row or sum vectors (train with --subwords")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        let words = try TemporaryFile.write("a\nzebra\n")
+        try expectOneLineError(["export", model, "--output", output, "--words", words],
+                               "\(words): 1 of 2 words are not in the vocabulary (a model trained with --subwords composes unseen words), e.g. 'zebra'")
+    }
+
     @Test func nonFiniteBenchmarkScoresAndUndefinedCorrelations() throws {
         let (_, prep) = try smallPrep()
         let model = TemporaryFile.path()
@@ -155,7 +182,12 @@ private func smallPrep(shardSize: Int = 8) throws -> (corpus: String, prep: Stri
                 "--checkpoint-minutes": "--checkpoint-minutes must be positive (got -5.0)",
                 "--eval-every": "--eval-every must be at least 1 (got -5)",
                 "--unobserved-cutoff": "--unobserved-cutoff must be at least 0 nats, or 'exact' (got -5.0)",
-                "--init": nil,
+                "--init": nil, "--subword-sides": nil, "--subword-combination": nil,
+                // Without --subwords, the subword options are refused before their values are checked.
+                "--min-n": "--min-n applies to subword models: add --subwords",
+                "--max-n": "--max-n applies to subword models: add --subwords",
+                "--buckets": "--buckets applies to subword models: add --subwords",
+                "--subword-learning-rate": "--subword-learning-rate applies to subword models: add --subwords",
             ]),
             (["eval", "v", "--similarity", "s"], [
                 "--similarity": nil, "--analogy": nil, "--vectors": nil, "--frequencies": nil,
@@ -173,7 +205,7 @@ private func smallPrep(shardSize: Int = 8) throws -> (corpus: String, prep: Stri
                 "--density": "--density must be at least 0 (got -5.0)",
                 "--repeats": "--repeats must be at least 1 (got -5)",
             ]),
-            (["export", "m", "--output", "o"], ["--output": nil, "--format": nil, "--vectors": nil]),
+            (["export", "m", "--output", "o"], ["--output": nil, "--format": nil, "--vectors": nil, "--words": nil]),
         ]
         for (command, table) in options {
             // The help lists every option that takes a value as "--name <value>" (or "-o, --name <value>").
