@@ -24,6 +24,43 @@ private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent
         }
     }
 
+    @Test func subwordModelAnswersForUnseenWordsAndExportsAFastTextModel() throws {
+        let prep = TemporaryFile.path(), model = TemporaryFile.path(), bin = TemporaryFile.path(".bin")
+        let p = try TemporaryFile.run(swivel, ["prep", fixtures + "/planted-corpus.txt", "--output", prep,
+                                               "--min-count", "1", "--shard-size", "16", "--window", "5", "--quiet"])
+        #expect(p.status == 0, "\(p.stderr)")
+        let t = try TemporaryFile.run(swivel, ["train", prep, "--output", model, "--dim", "16", "--epochs", "20",
+                                               "--ensemble", "1", "--subwords", "--min-n", "2", "--max-n", "4",
+                                               "--buckets", "5000", "--quiet"])
+        #expect(t.status == 0, "\(t.stderr)")
+        // g3w9 is not in the vocabulary: its vector comes from its n-grams ("<g3", "g3w", ...), near group 3's.
+        let e = try TemporaryFile.run(swivel, ["export", model, "--output", bin, "--format", "fasttext"])
+        #expect(e.status == 0 && e.stdout.contains("(fastText .bin)"), "\(e.stderr)")
+        for source in [model, bin] {
+            let n = try TemporaryFile.run(swivel, ["nearest", source, "g3w9", "--k", "2"])
+            #expect(n.status == 0, "\(n.stderr)")
+            let neighbours = n.stdout.split(separator: "\n").dropFirst().map { $0.split(separator: " ")[0] }
+            #expect(neighbours.count == 2 && neighbours.allSatisfy { $0.hasPrefix("g3w") }, "\(source): \(n.stdout)")
+        }
+        // eval scores the pairs with an unseen word apart, from the model and from the .bin alike.
+        let similarity = try TemporaryFile.write("g1w0\tg1w9\t9\ng1w0\tg5w9\t1\ng2w3\tg2w4\t8\ng2w3\tg6w1\t2\n")
+        for source in [model, bin] {
+            let ev = try TemporaryFile.run(swivel, ["eval", source, "--similarity", similarity, "--json"])
+            #expect(ev.status == 0, "\(ev.stderr)")
+            let report = try JSONSerialization.jsonObject(with: Data(ev.stdout.utf8)) as! [String: Any]
+            let sim = (report["similarity"] as! [[String: Any]])[0]
+            #expect(sim["covered"] as? Int == 2)
+            #expect((sim["everyPair"] as? [String: Any])?["covered"] as? Int == 4, "\(ev.stdout)")
+            #expect((sim["unseenPairs"] as? [String: Any])?["covered"] as? Int == 2, "\(ev.stdout)")
+        }
+        // A word list: seen and unseen words, in the list's order.
+        let words = try TemporaryFile.write("g3w9\ng1w0\n"), vectors = TemporaryFile.path(".txt")
+        let w = try TemporaryFile.run(swivel, ["export", model, "--words", words, "--output", vectors])
+        #expect(w.status == 0, "\(w.stderr)")
+        let lines = try String(contentsOfFile: vectors, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 3 && lines[0] == "2 16" && lines[1].hasPrefix("g3w9 ") && lines[2].hasPrefix("g1w0 "))
+    }
+
     @Test func pipelineEndToEndOnTheFixtureCorpus() throws {
         let prep = TemporaryFile.path(), model = TemporaryFile.path(), vectors = TemporaryFile.path(".txt")
         let p = try TemporaryFile.run(swivel, ["prep", fixtures + "/planted-corpus.txt", "--output", prep,
