@@ -6,9 +6,9 @@ import SwivelText
 ///
 /// Feature `i` of the side is trained through its composed vector `v_i = alpha_i w_i + beta_i sum_{g in G_i} b_g` of its
 /// own vector `w_i` and the vectors `b_g` of its n-grams `G_i` (in ``SubwordScheme``'s order, a repeated n-gram counted
-/// each time), weighted as ``SubwordCombination`` says: fastText's mean (`alpha = beta = 1 / (1 + |G_i|)`), or the own
-/// vector plus the n-grams' mean (`alpha = 1`, `beta = 1 / |G_i|`). An unseen word's vector is the mean of its
-/// n-grams' vectors either way, as in fastText.
+/// each time), weighted as ``SubwordCombination`` says: fastText's mean (`alpha = beta = 1 / (1 + |G_i|)`), or a
+/// weighted own vector plus the n-grams' mean (`alpha = w`, `beta = 1 / |G_i|`). An unseen word's vector is the mean
+/// of its n-grams' vectors either way, as in fastText.
 ///
 /// In a block step the composed vectors of the block's features are gathered into a contiguous matrix
 /// (``gather(words:shard:shards:count:into:)``), the step runs unchanged on it, and the gradient `dL/dv_i` is spread
@@ -151,7 +151,6 @@ public final class SubwordComposition: @unchecked Sendable {
                                 dimension d: Int) {
         for l in 0..<count {
             let (alpha, _) = combination.weights(ngrams: ngramCount(shard + l * shards))
-            guard alpha != 1 else { continue }
             let g = gradients + l * d
             for t in 0..<d { g[t] *= alpha }
         }
@@ -235,12 +234,28 @@ public final class SubwordComposition: @unchecked Sendable {
 
 /// How a subword model weights a feature's own vector and its n-grams' vectors in its composed vector
 /// (``SubwordComposition``).
-public enum SubwordCombination: String, CaseIterable, Codable, Sendable {
+public enum SubwordCombination: Codable, Equatable, Hashable, Sendable, CustomStringConvertible {
     /// fastText's: the mean of the own vector and the n-grams' vectors.
     case mean
-    /// The own vector plus the mean of the n-grams' vectors: the own vector moves the word as far per step as a
-    /// word model's does, and the n-grams add what the word shares with others.
-    case ownPlusMean = "own-plus-mean"
+    /// `ownWeight` times the own vector, plus the mean of the n-grams' vectors. With AdaGrad a step moves the own
+    /// vector about as far whatever its weight, so the weight sets how far the word moves on its own against its
+    /// n-grams: 1 as far as a word model's word, less to lean on the forms it shares.
+    case ownPlusMean(ownWeight: Float)
+
+    /// The combination a command-line value names: `mean`, or the own vector's weight (a positive number).
+    public init?(_ text: String) {
+        if text == "mean" { self = .mean; return }
+        guard let weight = Float(text), weight > 0, weight.isFinite else { return nil }
+        self = .ownPlusMean(ownWeight: weight)
+    }
+
+    /// `mean`, or the own vector's weight.
+    public var description: String {
+        switch self {
+        case .mean: return "mean"
+        case let .ownPlusMean(weight): return String(weight)
+        }
+    }
 
     /// `(alpha, beta)`: the weights of the own vector and of each n-gram vector for a feature with `ngrams` n-grams
     /// (with none, the own vector alone: `(1, 0)`).
@@ -248,7 +263,7 @@ public enum SubwordCombination: String, CaseIterable, Codable, Sendable {
         guard n > 0 else { return (1, 0) }
         switch self {
         case .mean: return (1 / Float(1 + n), 1 / Float(1 + n))
-        case .ownPlusMean: return (1, 1 / Float(n))
+        case let .ownPlusMean(weight): return (weight, 1 / Float(n))
         }
     }
 }

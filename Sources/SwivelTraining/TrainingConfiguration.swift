@@ -84,8 +84,11 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     /// the many words that share it gets a full optimizer step per block, so a lower rate weighs the words' own
     /// vectors more against their shared forms.
     public var subwordLearningRate: Float?
-    /// How a subword model weights a feature's own vector against its n-grams' (``SubwordCombination``).
-    public var subwordCombination = SubwordCombination.mean
+    /// How a subword model weights a feature's own vector against its n-grams' (``SubwordCombination``): by default
+    /// 0.3 times the own vector plus the n-grams' mean (docs/benchmarks.md, "Subwords").
+    public var subwordCombination = TrainingConfiguration.suggestedSubwordCombination
+    /// The default combination.
+    public static let suggestedSubwordCombination = SubwordCombination.ownPlusMean(ownWeight: 0.3)
     /// The default and suggested cutoff, in nats.
     public static let suggestedUnobservedCutoff: Float = 8
 
@@ -135,7 +138,8 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
         subwords = try c.decodeIfPresent(SubwordScheme.self, forKey: .subwords)
         subwordSides = try c.decodeIfPresent(SubwordSides.self, forKey: .subwordSides) ?? .both
         subwordLearningRate = try c.decodeIfPresent(Float.self, forKey: .subwordLearningRate)
-        subwordCombination = try c.decodeIfPresent(SubwordCombination.self, forKey: .subwordCombination) ?? .mean
+        subwordCombination = try c.decodeIfPresent(SubwordCombination.self, forKey: .subwordCombination)
+            ?? Self.suggestedSubwordCombination
     }
 
     /// The settings that differ between `self` and `other`, as "name X given, the checkpoint has Y", skipping
@@ -161,7 +165,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
             ("unobserved-cutoff", \.unobservedCutoff, { $0.unobservedCutoff.map { String($0) } ?? "none (exact)" }),
             ("init", \.initialization, { $0.initialization.rawValue }),
             ("subword-sides", \.subwordSides, { $0.subwordSides.rawValue }),
-            ("subword-combination", \.subwordCombination, { $0.subwordCombination.rawValue }),
+            ("subword-combination", \.subwordCombination, { $0.subwordCombination.description }),
             ("subword-learning-rate", \.subwordLearningRate, { $0.subwordLearningRate.map { String($0) } ?? "the learning rate" }),
             ("subwords", \.subwords, { $0.subwords.map { "on (n-grams \($0.minN)-\($0.maxN), \($0.buckets) buckets)" } ?? "off" }),
         ]
@@ -196,6 +200,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
             try fail("--unobserved-cutoff must be a finite number of nats (got \(unobservedCutoff))")
         }
         if let problem = subwords?.problem { try fail(problem) }
+        if case let .ownPlusMean(weight) = subwordCombination, !(weight > 0) || !weight.isFinite {
+            try fail("--subword-combination: the own vector's weight must be a positive number (got \(weight))")
+        }
         if let rate = subwordLearningRate, !(rate > 0) || !rate.isFinite {
             try fail("--subword-learning-rate must be a positive number (got \(rate))")
         }

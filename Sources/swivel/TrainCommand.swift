@@ -106,7 +106,7 @@ extension Swivel {
         @Option(parsing: .unconditional, help: "With --subwords: compose 'rows' only (as fastText composes its input vectors), or 'both' rows and columns from their n-grams. (default: \(TrainingConfiguration().subwordSides.rawValue))")
         var subwordSides: SubwordSides?
 
-        @Option(parsing: .unconditional, help: "With --subwords: a word's vector is the 'mean' of its own vector and its n-grams' (fastText's), or its own vector plus their mean ('own-plus-mean'). (default: \(TrainingConfiguration().subwordCombination.rawValue))")
+        @Option(parsing: .unconditional, help: ArgumentHelp("With --subwords: a word's vector is the 'mean' of its own vector and its n-grams' vectors (fastText's), or W times its own vector plus the n-grams' mean (W a positive number; lower leans more on shared word forms). (default: \(TrainingConfiguration().subwordCombination))", valueName: "mean|W"))
         var subwordCombination: SubwordCombination?
 
         @Option(parsing: .unconditional, help: "With --subwords: learning rate of the n-gram vectors (default: --learning-rate).")
@@ -434,7 +434,9 @@ extension Swivel.TrainCommand {
 extension OptimizerKind: ExpressibleByArgument {}
 extension Initialization: ExpressibleByArgument {}
 extension SubwordSides: ExpressibleByArgument {}
-extension SubwordCombination: ExpressibleByArgument {}
+extension SubwordCombination: ExpressibleByArgument {
+    public init?(argument: String) { self.init(argument) }
+}
 
 /// `--unobserved-cutoff`: a number of nats, or `exact` for every cell.
 struct CutoffOption: ExpressibleByArgument {

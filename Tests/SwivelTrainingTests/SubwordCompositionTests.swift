@@ -82,7 +82,7 @@ private struct SubwordProblem {
         return (0..<d).map { t in
             switch config.subwordCombination {
             case .mean: (Double(w[i * d + t]) + ngrams[t]) / (1 + n)
-            case .ownPlusMean: Double(w[i * d + t]) + (n > 0 ? ngrams[t] / n : 0)
+            case let .ownPlusMean(weight): n > 0 ? Double(weight) * Double(w[i * d + t]) + ngrams[t] / n : Double(w[i * d + t])
             }
         }
     }
@@ -134,7 +134,7 @@ private struct SubwordProblem {
 }
 
 @Suite struct SubwordCompositionTests {
-    @Test(arguments: [false, true], SubwordCombination.allCases)
+    @Test(arguments: [false, true], [SubwordCombination.mean, .ownPlusMean(ownWeight: 1), .ownPlusMean(ownWeight: 0.3)])
     func theBlockStepWithSubwordsIsAnAdaGradStepOnTheNaiveGradients(composedColumns: Bool, combination: SubwordCombination) {
         for seed: UInt64 in [1, 2] {
             let problem = SubwordProblem(seed: seed, composedColumns: composedColumns, combination: combination)
@@ -196,7 +196,7 @@ private struct SubwordProblem {
         }
     }
 
-    @Test(arguments: SubwordCombination.allCases)
+    @Test(arguments: [SubwordCombination.mean, .ownPlusMean(ownWeight: 1), .ownPlusMean(ownWeight: 0.3)])
     func spreadGradientsMatchFiniteDifferences(combination: SubwordCombination) {
         let problem = SubwordProblem(seed: 3, composedColumns: true, combination: combination)
         let d = problem.d
@@ -216,10 +216,13 @@ private struct SubwordProblem {
             }
         }
         // An n-gram vector: the sum over the block's rows of their n-gram share, once per occurrence: the spread
-        // gradient (alpha dL/dv) times beta / alpha, which is 1 for the mean and 1 / n for the own vector plus the mean.
+        // gradient (alpha dL/dv) times beta / alpha: 1 for the mean, 1 / (n w) for w times the own vector plus the mean.
         func share(_ word: String) -> Double {
             let n = Double(problem.scheme.buckets(of: word).count)
-            return combination == .mean ? 1 : 1 / n
+            switch combination {
+            case .mean: return 1
+            case let .ownPlusMean(weight): return 1 / (n * Double(weight))
+            }
         }
         var ngram = [Double](repeating: 0, count: problem.subwords.vectors.rows * d)
         for l in 0..<problem.block.rowCount {
@@ -261,7 +264,7 @@ private struct SubwordProblem {
         #expect(results.allSatisfy { $0 == results[0] })
     }
 
-    @Test(arguments: SubwordCombination.allCases)
+    @Test(arguments: [SubwordCombination.mean, .ownPlusMean(ownWeight: 1), .ownPlusMean(ownWeight: 0.3)])
     func theSplitStartKeepsEveryComposedVector(combination: SubwordCombination) {
         let problem = SubwordProblem(seed: 5, combination: combination)
         let d = problem.d
@@ -323,7 +326,7 @@ private struct SubwordProblem {
         for t in unseenSum.indices { #expect(abs(unseenSum[t] - (unseen.values[t] + unseenColumn[t])) <= 1e-5) }
         // Rows only: no column table.
         config.subwordSides = .rows
-        config.subwordCombination = .ownPlusMean
+        config.subwordCombination = .ownPlusMean(ownWeight: 1)
         config.ensemble = 1
         let rowsOnly = try Trainer(prepDirectory: prep, config: config)
         let rowsOnlyDirectory = TemporaryFile.path()
