@@ -180,6 +180,21 @@ extension Embeddings {
         return Embeddings(tokens: words, vectors: Matrix(rows: words.count, columns: dimension, values: values))
     }
 
+    /// The same vectors with only the words in `known` left in the vocabulary (in their order); the others become
+    /// unseen words, which the n-grams (``subwords``, kept) compose. Scores "as if trained on this vocabulary" for
+    /// vectors whose n-grams saw more words, e.g. a fastText model, whose n-grams still learned from those words.
+    public func restricted(to known: Set<String>) -> Embeddings {
+        let d = dimension
+        var kept: [String] = [], values: [Float] = []
+        for (i, token) in tokens.enumerated() where known.contains(token) {
+            kept.append(token)
+            values += vectors.row(i)
+        }
+        var result = Embeddings(tokens: kept, vectors: Matrix(rows: kept.count, columns: d, values: values))
+        result.subwords = subwords
+        return result
+    }
+
     /// The vector of `word`: its own when it is in the vocabulary, else (with ``subwords``) the mean of its n-grams'
     /// vectors; nil when it has neither. `seen` tells which.
     public func vector(of word: String) -> (values: [Float], seen: Bool)? {

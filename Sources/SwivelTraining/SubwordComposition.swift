@@ -225,11 +225,6 @@ public final class SubwordComposition: @unchecked Sendable {
             for t in 0..<d { w[t] = (w[t] - beta * sum[t]) / alpha }
         }
     }
-
-    /// Bytes of the n-gram vectors and their optimizer state (AdaGrad: 8 per bucket in use and dimension).
-    public static func stateBytes(buckets: Int, dimension: Int, optimizer: OptimizerKind) -> Int64 {
-        Int64(buckets) * Int64(dimension) * (optimizer == .rmsprop ? 12 : 8)
-    }
 }
 
 /// How a subword model weights a feature's own vector and its n-grams' vectors in its composed vector

@@ -38,6 +38,9 @@ extension Swivel {
         @Option(help: ArgumentHelp("Corpus word counts (token<TAB>count lines, e.g. a prep's row_vocab.txt): also score the rare-word and frequent-word halves of each similarity set.", valueName: "file"))
         var frequencies: String?
 
+        @Option(help: ArgumentHelp("Treat only the words of this vocabulary (token[<TAB>count] lines, e.g. a prep's row_vocab.txt) as known; the others are unseen, composed from n-grams when the vectors have them.", valueName: "file"))
+        var knownWords: String?
+
         @Flag(help: "Print JSON instead of a table.")
         var json = false
 
@@ -56,7 +59,10 @@ extension Swivel {
         func run() throws {
             kernel.relaunchIfSlow(quiet: json)
             let report = try reportingErrors { () -> Report in
-                let embeddings = try Embeddings.load(vectors, choice: use)
+                var embeddings = try Embeddings.load(vectors, choice: use)
+                if let knownWords {
+                    embeddings = embeddings.restricted(to: Set(try Vocabulary.read(from: knownWords).tokens))
+                }
                 let counts = try frequencies.map { path -> [String: Int64] in
                     let vocabulary = try Vocabulary.read(from: path)
                     return Dictionary(zip(vocabulary.tokens, vocabulary.counts), uniquingKeysWith: { a, _ in a })

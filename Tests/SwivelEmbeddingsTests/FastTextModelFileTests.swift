@@ -298,6 +298,12 @@ private func fastTextVectors(_ model: String, _ words: [String]) throws -> [Stri
         let loaded = try Embeddings.load(path)
         #expect(loaded.tokens == embeddings.tokens && loaded.subwords?.bucketIDs == embeddings.subwords?.bucketIDs)
         #expect(agree(try #require(loaded.vector(of: "walks")).values, try #require(embeddings.vector(of: "walks")).values, relative: 1e-6))
+        // Restricted to a smaller vocabulary, the words left out become unseen: their n-grams' mean, fastText's rule.
+        let restricted = loaded.restricted(to: ["walk", "swim"])
+        #expect(restricted.tokens == ["walk", "swim"] && restricted.vector(of: "walk")?.seen == true)
+        let walked = try #require(restricted.vector(of: "walked"))
+        let walkedUnseen = try #require(embeddings.subwords?.vector(ofUnseen: "walked"))
+        #expect(!walked.seen && agree(walked.values, walkedUnseen, relative: 1e-6))
         // Vectors without n-grams cannot be written in this format.
         var plain = embeddings
         plain.subwords = nil
