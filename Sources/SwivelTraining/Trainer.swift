@@ -177,8 +177,9 @@ public final class Trainer {
         model = TrainingModel(
             rowEmbeddings: rowEmbeddings,
             columnEmbeddings: columnEmbeddings,
-            rowOptimizer: OptimizerState(rows: manifest.rows, dimension: d, config: config),
-            columnOptimizer: OptimizerState(rows: manifest.columns, dimension: d, config: config),
+            rowOptimizer: OptimizerState(rows: manifest.rows, dimension: d, config: config.ownVectorSettings(composed: rowSubwords != nil)),
+            columnOptimizer: OptimizerState(rows: manifest.columns, dimension: d,
+                                            config: config.ownVectorSettings(composed: columnSubwords != nil)),
             rowSums: rowSums, columnSums: columnSums, total: manifest.total,
             contextSmoothing: Double(config.contextSmoothing),
             rowShards: manifest.rowShards, columnShards: manifest.columnShards,

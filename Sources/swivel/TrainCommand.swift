@@ -109,6 +109,9 @@ extension Swivel {
         @Option(parsing: .unconditional, help: ArgumentHelp("With --subwords: a word's vector is the 'mean' of its own vector and its n-grams' vectors (fastText's), or W times its own vector plus the n-grams' mean (W a positive number; lower leans more on shared word forms). (default: \(TrainingConfiguration().subwordCombination))", valueName: "mean|W"))
         var subwordCombination: SubwordCombination?
 
+        @Option(parsing: .unconditional, help: "With --subwords: learning rate of each word's own vector as a fraction of --learning-rate; below 1 words lean on their shared forms (better analogies of word forms). (default: \(TrainingConfiguration().subwordOwnRate))")
+        var subwordOwnRate: Float?
+
         @Option(parsing: .unconditional, help: "With --subwords: learning rate of the n-gram vectors (default: --learning-rate).")
         var subwordLearningRate: Float?
 
@@ -172,7 +175,8 @@ extension Swivel {
             if !subwords, let given = [("--min-n", minN), ("--max-n", maxN), ("--buckets", buckets),
                                        ("--subword-sides", subwordSides.map { _ in 0 }),
                                        ("--subword-learning-rate", subwordLearningRate.map { _ in 0 }),
-                                       ("--subword-combination", subwordCombination.map { _ in 0 })].first(where: { $0.1 != nil }) {
+                                       ("--subword-combination", subwordCombination.map { _ in 0 }),
+                                       ("--subword-own-rate", subwordOwnRate.map { _ in 0 })].first(where: { $0.1 != nil }) {
                 throw ValidationError("\(given.0) applies to subword models: add --subwords")
             }
             if let problem = subwordScheme?.problem { throw ValidationError(problem) }
@@ -207,6 +211,7 @@ extension Swivel {
             if let subwordSides { config.subwordSides = subwordSides }
             if let subwordLearningRate { config.subwordLearningRate = subwordLearningRate }
             if let subwordCombination { config.subwordCombination = subwordCombination }
+            if let subwordOwnRate { config.subwordOwnRate = subwordOwnRate }
         }
 
         func run() throws {

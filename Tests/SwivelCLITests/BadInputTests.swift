@@ -188,9 +188,10 @@ private func smallPrep(shardSize: Int = 8) throws -> (corpus: String, prep: Stri
                 "--max-n": "--max-n applies to subword models: add --subwords",
                 "--buckets": "--buckets applies to subword models: add --subwords",
                 "--subword-learning-rate": "--subword-learning-rate applies to subword models: add --subwords",
+                "--subword-own-rate": "--subword-own-rate applies to subword models: add --subwords",
             ]),
             (["eval", "v", "--similarity", "s"], [
-                "--similarity": nil, "--analogy": nil, "--vectors": nil, "--frequencies": nil,
+                "--similarity": nil, "--analogy": nil, "--vectors": nil, "--frequencies": nil, "--known-words": nil,
                 "--restrict": "--restrict must be at least 0 (got -5)",
             ]),
             (["nearest", "v", "w"], ["--vectors": nil, "--k": "--k must be at least 1 (got -5)"]),

@@ -60,8 +60,10 @@ private struct SubwordProblem {
         }
         model = TrainingModel(rowEmbeddings: ParameterMatrix(rows: words.count, dimension: d, values: rowValues),
                               columnEmbeddings: ParameterMatrix(rows: columns, dimension: d, values: columnValues),
-                              rowOptimizer: OptimizerState(rows: words.count, dimension: d, config: config),
-                              columnOptimizer: OptimizerState(rows: columns, dimension: d, config: config),
+                              rowOptimizer: OptimizerState(rows: words.count, dimension: d,
+                                                           config: config.ownVectorSettings(composed: true)),
+                              columnOptimizer: OptimizerState(rows: columns, dimension: d,
+                                                              config: config.ownVectorSettings(composed: composedColumns)),
                               rowSums: rowSums, columnSums: columnSums, total: total,
                               rowShards: rowShards, columnShards: columnShards,
                               largestRowShard: shardSize, largestColumnShard: shardSize, rowSubwords: subwords,
@@ -152,9 +154,12 @@ private struct SubwordProblem {
             let naive = problem.naiveLoss(w: w0, b: b0, c: c0, cb: cb0)
             #expect(abs(loss - naive) <= 1e-4 * abs(naive), "loss \(loss) vs naive \(naive)")
 
-            // One AdaGrad step from a fresh accumulator a0: a = a0 + g^2, v -= lr g / sqrt(a).
-            let lr = Double(problem.config.learningRate), a0 = Double(problem.config.adagradInitialAccumulator)
-            func expectStep(_ name: String, before: [Float], after: [Float], gradient: [Double], touched: (Int) -> Bool) {
+            // One AdaGrad step from a fresh accumulator a0: a = a0 + g^2, v -= lr g / sqrt(a), the own vectors of a
+            // composed side at lr times the own rate.
+            let a0 = Double(problem.config.adagradInitialAccumulator)
+            let rate = Double(problem.config.learningRate), ownRate = rate * Double(problem.config.subwordOwnRate)
+            func expectStep(_ name: String, before: [Float], after: [Float], gradient: [Double], lr: Double,
+                            touched: (Int) -> Bool) {
                 for k in before.indices {
                     let g = gradient[k]
                     let expected = touched(k / d) ? Double(before[k]) - lr * g / (a0 + g * g).squareRoot() : Double(before[k])
@@ -162,6 +167,7 @@ private struct SubwordProblem {
                     // (AdaGrad divides by sqrt(a0 + g^2)): those are checked against the analytic gradient below.
                     if abs(g) > 1e-3 {
                         #expect(abs(Double(after[k]) - expected) <= 2e-3 * lr, "\(name) \(k): \(after[k]) vs \(expected)")
+                        #expect(touched(k / d) == (after[k] != before[k]), "\(name) \(k) moved: \(after[k] != before[k])")
                     }
                 }
             }
@@ -169,17 +175,17 @@ private struct SubwordProblem {
             let blockColumns = Set((0..<problem.block.columnCount).map { $0 * problem.columnShards + problem.columnShard })
             let usedSlots = Set(blockRows.flatMap { problem.scheme.buckets(of: problem.words[$0]) }
                 .map { problem.subwords.bucketIDs.firstIndex(of: $0)! })
-            expectStep("word", before: w0, after: problem.model.rowEmbeddings.values, gradient: gradients.w,
+            expectStep("word", before: w0, after: problem.model.rowEmbeddings.values, gradient: gradients.w, lr: ownRate,
                        touched: blockRows.contains)
-            expectStep("n-gram", before: b0, after: problem.subwords.vectors.values, gradient: gradients.b,
+            expectStep("n-gram", before: b0, after: problem.subwords.vectors.values, gradient: gradients.b, lr: rate,
                        touched: usedSlots.contains)
             expectStep("column", before: c0, after: problem.model.columnEmbeddings.values, gradient: gradients.c,
-                       touched: blockColumns.contains)
+                       lr: composedColumns ? ownRate : rate, touched: blockColumns.contains)
             if let columnSubwords = problem.columnSubwords {
                 let usedColumnSlots = Set(blockColumns.flatMap { problem.scheme.buckets(of: problem.columnWords[$0]) }
                     .map { columnSubwords.bucketIDs.firstIndex(of: $0)! })
                 expectStep("column n-gram", before: cb0, after: columnSubwords.vectors.values, gradient: gradients.cb,
-                           touched: usedColumnSlots.contains)
+                           lr: rate, touched: usedColumnSlots.contains)
                 #expect(!usedColumnSlots.isEmpty && usedColumnSlots.count < columnSubwords.bucketIDs.count)
             }
             // Rows, n-grams and columns outside the block are unchanged, bit for bit.
