@@ -158,24 +158,11 @@ public enum BlockStep {
         let rows = block.rowCount, columns = block.columnCount
         precondition(rows <= workspace.shardSize && columns <= workspace.shardSize && d == workspace.dimension)
         // The block's row and column vectors: read in place, or (subwords) composed into the workspace.
-        let rowBase: UnsafeMutablePointer<Float>, lda: Int
-        if let subwords = model.rowSubwords {
-            guard let gathered = workspace.gatheredRows else { preconditionFailure("a subword model needs a workspace that gathers rows") }
-            subwords.gather(words: model.rowEmbeddings, shard: block.rowShard, shards: model.rowShards,
-                            count: rows, into: gathered)
-            (rowBase, lda) = (gathered, d)
-        } else {
-            (rowBase, lda) = (model.rowEmbeddings.storage + block.rowShard * d, model.rowShards * d)
-        }
-        let columnBase: UnsafeMutablePointer<Float>, ldb: Int
-        if let subwords = model.columnSubwords {
-            guard let gathered = workspace.gatheredColumns else { preconditionFailure("a subword model needs a workspace that gathers columns") }
-            subwords.gather(words: model.columnEmbeddings, shard: block.columnShard, shards: model.columnShards,
-                            count: columns, into: gathered)
-            (columnBase, ldb) = (gathered, d)
-        } else {
-            (columnBase, ldb) = (model.columnEmbeddings.storage + block.columnShard * d, model.columnShards * d)
-        }
+        let (rowBase, lda) = blockVectors(model.rowEmbeddings, composedBy: model.rowSubwords, into: workspace.gatheredRows,
+                                          shard: block.rowShard, shards: model.rowShards, count: rows)
+        let (columnBase, ldb) = blockVectors(model.columnEmbeddings, composedBy: model.columnSubwords,
+                                             into: workspace.gatheredColumns, shard: block.columnShard,
+                                             shards: model.columnShards, count: columns)
 
         for l in 0..<rows { workspace.rowTerm[l] = model.rowTerms[l * model.rowShards + block.rowShard] }
         for l in 0..<columns { workspace.columnTerm[l] = model.columnTerms[l * model.columnShards + block.columnShard] }
@@ -203,6 +190,19 @@ public enum BlockStep {
                    b: rowBase, ldb: lda, c: workspace.columnGradients, ldc: d)
 
         return loss
+    }
+
+    /// Where a block's `count` vectors of one side are, and their leading dimension: features `shard, shard + shards,
+    /// ...` of `embeddings` in place (stride `shards * d`), or, for a side `composedBy` n-grams, their composed vectors
+    /// gathered into `gathered` (stride `d`).
+    static func blockVectors(_ embeddings: ParameterMatrix, composedBy subwords: SubwordComposition?,
+                             into gathered: UnsafeMutablePointer<Float>?, shard: Int, shards: Int,
+                             count: Int) -> (UnsafeMutablePointer<Float>, Int) {
+        let d = embeddings.dimension
+        guard let subwords else { return (embeddings.storage + shard * d, shards * d) }
+        guard let gathered else { preconditionFailure("a subword side needs a workspace that gathers its vectors") }
+        subwords.gather(words: embeddings, shard: shard, shards: shards, count: count, into: gathered)
+        return (gathered, d)
     }
 
     /// ``computeGradients(_:model:workspace:lossRowStride:)`` without the unobserved cells of `corner` (rows

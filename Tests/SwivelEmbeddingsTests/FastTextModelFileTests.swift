@@ -89,6 +89,34 @@ private func fastTextVectors(_ model: String, _ words: [String]) throws -> [Stri
     return vectors
 }
 
+/// gensim's vocabulary of the `.bin` at `path` and its vector of each of `words`, once as `load_facebook_model` and
+/// once as `load_facebook_vectors` loads it (the loader's name, the word, the vector).
+private func gensimVectors(_ path: String, _ words: [String]) throws -> (vocabulary: [String], vectors: [(String, String, [Float])]) {
+    let wordsFile = try TemporaryFile.write(words.joined(separator: "\n") + "\n")
+    let script = """
+        import sys
+        from gensim.models.fasttext import load_facebook_model, load_facebook_vectors
+        words = open(sys.argv[2], encoding="utf-8").read().split("\\n")[:-1]
+        model = load_facebook_model(sys.argv[1])
+        print("vocabulary\\t" + "\\t".join(model.wv.index_to_key))
+        for name, vectors in (("model", model.wv), ("vectors", load_facebook_vectors(sys.argv[1]))):
+            for word in words:
+                print(name + "\\t" + word + "\\t" + " ".join(repr(float(x)) for x in vectors[word]))
+        """
+    let r = try TemporaryFile.run("/usr/bin/env", ["python3", "-c", script, path, wordsFile])
+    try #require(r.status == 0, "\(r.stderr)")
+    var vocabulary: [String] = [], vectors: [(String, String, [Float])] = []
+    for line in r.stdout.split(separator: "\n") {
+        let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        if fields[0] == "vocabulary" {
+            vocabulary = Array(fields.dropFirst())
+        } else {
+            vectors.append((fields[0], fields[1], fields[2].split(separator: " ").map { Float($0)! }))
+        }
+    }
+    return (vocabulary, vectors)
+}
+
 @Suite struct FastTextModelFileTests {
     @Test func ngramsAndBucketsEqualGensims() {
         for (word, minN, maxN, ngrams, buckets) in gensimNgrams {
@@ -204,31 +232,12 @@ private func fastTextVectors(_ model: String, _ words: [String]) throws -> [Stri
         let path = TemporaryFile.path(".bin")
         try FastTextModelFile.write(model, to: path)
         let queries = Array(knownWords.prefix(5)) + Array(unknownWords.prefix(5))
-        let wordsFile = try TemporaryFile.write(queries.joined(separator: "\n") + "\n")
-        let script = """
-            import sys
-            from gensim.models.fasttext import load_facebook_model, load_facebook_vectors
-            words = open(sys.argv[2], encoding="utf-8").read().split("\\n")[:-1]
-            model = load_facebook_model(sys.argv[1])
-            print("vocabulary\\t" + "\\t".join(model.wv.index_to_key))
-            for name, vectors in (("model", model.wv), ("vectors", load_facebook_vectors(sys.argv[1]))):
-                for word in words:
-                    print(name + "\\t" + word + "\\t" + " ".join(repr(float(x)) for x in vectors[word]))
-            """
-        let r = try TemporaryFile.run("/usr/bin/env", ["python3", "-c", script, path, wordsFile])
-        try #require(r.status == 0, "\(r.stderr)")
-        var checked = 0
-        for line in r.stdout.split(separator: "\n") {
-            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            if fields[0] == "vocabulary" {
-                #expect(Array(fields.dropFirst()) == knownWords)
-                continue
-            }
-            let theirs = fields[2].split(separator: " ").map { Float($0)! }
-            #expect(agree(model.vector(of: fields[1]), theirs, relative: 1e-5), "\(fields[0]) \(fields[1])")
-            checked += 1
+        let (vocabulary, vectors) = try gensimVectors(path, queries)
+        #expect(vocabulary == knownWords)
+        for (loader, word, theirs) in vectors {
+            #expect(agree(model.vector(of: word), theirs, relative: 1e-5), "\(loader) \(word)")
         }
-        #expect(checked == 2 * queries.count)
+        #expect(vectors.count == 2 * queries.count)
     }
 
     @Test(.enabled(if: ExternalTools.fastText != nil, "the fasttext command is not installed: skipping the fastText check"))
@@ -319,25 +328,11 @@ private func fastTextVectors(_ model: String, _ words: [String]) throws -> [Stri
         try FastTextModelFile.write(try FastTextModel(embeddings: embeddings, counts: (1...10).map(Int64.init),
                                                       outputRows: Matrix(rows: 10, columns: 6), path: "model"), to: path)
         let queries = embeddings.tokens + ["walks", "talking", "naïvety", "日本", "swims"]
-        let wordsFile = try TemporaryFile.write(queries.joined(separator: "\n") + "\n")
-        let script = """
-            import sys
-            from gensim.models.fasttext import load_facebook_model, load_facebook_vectors
-            words = open(sys.argv[2], encoding="utf-8").read().split("\\n")[:-1]
-            for name, vectors in (("model", load_facebook_model(sys.argv[1]).wv), ("vectors", load_facebook_vectors(sys.argv[1]))):
-                for word in words:
-                    print(name + "\\t" + word + "\\t" + " ".join(repr(float(x)) for x in vectors[word]))
-            """
-        let r = try TemporaryFile.run("/usr/bin/env", ["python3", "-c", script, path, wordsFile])
-        try #require(r.status == 0, "\(r.stderr)")
-        var checked = 0
-        for line in r.stdout.split(separator: "\n") {
-            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            let theirs = fields[2].split(separator: " ").map { Float($0)! }
-            let ours = try #require(embeddings.vector(of: fields[1])).values
-            #expect(agree(ours, theirs, relative: 1e-5), "\(fields[0]) \(fields[1])")
-            checked += 1
+        let (_, vectors) = try gensimVectors(path, queries)
+        for (loader, word, theirs) in vectors {
+            let ours = try #require(embeddings.vector(of: word)).values
+            #expect(agree(ours, theirs, relative: 1e-5), "\(loader) \(word)")
         }
-        #expect(checked == 2 * queries.count)
+        #expect(vectors.count == 2 * queries.count)
     }
 }
