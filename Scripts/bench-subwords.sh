@@ -6,15 +6,16 @@
 #     everything but -dim 300 -thread 2 (subwords of 3-6 characters, 2M buckets, window 5, 5 epochs), its .vec cut to
 #     the same V words. Every model is scored by swivel eval: WS353, its similarity and relatedness splits, Google
 #     analogy 3CosAdd over covered questions among the 30,000 most frequent words.
-# (2) Unseen words: swivel prep --max-vocab OOV_V (default 16,384), swivel train --subwords; both it and (1)'s
-#     fastText .bin scored on the WS353 pairs that have a word outside those OOV_V words (swivel eval --known-words:
-#     fastText's vector of such a word is then the mean of its n-grams, fastText's rule for unseen words; its
-#     n-grams still learned from those words' contexts, which favours fastText). Swivel's model is also exported as a
-#     fastText .bin and checked with Scripts/check-fasttext-bin.py (gensim and the fasttext command give swivel's
-#     vectors).
-# Writes OUT/subwords.tsv (one row per run) and OUT/unseen.tsv. fastText's model is kept in OUT and reused by later
-# runs of the script (delete fasttext-sub.bin to retrain it; it takes about 1.5 hours on 2 cores); swivel is always
-# retrained.
+# (2) Unseen words: swivel prep --max-vocab OOV_V (default 16,384), swivel train --subwords, and fastText with
+#     -minCount set to the count of the OOV_V-th word (the same vocabulary, plus fastText's </s>); each scored on the
+#     WS353 pairs that have a word outside that vocabulary (swivel eval composes it from its n-grams, for a fastText
+#     .bin as for swivel's model). (1)'s fastText model is scored on the same pairs too, with --known-words: its vector
+#     of such a word is then the mean of its n-grams, but those n-grams learned from the word's contexts. Swivel's
+#     model is also exported as a fastText .bin and checked with Scripts/check-fasttext-bin.py (gensim and the
+#     fasttext command give swivel's vectors).
+# Writes OUT/subwords.tsv (one row per run) and OUT/unseen.tsv. fastText's models are kept in OUT and reused by later
+# runs of the script (delete OUT/fasttext-sub*.bin to retrain them; each takes about an hour on 2 cores); swivel is
+# always retrained.
 # Usage: Scripts/bench-subwords.sh [V=32768] [OUT=bench-out/subwords] [OOV_V=16384] [SUBWORD_OPTIONS=""]
 # Needs ../shared (skips without it); installs fasttext (Debian) and gensim (pip) when missing. Prints the BLAS kernel.
 set -euo pipefail
@@ -71,9 +72,14 @@ score fasttext "$out/fasttext-sub-cut.txt" "$t" "$m"
 
 # (2) Unseen words at OOV_V.
 "$bin" train "$out/prep-$oov_v" --output "$out/subword-$oov_v" --force --quiet --subwords $subword_options
+min_count=$(awk -F'\t' 'END {print $2}' "$out/prep-$oov_v/row_vocab.txt")
+if [ ! -f "$out/fasttext-sub-$oov_v.bin" ]; then
+  fasttext skipgram -input "$out/main.txt" -output "$out/fasttext-sub-$oov_v" -dim 300 -minCount "$min_count" -thread 2 -verbose 0
+fi
 unseen="$out/unseen.tsv"
 printf "run\tws353_unseen_pairs\tunseen_pairs\tws353_every_pair\tpairs\tws353_seen_pairs\tseen_pairs\n" > "$unseen"
-for entry in "swivel:$out/subword-$oov_v" "fasttext:$out/fasttext-sub.bin"; do
+for entry in "swivel:$out/subword-$oov_v" "fasttext-$oov_v:$out/fasttext-sub-$oov_v.bin" \
+             "fasttext-whole-vocabulary:$out/fasttext-sub.bin"; do
   name=${entry%%:*}; vectors=${entry#*:}
   "$bin" eval "$vectors" --similarity "$eval_dir/ws353.tsv" --known-words "$out/prep-$oov_v/row_vocab.txt" \
     --json --keep-blas-kernel > "$out/$name-unseen-eval.json"
