@@ -12,7 +12,8 @@ import SwivelText
 ///
 /// In a block step the composed vectors of the block's features are gathered into a contiguous matrix
 /// (``gather(words:shard:shards:count:into:)``), the step runs unchanged on it, and the gradient `dL/dv_i` is spread
-/// back: `w_i` receives `alpha_i dL/dv_i` and each `b_g` `beta_i dL/dv_i`. n-grams are shared between features of blocks that
+/// back: `w_i` receives `alpha_i dL/dv_i` (applied by the side's own optimizer, at ``TrainingConfiguration/subwordOwnRate``
+/// times the learning rate) and each `b_g` `beta_i dL/dv_i`. n-grams are shared between features of blocks that
 /// train at once, so their updates wait for the end of the wave: ``applyGradients(of:workers:)`` then takes, block by
 /// block in wave order, one optimizer step per n-gram vector with that block's summed gradient. Every block of a wave
 /// therefore reads the n-gram vectors as they were when the wave began, and each n-gram vector sees the same sequence
@@ -45,8 +46,9 @@ public final class SubwordComposition: @unchecked Sendable {
     /// vector (``spreadGradients(_:shard:shards:count:dimension:)``) into its n-grams' share.
     let userScale: [[Float]]
 
-    /// Hashes the n-grams of `words` (the side's features, in order; shard `s` holds features `s, s + shards, ...`) under `scheme` and allocates a zero vector
-    /// and optimizer state per bucket in use.
+    /// Hashes the n-grams of `words` (the side's features, in order; shard `s` holds features `s, s + shards, ...`)
+    /// under `scheme` and allocates a zero vector and optimizer state (at ``TrainingConfiguration/subwordLearningRate``)
+    /// per bucket in use.
     public init(words: [String], scheme: SubwordScheme, shards: Int, config: TrainingConfiguration) {
         self.scheme = scheme
         let combination = config.subwordCombination
