@@ -33,8 +33,8 @@ swift build -c release >/dev/null
 bin=$(pwd)/.build/release/swivel
 eval_dir=../shared/eval
 [ -f "$out/main.txt" ] || gzip -dc "$corpus" > "$out/main.txt"
-# Wall seconds and peak resident KiB of a command, its standard error (swivel's summary) kept in LOG.
-measure() { local log=$1; shift; /usr/bin/time -o "$log.time" -f "%e %M" "$@" > /dev/null 2> "$log"; cat "$log.time"; }
+# Wall seconds and peak resident KiB of a command, its output (swivel train's summary names the BLAS kernel) kept in LOG.
+measure() { local log=$1; shift; /usr/bin/time -o "$log.time" -f "%e %M" "$@" > "$log" 2>&1; cat "$log.time"; }
 
 "$bin" prep "$out/main.txt" --output "$out/prep-$V" --max-vocab "$V" --force --quiet
 "$bin" prep "$out/main.txt" --output "$out/prep-$oov_v" --max-vocab "$oov_v" --force --quiet
