@@ -88,14 +88,7 @@ public struct FastTextModel: Sendable, Equatable {
     }
 
     /// Row of `bucket` in `bucketRows`, or nil when it has none (binary search in the ascending `bucketIDs`).
-    func bucketRow(_ bucket: Int32) -> Int? {
-        var low = 0, high = bucketIDs.count
-        while low < high {
-            let middle = (low + high) / 2
-            if bucketIDs[middle] < bucket { low = middle + 1 } else { high = middle }
-        }
-        return low < bucketIDs.count && bucketIDs[low] == bucket ? low : nil
-    }
+    func bucketRow(_ bucket: Int32) -> Int? { SubwordVectors.position(of: bucket, in: bucketIDs) }
 
     /// Throws why the model cannot be written as a fastText `.bin`: words that are empty or hold NUL or white
     /// space, repeated words, counts below 1, shapes that disagree, bucket ids out of order or range, settings

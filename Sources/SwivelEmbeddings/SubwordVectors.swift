@@ -30,13 +30,16 @@ public struct SubwordVectors: Sendable {
     public var dimension: Int { vectors.columns }
 
     /// The row of `bucket` in ``vectors``, or nil when the bucket has none (it is zero).
-    public func slot(of bucket: Int32) -> Int? {
-        var low = 0, high = bucketIDs.count
+    public func slot(of bucket: Int32) -> Int? { Self.position(of: bucket, in: bucketIDs) }
+
+    /// The index of `bucket` in the ascending `ids`, or nil when it is not there (binary search).
+    static func position(of bucket: Int32, in ids: [Int32]) -> Int? {
+        var low = 0, high = ids.count
         while low < high {
-            let mid = (low + high) / 2
-            if bucketIDs[mid] < bucket { low = mid + 1 } else { high = mid }
+            let middle = (low + high) / 2
+            if ids[middle] < bucket { low = middle + 1 } else { high = middle }
         }
-        return low < bucketIDs.count && bucketIDs[low] == bucket ? low : nil
+        return low < ids.count && ids[low] == bucket ? low : nil
     }
 
     /// The vector of `word` as a word outside the vocabulary: the mean of its n-grams' vectors (`dimension`

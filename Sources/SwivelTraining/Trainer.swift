@@ -136,28 +136,28 @@ public final class Trainer {
             throw TrainingError.invalidOption("--strata \(config.strata) needs at least \(config.strata) row and column shards; \(prepDirectory) has \(manifest.rowShards) x \(manifest.columnShards) (lower --strata, or prep with a smaller --shard-size)")
         }
         self.manifest = manifest
-        // A subword model hashes its features' n-grams first: the buckets in use count towards the memory.
-        let rowSubwords = try config.subwords.map { scheme in
-            SubwordComposition(words: try Vocabulary.read(from: prepDirectory + "/" + manifest.rowVocabulary).tokens,
-                               scheme: scheme, shards: manifest.rowShards, config: config)
+        // The vocabularies are copied into the model at the end: check them now, not after the last epoch.
+        var vocabularies: [[String]] = []
+        for (name, expected) in [(manifest.rowVocabulary, manifest.rows), (manifest.columnVocabulary, manifest.columns)] {
+            let tokens = try Vocabulary.read(from: prepDirectory + "/" + name).tokens
+            guard tokens.count == expected else {
+                throw PrepError.mismatch(path: prepDirectory + "/" + name, reason: "holds \(tokens.count) words; the manifest says \(expected)")
+            }
+            vocabularies.append(tokens)
         }
-        let columnSubwords = try config.subwords.flatMap { scheme in
+        // A subword model hashes its features' n-grams before the memory check: the buckets in use count towards it.
+        let rowSubwords = config.subwords.map { scheme in
+            SubwordComposition(words: vocabularies[0], scheme: scheme, shards: manifest.rowShards, config: config)
+        }
+        let columnSubwords = config.subwords.flatMap { scheme in
             config.subwordSides == .rows ? nil
-                : SubwordComposition(words: try Vocabulary.read(from: prepDirectory + "/" + manifest.columnVocabulary).tokens,
-                                     scheme: scheme, shards: manifest.columnShards, config: config)
+                : SubwordComposition(words: vocabularies[1], scheme: scheme, shards: manifest.columnShards, config: config)
         }
         try Self.requireMemory(manifest: manifest, config: config, blocksInMemory: blocksInMemory, rowGroup: rowGroup,
                                ngramVectors: (rowSubwords?.bucketIDs.count ?? 0) + (columnSubwords?.bucketIDs.count ?? 0))
         shardSetIdentity = try ShardSetIdentity.compute(directory: prepDirectory, manifest: manifest)
         let rowSums = try MarginalsFile.read(from: prepDirectory + "/" + manifest.rowSums, expected: manifest.rows)
         let columnSums = try MarginalsFile.read(from: prepDirectory + "/" + manifest.columnSums, expected: manifest.columns)
-        // The vocabularies are copied into the model at the end: check them now, not after the last epoch.
-        for (name, expected) in [(manifest.rowVocabulary, manifest.rows), (manifest.columnVocabulary, manifest.columns)] {
-            let count = try Vocabulary.read(from: prepDirectory + "/" + name).tokens.count
-            guard count == expected else {
-                throw PrepError.mismatch(path: prepDirectory + "/" + name, reason: "holds \(count) words; the manifest says \(expected)")
-            }
-        }
         // A rank of a distributed run decodes only its row group and keeps it.
         streamsBlocks = rowGroup == nil && !(blocksInMemory ?? Self.decodedBlocksFit(manifest))
         blocks = streamsBlocks ? []
